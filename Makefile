@@ -1,0 +1,161 @@
+# bevis - see README.md. `make run` and `make check` do everything on a fresh
+# Debian 12 machine, including installing what is missing (as root).
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SANITIZE ?= 0
+PYTHON   ?= /usr/bin/python3
+PGBIN    ?= $(shell pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+FUZZ_SECONDS ?= 15
+
+BUILD := build
+ifeq ($(SANITIZE),1)
+BUILD := build-san
+endif
+
+CC       ?= cc
+# Warnings are errors in CI (CI=true), and in any build that sets WERROR=1.
+WERROR   ?= $(if $(CI),1,0)
+WARN      = -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+            -Wshadow -Wpointer-arith $(if $(filter 1,$(WERROR)),-Werror)
+OPT       = -O2 -g
+ifeq ($(SANITIZE),1)
+OPT       = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+endif
+
+PKGS      = libzmq libevent libpq json-c libsodium inih
+# Evaluated once, on first use: after `deps` has had its chance to install.
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)) \
+             $$(shell pkg-config --exists libsystemd && echo -DHAVE_SYSTEMD))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)) \
+             $$(shell pkg-config --exists libsystemd && pkg-config --libs libsystemd))$(PKG_LIBS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DBEVIS_VERSION='"$(VERSION)"' $(OPT) $(WARN) \
+             -Icommon -Idaemon -Icli -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+
+COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
+             common/proto.c common/utf8.c common/split.c
+DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c
+DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
+CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
+             cli/cmd_events.c
+MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
+UNIT_TESTS = torture_json torture_config torture_split
+UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
+FUZZERS    = fuzz_json fuzz_split
+FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
+
+.PHONY: all deps run check unit fuzz integration bench install clean
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/bevisd $(BUILD)/bevis
+
+# ---- dependencies ---------------------------------------------------------
+DEBS = build-essential pkg-config libzmq3-dev libevent-dev libpq-dev \
+       libjson-c-dev libcmocka-dev libsodium-dev libinih-dev libsystemd-dev \
+       postgresql clang libclang-rt-14-dev python3-zmq valgrind
+
+deps: $(BUILD)/.deps-ok
+
+$(BUILD)/.deps-ok: Makefile
+	@mkdir -p $(BUILD)
+	@if pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
+	    [ -x "$(PGBIN)/initdb" ] && command -v clang >/dev/null && \
+	    command -v valgrind >/dev/null && \
+	    $(PYTHON) -c 'import zmq' 2>/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing Debian packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $(DEBS) >/dev/null || exit 1; \
+	else \
+	    echo "deps: missing packages; as root run:"; \
+	    echo "  apt-get install -y $(DEBS)"; exit 1; \
+	fi
+	@touch $@
+
+# ---- build ----------------------------------------------------------------
+$(BUILD)/%.o: %.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/migrations.c: cli/gen_migrations.sh $(MIGRATIONS)
+	@mkdir -p $(BUILD)
+	sh cli/gen_migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/migrations.o: $(BUILD)/migrations.c $(BUILD)/.deps-ok
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bevisd: $(DAEMON_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
+
+$(BUILD)/bevis: $(CLI_OBJ) $(COMMON_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka $(LDFLAGS)
+
+# libFuzzer harnesses are built with clang from the sources, always with
+# ASan and UBSan, apart from the normal build.
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+              -Icommon -Idaemon $(PKG_CFLAGS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(DAEMON_LIB) $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) daemon/parse_json.c \
+	    daemon/copybin.c $(PKG_LIBS) -lm
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- run ------------------------------------------------------------------
+# A local PostgreSQL cluster under ./var/, migrated, with supplier `demo`,
+# and bevisd in the foreground.
+run: all
+	@sh tests/pgctl.sh start var/pg 5433
+	@sh tests/devsetup.sh $(BUILD) var 5433
+	@echo "bevisd: in another terminal:  . var/env.sh && bevis send docs/examples/events.ndjson"
+	exec $(BUILD)/bevisd -f -c var/bevisd.conf
+
+# ---- tests ----------------------------------------------------------------
+check: all $(UNIT_BINS) $(FUZZ_BINS)
+	@$(MAKE) --no-print-directory unit fuzz integration
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do $$t; done
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZERS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
+	    echo "fuzz: $$f for $(FUZZ_SECONDS) s"; \
+	    $(BUILD)/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	        -print_final_stats=1 $(BUILD)/fuzz/corpus-$$f tests/fuzz/seeds \
+	        2>$(BUILD)/fuzz/$$f.log || { tail -50 $(BUILD)/fuzz/$$f.log; exit 1; }; \
+	    grep -E 'stat::number_of_executed_units' $(BUILD)/fuzz/$$f.log; \
+	done
+
+integration: all
+	BUILD=$(BUILD) PYTHON=$(PYTHON) PGBIN=$(PGBIN) SANITIZE=$(SANITIZE) \
+	    $(PYTHON) tests/integration/run.py
+
+bench: all
+	BUILD=$(BUILD) PGBIN=$(PGBIN) $(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
+
+# ---- install --------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/share/bevis/sql $(DESTDIR)/etc/bevis \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(BUILD)/bevis $(DESTDIR)$(PREFIX)/bin/bevis
+	install -m 0755 $(BUILD)/bevisd $(DESTDIR)$(PREFIX)/sbin/bevisd
+	install -m 0644 $(MIGRATIONS) $(DESTDIR)$(PREFIX)/share/bevis/sql/
+	install -m 0640 conf/bevisd.conf $(DESTDIR)/etc/bevis/bevisd.conf.example
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/bevisd.service > \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevisd.service
+
+clean:
+	rm -rf build build-san

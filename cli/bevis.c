@@ -1,0 +1,75 @@
+/* bevis.c - the command-line tool: subcommand dispatch. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *, int, char **);
+	const char *usage;
+} commands[] = {
+	{ "migrate", cmd_migrate, "migrate                 create or update the schema" },
+	{ "send", cmd_send, "send [options] FILE|-   push events to bevisd" },
+	{ "ping", cmd_ping, "ping [--endpoint E]     check that bevisd answers" },
+	{ "events", cmd_events, "events [filters]        list stored events" },
+};
+
+static int
+usage(FILE *f)
+{
+	fprintf(f, "usage: bevis [-c FILE] [--db CONNINFO] COMMAND [ARGS]\n\n"
+	    "commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %s\n", commands[i].usage);
+	fprintf(f, "\n`bevis COMMAND --help` describes a command's options.\n"
+	    "The database is --db, else the libpq environment (PGHOST, "
+	    "PGSERVICE, ...),\nelse `db` in the config file (-c, $BEVIS_CONFIG "
+	    "or /etc/bevis/bevisd.conf).\n");
+	return f == stdout ? 0 : 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli;
+	int i = 1;
+
+	memset(&cli, 0, sizeof(cli));
+	config_defaults(&cli.cfg);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "bevis: libsodium failed to initialise\n");
+		return 2;
+	}
+	/* Options before the command apply to it. */
+	while (i < argc && argv[i][0] == '-') {
+		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0)
+		    && i + 1 < argc) {
+			cli.config_path = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+			cli.db = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			return usage(stdout);
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("bevis %s\n", BEVIS_VERSION);
+			return 0;
+		} else {
+			return usage(stderr);
+		}
+	}
+	if (i >= argc)
+		return usage(stderr);
+	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
+		if (strcmp(argv[i], commands[k].name) == 0) {
+			int rc = commands[k].fn(&cli, argc - i, argv + i);
+			config_free(&cli.cfg);
+			return rc;
+		}
+	}
+	fprintf(stderr, "bevis: unknown command '%s'\n", argv[i]);
+	return usage(stderr);
+}

@@ -1,0 +1,38 @@
+/* cli.h - what the bevis subcommands share. */
+#ifndef BEVIS_CLI_H
+#define BEVIS_CLI_H
+
+#include <libpq-fe.h>
+
+#include "config.h"
+
+/* Options every subcommand accepts: --db, -c/--config. */
+struct cli {
+	const char *db;			/* --db CONNINFO */
+	const char *config_path;	/* -c FILE, $BEVIS_CONFIG, or the default */
+	struct config cfg;		/* defaults, then the file if there is one */
+	int cfg_loaded;
+};
+
+#define CLI_COMMON_LONGOPTS \
+	{ "db", required_argument, NULL, 'D' }, \
+	{ "config", required_argument, NULL, 'c' }
+
+/* Handles -c/--db in a subcommand's getopt loop; returns 1 if it did. */
+int cli_common_opt(struct cli *cli, int ch, const char *arg);
+/* Loads the configuration file, if any; exits 2 on a bad file. */
+void cli_load_config(struct cli *cli);
+/* Connects by --db, else the libpq environment (PGHOST, PGDATABASE,
+ * PGSERVICE, ...), else the config file's db, else libpq's defaults.
+ * Exits 2 with libpq's message when it cannot connect. */
+PGconn *cli_connect(struct cli *cli);
+/* The endpoint to connect to: --endpoint, else the config's, with a
+ * wildcard bind address turned into loopback. Returns a malloc'd string. */
+char *cli_endpoint(struct cli *cli, const char *opt);
+
+int cmd_migrate(struct cli *cli, int argc, char **argv);
+int cmd_send(struct cli *cli, int argc, char **argv);
+int cmd_ping(struct cli *cli, int argc, char **argv);
+int cmd_events(struct cli *cli, int argc, char **argv);
+
+#endif

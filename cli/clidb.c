@@ -1,0 +1,113 @@
+/* clidb.c - configuration and database connection for the subcommands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "xmalloc.h"
+
+#define DEFAULT_CONFIG "/etc/bevis/bevisd.conf"
+
+int
+cli_common_opt(struct cli *cli, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'D':
+		cli->db = arg;
+		return 1;
+	case 'c':
+		cli->config_path = arg;
+		cli->cfg_loaded = 0;
+		return 1;
+	}
+	return 0;
+}
+
+void
+cli_load_config(struct cli *cli)
+{
+	const char *path = cli->config_path;
+	char err[512];
+
+	if (cli->cfg_loaded)
+		return;
+	config_free(&cli->cfg);
+	config_defaults(&cli->cfg);
+	cli->cfg_loaded = 1;
+	if (path == NULL)
+		path = getenv("BEVIS_CONFIG");
+	if (path == NULL && access(DEFAULT_CONFIG, R_OK) == 0)
+		path = DEFAULT_CONFIG;
+	if (path == NULL)
+		return;
+	if (config_load(path, &cli->cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bevis: %s\n", err);
+		exit(2);
+	}
+	cli->config_path = path;
+}
+
+static int
+libpq_env_set(void)
+{
+	static const char *const vars[] = { "PGSERVICE", "PGHOST", "PGHOSTADDR",
+		"PGDATABASE", "PGPORT", "PGUSER", NULL };
+
+	for (size_t i = 0; vars[i]; i++)
+		if (getenv(vars[i]) && *getenv(vars[i]))
+			return 1;
+	return 0;
+}
+
+PGconn *
+cli_connect(struct cli *cli)
+{
+	static const char *const keys[] = { "dbname", "fallback_application_name",
+		NULL };
+	const char *conninfo = "";
+	PGconn *conn;
+
+	if (cli->db) {
+		conninfo = cli->db;
+	} else if (!libpq_env_set()) {
+		cli_load_config(cli);
+		if (cli->config_path)
+			conninfo = cli->cfg.db;
+	}
+	const char *vals[] = { conninfo, "bevis", NULL };
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "bevis: cannot connect to the database: %s",
+		    PQerrorMessage(conn));
+		PQfinish(conn);
+		exit(2);
+	}
+	return conn;
+}
+
+char *
+cli_endpoint(struct cli *cli, const char *opt)
+{
+	const char *ep = opt;
+
+	if (ep == NULL && getenv("BEVIS_ENDPOINT"))
+		ep = getenv("BEVIS_ENDPOINT");
+	if (ep == NULL) {
+		cli_load_config(cli);
+		ep = cli->cfg.endpoint;
+	}
+	/* A daemon bound to every address is reached over loopback. */
+	const char *star = strstr(ep, "://*:");
+	const char *any4 = strstr(ep, "://0.0.0.0:");
+	const char *any6 = strstr(ep, "://[::]:");
+	if (star)
+		return xasprintf("%.*s://127.0.0.1:%s", (int)(star - ep), ep,
+		    star + 5);
+	if (any4)
+		return xasprintf("%.*s://127.0.0.1:%s", (int)(any4 - ep), ep,
+		    any4 + 11);
+	if (any6)
+		return xasprintf("%.*s://[::1]:%s", (int)(any6 - ep), ep, any6 + 8);
+	return xstrdup(ep);
+}

@@ -1,0 +1,186 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proto.h"
+#include "xmalloc.h"
+
+#define OPT(sec, name, type, min, max, def, help) \
+	{ sec, #name, type, offsetof(struct config, name), min, max, def, help }
+
+const struct config_option config_options[] = {
+	OPT("bevisd", endpoint, CT_STRING, 0, 0, DEFAULT_ENDPOINT,
+	    "ZeroMQ endpoint the ROUTER socket binds"),
+	OPT("bevisd", db, CT_STRING, 0, 0, "dbname=bevis",
+	    "libpq connection string"),
+	OPT("bevisd", writers, CT_INT, 1, 16, "2",
+	    "database writer threads, one connection each"),
+	OPT("bevisd", batch_max_rows, CT_INT, 1, 1000000, "20000",
+	    "most items in one transaction"),
+	OPT("bevisd", batch_max_bytes, CT_SIZE, 1024, 1L << 30, "16MiB",
+	    "most request bytes in one transaction"),
+	OPT("bevisd", batch_max_ms, CT_INT, 0, 10000, "0",
+	    "how long an idle writer waits for a batch to fill; 0 commits at once"),
+	OPT("bevisd", max_message_size, CT_SIZE, 1024, 512L << 20, "16MiB",
+	    "largest request accepted"),
+	OPT("bevisd", max_inflight_bytes, CT_SIZE, 1L << 20, 1L << 34, "256MiB",
+	    "request bytes held in memory before bevisd stops reading"),
+	OPT("bevisd", log_level, CT_LOGLEVEL, 0, 0, "info",
+	    "error, warning, info or debug"),
+	{ NULL, NULL, CT_STRING, 0, 0, 0, NULL, NULL }
+};
+
+int
+config_parse_size(const char *s, long *out)
+{
+	static const struct { const char *suffix; long mult; } units[] = {
+		{ "", 1 }, { "b", 1 }, { "k", 1024 }, { "kb", 1024 },
+		{ "kib", 1024 }, { "m", 1L << 20 }, { "mb", 1L << 20 },
+		{ "mib", 1L << 20 }, { "g", 1L << 30 }, { "gb", 1L << 30 },
+		{ "gib", 1L << 30 },
+	};
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || errno || v < 0)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].suffix) == 0) {
+			if (v > LONG_MAX / units[i].mult)
+				return -1;
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+struct load_ctx {
+	struct config *cfg;
+	char reason[256];
+};
+
+static int
+set_option(struct config *cfg, const struct config_option *o, const char *value,
+    char *reason, size_t rlen)
+{
+	char *field = (char *)cfg + o->offset;
+	long v = 0;
+	char *end;
+
+	switch (o->type) {
+	case CT_STRING:
+		free(*(char **)field);
+		*(char **)field = xstrdup(value);
+		return 0;
+	case CT_LOGLEVEL:
+		if ((v = log_level_parse(value)) < 0) {
+			snprintf(reason, rlen, "%s: unknown log level '%s'",
+			    o->name, value);
+			return -1;
+		}
+		*(int *)field = (int)v;
+		return 0;
+	case CT_INT:
+		errno = 0;
+		v = strtol(value, &end, 10);
+		if (end == value || *end || errno) {
+			snprintf(reason, rlen, "%s: '%s' is not an integer",
+			    o->name, value);
+			return -1;
+		}
+		break;
+	case CT_SIZE:
+		if (config_parse_size(value, &v) < 0) {
+			snprintf(reason, rlen, "%s: '%s' is not a size "
+			    "(for example 16MiB)", o->name, value);
+			return -1;
+		}
+		break;
+	}
+	if (v < o->min || v > o->max) {
+		snprintf(reason, rlen, "%s: %ld is outside %ld..%ld",
+		    o->name, v, o->min, o->max);
+		return -1;
+	}
+	*(long *)field = v;
+	return 0;
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	char reason[256];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (const struct config_option *o = config_options; o->name; o++)
+		if (set_option(cfg, o, o->def, reason, sizeof(reason)) < 0)
+			fatalx("bad built-in default: %s", reason);
+}
+
+static int
+config_ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+	struct load_ctx *ctx = user;
+
+	/* Keep the first reason: ini_parse reports the first bad line. */
+	if (ctx->reason[0])
+		return 0;
+	for (const struct config_option *o = config_options; o->name; o++) {
+		if (strcmp(o->section, section) != 0 || strcmp(o->name, name) != 0)
+			continue;
+		return set_option(ctx->cfg, o, value, ctx->reason,
+		    sizeof(ctx->reason)) == 0;
+	}
+	if (name == NULL)	/* a section header alone */
+		return 1;
+	snprintf(ctx->reason, sizeof(ctx->reason), "unknown option '%s' in "
+	    "section [%s]", name, section);
+	return 0;
+}
+
+int
+config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	struct load_ctx ctx = { .cfg = cfg, .reason = "" };
+	int rc = ini_parse(path, config_ini_cb, &ctx);
+
+	if (rc == -1) {
+		snprintf(err, errlen, "%s:0: cannot open: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (rc == -2) {
+		snprintf(err, errlen, "%s:0: out of memory", path);
+		return -1;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, rc,
+		    ctx.reason[0] ? ctx.reason : "syntax error");
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_free(struct config *cfg)
+{
+	for (const struct config_option *o = config_options; o->name; o++) {
+		if (o->type == CT_STRING) {
+			char **p = (char **)((char *)cfg + o->offset);
+			free(*p);
+			*p = NULL;
+		}
+	}
+}

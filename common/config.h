@@ -1,0 +1,47 @@
+/* config.h - the bevisd.conf options, described once in a table (config.c)
+ * that the parser, the sample config check and the docs check all use. */
+#ifndef BEVIS_CONFIG_H
+#define BEVIS_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+struct config {
+	char *endpoint;			/* ZeroMQ endpoint to bind */
+	char *db;			/* libpq conninfo */
+	long writers;			/* database writer threads */
+	long batch_max_rows;
+	long batch_max_bytes;
+	long batch_max_ms;
+	long max_message_size;		/* bytes in one request */
+	long max_inflight_bytes;	/* request bytes held before reading pauses */
+	int log_level;
+};
+
+enum config_type { CT_STRING, CT_INT, CT_SIZE, CT_LOGLEVEL };
+
+struct config_option {
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	long min, max;
+	const char *def;
+	const char *help;
+};
+
+extern const struct config_option config_options[];
+
+/* Sets every option to its default. */
+void config_defaults(struct config *cfg);
+/* Reads path over the defaults. On error returns -1 and writes
+ * "file:line: reason" into err. */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+    MUSTCHECK;
+/* Frees the strings; the struct itself belongs to the caller. */
+void config_free(struct config *cfg);
+/* Parses "16MiB", "512k", "1048576". Returns -1 on error. */
+int config_parse_size(const char *s, long *out) MUSTCHECK;
+
+#endif

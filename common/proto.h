@@ -1,0 +1,28 @@
+/* proto.h - constants of the bevis ZeroMQ protocol, version 1.
+ * docs/PROTOCOL.md is the normative description; keep the two in step. */
+#ifndef BEVIS_PROTO_H
+#define BEVIS_PROTO_H
+
+#define PROTO_VERSION		"bevis/1"
+#define PROTO_CMD_EVENTS	"EVENTS"
+#define PROTO_CMD_PING		"PING"
+#define PROTO_CMD_REPORT	"REPORT"	/* reserved for a later version */
+
+#define PROTO_CT_JSON		"application/json"
+#define PROTO_CT_NDJSON		"application/x-ndjson"
+
+/* Frames after the envelope: version, command, request id, content type, body. */
+#define PROTO_FRAMES		5
+#define PROTO_REQUEST_ID_MAX	128
+
+#define DEFAULT_ENDPOINT	"tcp://127.0.0.1:7341"
+#define DEFAULT_MAX_MESSAGE	(16u * 1024 * 1024)
+
+enum content_type { CT_UNKNOWN = 0, CT_JSON, CT_NDJSON };
+
+/* Returns nonzero when id is 1..PROTO_REQUEST_ID_MAX bytes of visible ASCII. */
+int proto_request_id_valid(const char *id, size_t len);
+enum content_type proto_content_type(const char *s, size_t len);
+const char *proto_content_type_name(enum content_type ct);
+
+#endif

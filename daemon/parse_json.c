@@ -1,0 +1,427 @@
+/* parse_json.c - the native JSON event (docs/PROTOCOL.md, "The native JSON
+ * event") onto struct event. */
+#include <arpa/inet.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "event.h"
+#include "utf8.h"
+
+static const char *const severity_names[] = {
+	"unknown", "informational", "low", "medium", "high", "critical", "fatal"
+};
+
+int
+severity_from_name(const char *s, size_t n)
+{
+	for (int i = 0; i < 7; i++)
+		if (strlen(severity_names[i]) == n &&
+		    strncasecmp(s, severity_names[i], n) == 0)
+			return i;
+	if (n == 4 && strncasecmp(s, "info", 4) == 0)
+		return 1;
+	return -1;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+ * days_from_civil). */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+digits(const char *s, size_t n, size_t at, size_t count, int *out)
+{
+	int v = 0;
+
+	if (at + count > n)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		if (s[at + i] < '0' || s[at + i] > '9')
+			return -1;
+		v = v * 10 + (s[at + i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int
+rfc3339_parse(const char *s, size_t n, int64_t *us)
+{
+	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
+	int64_t frac = 0;
+	size_t i = 19;
+
+	if (digits(s, n, 0, 4, &Y) || n < 20 || s[4] != '-' ||
+	    digits(s, n, 5, 2, &M) || s[7] != '-' || digits(s, n, 8, 2, &D) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+	    digits(s, n, 11, 2, &h) || s[13] != ':' || digits(s, n, 14, 2, &m) ||
+	    s[16] != ':' || digits(s, n, 17, 2, &sec))
+		return -1;
+	if (s[i] == '.') {
+		size_t start = ++i;
+		int64_t scale = 100000;
+
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
+			frac += (s[i] - '0') * scale;	/* digits past µs drop */
+			scale /= 10;
+			i++;
+		}
+		if (i == start)
+			return -1;
+	}
+	if (i >= n)
+		return -1;
+	if (s[i] == 'Z' || s[i] == 'z') {
+		i++;
+	} else if (s[i] == '+' || s[i] == '-') {
+		sign = s[i] == '-' ? -1 : 1;
+		if (digits(s, n, i + 1, 2, &oh) || i + 3 >= n || s[i + 3] != ':' ||
+		    digits(s, n, i + 4, 2, &om))
+			return -1;
+		i += 6;
+	} else
+		return -1;
+	if (i != n)
+		return -1;
+	int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && leap) ||
+	    h > 23 || m > 59 || sec > 60 || oh > 23 || om > 59)
+		return -1;
+	/* A leap second (:60) counts as the first second of the next minute,
+	 * as PostgreSQL reads it. */
+	int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec;
+	t -= sign * (oh * 3600 + om * 60);
+	*us = t * 1000000 + frac;
+	return 0;
+}
+
+void
+rfc3339_format(int64_t us, char out[40])
+{
+	int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
+	int64_t micro = us - secs * 1000000;
+	int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400;
+	int64_t sod = secs - z * 86400;
+	/* civil_from_days */
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t y = yoe + era * 400;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t mo = mp < 10 ? mp + 3 : mp - 9;
+	y += mo <= 2;
+	snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)(y % 10000),
+	    (int)(mo % 100), (int)(d % 100), (int)(sod / 3600 % 100),
+	    (int)(sod / 60 % 60), (int)(sod % 60), (int)(micro % 1000000));
+}
+
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+static const char *
+type_name(struct json_object *v)
+{
+	return json_type_to_name(json_object_get_type(v));
+}
+
+/* Takes an optional string field; null means absent. */
+static int
+take_string(const char *name, struct json_object *v, struct str *out,
+    char *err, size_t errlen)
+{
+	if (v == NULL || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		FAIL("field '%s' must be a string, got %s", name, type_name(v));
+	out->p = json_object_get_string(v);
+	out->n = (size_t)json_object_get_string_len(v);
+	return 0;
+}
+
+/* Strings reach PostgreSQL text and jsonb, which refuse NUL and invalid
+ * UTF-8 (json-c decodes \u0000 and lone surrogate escapes without
+ * complaint), and non-finite numbers, which jsonb cannot hold. */
+static int
+check_value(struct json_object *v, const char *key, char *err, size_t errlen,
+    int depth)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_string: {
+		const unsigned char *p = (const unsigned char *)json_object_get_string(v);
+		size_t n = (size_t)json_object_get_string_len(v);
+		if (utf8_invalid_at(p, n) != (size_t)-1)
+			FAIL("field '%s' holds a NUL or a lone surrogate "
+			    "after unescaping", key);
+		return 0;
+	}
+	case json_type_double:
+		if (!isfinite(json_object_get_double(v)))
+			FAIL("field '%s' holds a number out of range", key);
+		return 0;
+	case json_type_array: {
+		size_t n = json_object_array_length(v);
+		for (size_t i = 0; i < n; i++)
+			if (check_value(json_object_array_get_idx(v, i), key,
+			    err, errlen, depth + 1) < 0)
+				return -1;
+		return 0;
+	}
+	case json_type_object: {
+		json_object_object_foreach(v, k, child) {
+			if (utf8_invalid_at((const unsigned char *)k, strlen(k)) !=
+			    (size_t)-1)
+				FAIL("a key inside '%s' holds a lone surrogate "
+				    "after unescaping", key);
+			if (child && check_value(child, depth ? key : k, err,
+			    errlen, depth + 1) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+static int
+take_ip(const char *name, struct json_object *v, struct event *ev, char *err,
+    size_t errlen)
+{
+	struct str s = { 0 };
+	char tmp[64];
+
+	if (take_string(name, v, &s, err, errlen) < 0)
+		return -1;
+	if (s.p == NULL)
+		return 0;
+	if (s.n >= sizeof(tmp))
+		FAIL("field '%s' is not an IP address", name);
+	memcpy(tmp, s.p, s.n);
+	tmp[s.n] = '\0';
+	if (inet_pton(AF_INET, tmp, ev->src_ip) == 1)
+		ev->src_family = 4;
+	else if (inet_pton(AF_INET6, tmp, ev->src_ip) == 1)
+		ev->src_family = 6;
+	else
+		FAIL("field '%s' is not an IP address: '%s'", name, tmp);
+	return 0;
+}
+
+/* Keeps an unmapped value in attrs (sub-object name when nested). */
+static void
+keep_attr(struct event *ev, const char *parent, const char *key,
+    struct json_object *v)
+{
+	struct json_object *dst;
+
+	if (ev->attrs_obj == NULL)
+		ev->attrs_obj = json_object_new_object();
+	dst = ev->attrs_obj;
+	if (parent) {
+		if (!json_object_object_get_ex(dst, parent, &dst)) {
+			struct json_object *sub = json_object_new_object();
+			json_object_object_add(ev->attrs_obj, parent, sub);
+			dst = sub;
+		}
+	}
+	json_object_object_add(dst, key, json_object_get(v));
+}
+
+/* "actor": {"user": ...} and "src": {"ip": ...}: takes the mapped member and
+ * keeps the others in attrs under the same parent key. */
+static int
+take_nested(struct event *ev, const char *parent, struct json_object *obj,
+    char *err, size_t errlen)
+{
+	if (json_object_is_type(obj, json_type_null))
+		return 0;
+	if (!json_object_is_type(obj, json_type_object))
+		FAIL("field '%s' must be an object, got %s", parent, type_name(obj));
+	json_object_object_foreach(obj, k, v) {
+		if (strcmp(parent, "actor") == 0 && strcmp(k, "user") == 0) {
+			if (take_string("actor.user", v, &ev->actor_user, err,
+			    errlen) < 0)
+				return -1;
+		} else if (strcmp(parent, "src") == 0 && strcmp(k, "ip") == 0) {
+			if (take_ip("src.ip", v, ev, err, errlen) < 0)
+				return -1;
+		} else {
+			keep_attr(ev, parent, k, v);
+		}
+	}
+	return 0;
+}
+
+static int
+map_field(struct event *ev, const char *k, struct json_object *v,
+    struct json_object **id, struct json_object **time, char *err,
+    size_t errlen)
+{
+	if (strcmp(k, "id") == 0)
+		*id = v;
+	else if (strcmp(k, "time") == 0)
+		*time = v;
+	else if (strcmp(k, "supplier") == 0)
+		return take_string(k, v, &ev->supplier, err, errlen);
+	else if (strcmp(k, "category") == 0)
+		return take_string(k, v, &ev->category, err, errlen);
+	else if (strcmp(k, "action") == 0)
+		return take_string(k, v, &ev->action, err, errlen);
+	else if (strcmp(k, "outcome") == 0)
+		return take_string(k, v, &ev->outcome, err, errlen);
+	else if (strcmp(k, "target") == 0)
+		return take_string(k, v, &ev->target, err, errlen);
+	else if (strcmp(k, "message") == 0)
+		return take_string(k, v, &ev->message, err, errlen);
+	else if (strcmp(k, "actor.user") == 0)
+		return take_string(k, v, &ev->actor_user, err, errlen);
+	else if (strcmp(k, "src.ip") == 0)
+		return take_ip(k, v, ev, err, errlen);
+	else if (strcmp(k, "actor") == 0 || strcmp(k, "src") == 0)
+		return take_nested(ev, k, v, err, errlen);
+	else if (strcmp(k, "severity") == 0) {
+		if (v == NULL || json_object_is_type(v, json_type_null))
+			return 0;
+		if (json_object_is_type(v, json_type_int)) {
+			int64_t s = json_object_get_int64(v);
+			if (s < 0 || s > 6)
+				FAIL("field 'severity' must be 0..6 or a name, "
+				    "got %lld", (long long)s);
+			ev->severity = (int)s;
+		} else if (json_object_is_type(v, json_type_string)) {
+			ev->severity = severity_from_name(json_object_get_string(v),
+			    (size_t)json_object_get_string_len(v));
+			if (ev->severity < 0)
+				FAIL("field 'severity' must be 0..6 or one of "
+				    "unknown, informational, low, medium, high, "
+				    "critical, fatal");
+		} else
+			FAIL("field 'severity' must be an integer or a string, "
+			    "got %s", type_name(v));
+	} else if (strcmp(k, "seq") == 0) {
+		if (v == NULL || json_object_is_type(v, json_type_null))
+			return 0;
+		if (!json_object_is_type(v, json_type_int))
+			FAIL("field 'seq' must be an integer, got %s", type_name(v));
+		int64_t s = json_object_get_int64(v);
+		if (s < 0 || (s == INT64_MAX && json_object_get_uint64(v) != INT64_MAX))
+			FAIL("field 'seq' must be 0..%lld", (long long)INT64_MAX);
+		ev->has_seq = 1;
+		ev->seq = s;
+	} else if (strcmp(k, "personal_data") == 0) {
+		if (v == NULL || json_object_is_type(v, json_type_null))
+			return 0;
+		if (!json_object_is_type(v, json_type_boolean))
+			FAIL("field 'personal_data' must be true or false, got %s",
+			    type_name(v));
+		ev->personal_data = json_object_get_boolean(v);
+	} else
+		keep_attr(ev, NULL, k, v);
+	return 0;
+}
+
+static int
+parse_object(struct event *ev, char *err, size_t errlen)
+{
+	struct json_object *id = NULL, *time = NULL;
+	char tbuf[64];
+
+	if (!json_object_is_type(ev->root, json_type_object))
+		FAIL("item must be a JSON object, got %s", type_name(ev->root));
+	if (check_value(ev->root, "", err, errlen, 0) < 0)
+		return -1;
+	json_object_object_foreach(ev->root, k, v) {
+		if (map_field(ev, k, v, &id, &time, err, errlen) < 0)
+			return -1;
+	}
+	if (id == NULL || json_object_is_type(id, json_type_null))
+		FAIL("missing required field 'id'");
+	if (!json_object_is_type(id, json_type_string))
+		FAIL("field 'id' must be a string, got %s", type_name(id));
+	ev->id.p = json_object_get_string(id);
+	ev->id.n = (size_t)json_object_get_string_len(id);
+	if (ev->id.n == 0)
+		FAIL("field 'id' must not be empty");
+	if (ev->id.n > EVENT_ID_MAX)
+		FAIL("field 'id' is longer than %d bytes", EVENT_ID_MAX);
+	if (time == NULL || json_object_is_type(time, json_type_null))
+		FAIL("missing required field 'time'");
+	if (!json_object_is_type(time, json_type_string))
+		FAIL("field 'time' must be an RFC 3339 string, got %s",
+		    type_name(time));
+	const char *ts = json_object_get_string(time);
+	size_t tn = (size_t)json_object_get_string_len(time);
+	snprintf(tbuf, sizeof(tbuf), "%.*s", (int)(tn < 40 ? tn : 40), ts);
+	if (rfc3339_parse(ts, tn, &ev->occurred_us) < 0)
+		FAIL("field 'time' is not an RFC 3339 date-time: '%s'", tbuf);
+	if (ev->occurred_us < EVENT_TIME_MIN_US ||
+	    ev->occurred_us >= EVENT_TIME_MAX_US)
+		FAIL("field 'time' is out of range (1970-01-01T00:00:00Z up to "
+		    "2100-01-01T00:00:00Z): '%s'", tbuf);
+	if (ev->attrs_obj) {
+		ev->attrs.p = json_object_to_json_string_length(ev->attrs_obj,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &ev->attrs.n);
+	}
+	return 0;
+}
+
+int
+event_parse_json(const unsigned char *item, size_t len, struct event *ev,
+    char *err, size_t errlen)
+{
+	struct json_tokener *tok;
+	size_t bad;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->severity = -1;
+	if (len == 0)
+		FAIL("invalid JSON: empty item");
+	if ((bad = utf8_invalid_at(item, len)) != (size_t)-1)
+		FAIL("invalid UTF-8 at byte %zu of the item", bad);
+	if (len > INT32_MAX)
+		FAIL("item too large");
+	tok = json_tokener_new();
+	if (tok == NULL)
+		FAIL("out of memory");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	ev->root = json_tokener_parse_ex(tok, (const char *)item, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (jerr == json_tokener_continue)
+		FAIL("invalid JSON: unexpected end of item");
+	if (jerr != json_tokener_success || ev->root == NULL) {
+		event_clear(ev);
+		FAIL("invalid JSON at byte %zu: %s", end,
+		    json_tokener_error_desc(jerr));
+	}
+	if (parse_object(ev, err, errlen) < 0) {
+		event_clear(ev);
+		return -1;
+	}
+	return 0;
+}
+
+void
+event_clear(struct event *ev)
+{
+	json_object_put(ev->attrs_obj);
+	json_object_put(ev->root);
+	ev->attrs_obj = NULL;
+	ev->root = NULL;
+}

@@ -1,0 +1,363 @@
+/* receive.c - reads requests from the ROUTER socket and answers them.
+ *
+ * libzmq signals its descriptor (ZMQ_FD) edge-triggered: a wake-up may stand
+ * for many messages, and a send may consume the edge. So after every wake-up
+ * and after every batch of replies we read until ZMQ_EVENTS shows no POLLIN. */
+#include "receive.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+#define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
+#define READ_BURST	256	/* messages per wake-up before yielding */
+
+struct receiver {
+	struct event_base *base;
+	const struct config *cfg;
+	struct writer_pool *pool;
+	void *zctx;
+	void *sock;
+	struct event *ev_sock;
+	struct event *ev_done;
+	size_t inflight_bytes;
+	size_t inflight;
+	int paused;
+	int draining;
+};
+
+void
+request_free(struct request *r)
+{
+	zmq_msg_close(&r->body);
+	buf_free(&r->reply);
+	free(r);
+}
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Sends [route][delimiter?][version][request id][status]. A peer that is
+ * gone or not reading loses its reply; its retry gets the same outcome. */
+static void
+send_reply(struct receiver *rc, const void *route, size_t route_len,
+    int has_delim, const char *request_id, const void *status, size_t len)
+{
+	int f = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+
+	if (zmq_send(rc->sock, route, route_len, f) < 0 ||
+	    (has_delim && zmq_send(rc->sock, "", 0, f) < 0) ||
+	    zmq_send(rc->sock, PROTO_VERSION, strlen(PROTO_VERSION), f) < 0 ||
+	    zmq_send(rc->sock, request_id, strlen(request_id), f) < 0 ||
+	    zmq_send(rc->sock, status, len, ZMQ_DONTWAIT) < 0)
+		log_info("request %s: reply not delivered: %s", request_id,
+		    zmq_strerror(errno));
+}
+
+static void
+send_error(struct receiver *rc, zmq_msg_t *route, int has_delim,
+    const char *request_id, const char *code, const char *msg)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "{\"status\":\"error\",\"error\":");
+	buf_put_json_string(&b, code, strlen(code));
+	buf_puts(&b, ",\"message\":");
+	buf_put_json_string(&b, msg, strlen(msg));
+	buf_putc(&b, '}');
+	log_info("request %s: refused: %s: %s", request_id[0] ? request_id : "-",
+	    code, msg);
+	send_reply(rc, zmq_msg_data(route), zmq_msg_size(route), has_delim,
+	    request_id, b.data, b.len);
+	buf_free(&b);
+}
+
+static int
+frame_is(zmq_msg_t *m, const char *s)
+{
+	return zmq_msg_size(m) == strlen(s) &&
+	    memcmp(zmq_msg_data(m), s, strlen(s)) == 0;
+}
+
+static void
+handle_ping(struct receiver *rc, zmq_msg_t *route, int has_delim,
+    const char *request_id)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "{\"status\":\"ok\",\"pong\":true,\"server\":\"bevisd %s\","
+	    "\"in_flight\":%zu}", BEVIS_VERSION, rc->inflight);
+	send_reply(rc, zmq_msg_data(route), zmq_msg_size(route), has_delim,
+	    request_id, b.data, b.len);
+	buf_free(&b);
+}
+
+static void update_reading(struct receiver *rc);
+
+/* Reads one whole message and validates its frames. */
+static void
+read_message(struct receiver *rc)
+{
+	zmq_msg_t parts[MAX_PARTS];
+	size_t n = 0, extra = 0, total = 0;
+	int more;
+	char rid[PROTO_REQUEST_ID_MAX + 1] = "";
+	char msg[160];
+
+	do {
+		zmq_msg_t m;
+
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, rc->sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		total += zmq_msg_size(&m);
+		more = zmq_msg_more(&m);
+		if (n < MAX_PARTS) {
+			zmq_msg_init(&parts[n]);
+			zmq_msg_move(&parts[n++], &m);
+		} else {
+			extra++;
+		}
+		zmq_msg_close(&m);
+	} while (more);
+	if (n == 0)
+		return;
+
+	zmq_msg_t *route = &parts[0];
+	int has_delim = n >= 2 && zmq_msg_size(&parts[1]) == 0;
+	size_t first = has_delim ? 2 : 1;
+	size_t nframes = n - first + extra;
+	zmq_msg_t *f = &parts[first];
+
+	if (nframes >= 3 && proto_request_id_valid(zmq_msg_data(&f[2]),
+	    zmq_msg_size(&f[2]))) {
+		memcpy(rid, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
+		rid[zmq_msg_size(&f[2])] = '\0';
+	}
+	if (nframes != PROTO_FRAMES) {
+		snprintf(msg, sizeof(msg), "expected %d frames after the envelope "
+		    "(version, command, request id, content type, body), got %zu",
+		    PROTO_FRAMES, nframes);
+		send_error(rc, route, has_delim, rid, "bad_frames", msg);
+		goto done;
+	}
+	if (!frame_is(&f[0], PROTO_VERSION)) {
+		send_error(rc, route, has_delim, rid, "unsupported_version",
+		    "this server speaks protocol version " PROTO_VERSION);
+		goto done;
+	}
+	if (!rid[0]) {
+		send_error(rc, route, has_delim, rid, "bad_request_id",
+		    "the request id must be 1 to 128 bytes of visible ASCII");
+		goto done;
+	}
+	if (frame_is(&f[1], PROTO_CMD_PING)) {
+		handle_ping(rc, route, has_delim, rid);
+		goto done;
+	}
+	if (frame_is(&f[1], PROTO_CMD_REPORT)) {
+		send_error(rc, route, has_delim, rid, "unsupported_command",
+		    "REPORT is reserved and not yet served");
+		goto done;
+	}
+	if (!frame_is(&f[1], PROTO_CMD_EVENTS)) {
+		send_error(rc, route, has_delim, rid, "unknown_command",
+		    "the command must be EVENTS or PING");
+		goto done;
+	}
+	if (total > (size_t)rc->cfg->max_message_size) {
+		snprintf(msg, sizeof(msg), "the message has %zu bytes; the limit "
+		    "is %ld", total, rc->cfg->max_message_size);
+		send_error(rc, route, has_delim, rid, "too_large", msg);
+		goto done;
+	}
+	enum content_type ct = proto_content_type(zmq_msg_data(&f[3]),
+	    zmq_msg_size(&f[3]));
+	if (ct == CT_UNKNOWN) {
+		send_error(rc, route, has_delim, rid, "unsupported_content_type",
+		    "the content type must be " PROTO_CT_JSON " or " PROTO_CT_NDJSON);
+		goto done;
+	}
+	if (zmq_msg_size(route) > sizeof(((struct request *)0)->route)) {
+		send_error(rc, route, has_delim, rid, "bad_frames",
+		    "routing id too long");
+		goto done;
+	}
+
+	struct request *r = xcalloc(1, sizeof(*r));
+	memcpy(r->route, zmq_msg_data(route), zmq_msg_size(route));
+	r->route_len = zmq_msg_size(route);
+	r->has_delim = has_delim;
+	memcpy(r->request_id, rid, sizeof(rid));
+	r->ct = ct;
+	r->received_us = now_us();
+	zmq_msg_init(&r->body);
+	zmq_msg_move(&r->body, &f[4]);
+	rc->inflight++;
+	rc->inflight_bytes += zmq_msg_size(&r->body);
+	log_debug("request %s: %zu bytes of %s queued", rid,
+	    zmq_msg_size(&r->body), proto_content_type_name(ct));
+	writer_pool_submit(rc->pool, r);
+	update_reading(rc);
+done:
+	for (size_t i = 0; i < n; i++)
+		zmq_msg_close(&parts[i]);
+}
+
+static void
+read_available(struct receiver *rc)
+{
+	for (int burst = 0; burst < READ_BURST; burst++) {
+		int events = 0;
+		size_t sz = sizeof(events);
+
+		if (rc->paused || rc->draining)
+			return;
+		if (zmq_getsockopt(rc->sock, ZMQ_EVENTS, &events, &sz) < 0) {
+			log_warnx("zmq_getsockopt ZMQ_EVENTS: %s",
+			    zmq_strerror(errno));
+			return;
+		}
+		if (!(events & ZMQ_POLLIN))
+			return;
+		read_message(rc);
+	}
+	/* More is waiting: come back after other events had a turn. */
+	event_active(rc->ev_sock, EV_READ, 0);
+}
+
+/* Backpressure: past max_inflight_bytes we stop reading, and ZeroMQ's
+ * high-water marks push back on the senders. */
+static void
+update_reading(struct receiver *rc)
+{
+	if (!rc->paused && rc->inflight_bytes > (size_t)rc->cfg->max_inflight_bytes) {
+		rc->paused = 1;
+		log_debug("%zu bytes in flight: pausing reads", rc->inflight_bytes);
+	} else if (rc->paused &&
+	    rc->inflight_bytes <= (size_t)rc->cfg->max_inflight_bytes / 2) {
+		rc->paused = 0;
+		log_debug("%zu bytes in flight: reading again", rc->inflight_bytes);
+	}
+}
+
+static void
+on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	read_available(arg);
+}
+
+static int
+deliver_done(struct receiver *rc)
+{
+	struct request *r;
+	int any = 0;
+
+	while ((r = writer_pool_take_done(rc->pool)) != NULL) {
+		send_reply(rc, r->route, r->route_len, r->has_delim,
+		    r->request_id, r->reply.data, r->reply.len);
+		rc->inflight--;
+		rc->inflight_bytes -= zmq_msg_size(&r->body);
+		request_free(r);
+		any = 1;
+	}
+	return any;
+}
+
+static void
+on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *rc = arg;
+
+	(void)fd;
+	(void)what;
+	if (!deliver_done(rc))
+		return;
+	if (rc->draining && rc->inflight == 0) {
+		event_base_loopbreak(rc->base);
+		return;
+	}
+	update_reading(rc);
+	read_available(rc);
+}
+
+struct receiver *
+receiver_start(struct event_base *base, const struct config *cfg,
+    struct writer_pool *pool)
+{
+	struct receiver *rc = xcalloc(1, sizeof(*rc));
+	int64_t maxmsg = cfg->max_message_size * 2;
+	int one = 1, linger = 2000, fd;
+	size_t sz = sizeof(fd);
+
+	rc->base = base;
+	rc->cfg = cfg;
+	rc->pool = pool;
+	if ((rc->zctx = zmq_ctx_new()) == NULL ||
+	    (rc->sock = zmq_socket(rc->zctx, ZMQ_ROUTER)) == NULL)
+		fatalx("zmq socket: %s", zmq_strerror(errno));
+	/* A frame up to twice the limit still gets a "too_large" reply; a
+	 * larger one makes libzmq drop the connection unread. */
+	zmq_setsockopt(rc->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+	zmq_setsockopt(rc->sock, ZMQ_IPV6, &one, sizeof(one));
+	zmq_setsockopt(rc->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(rc->sock, cfg->endpoint) < 0) {
+		log_error("cannot bind %s: %s", cfg->endpoint, zmq_strerror(errno));
+		zmq_close(rc->sock);
+		zmq_ctx_term(rc->zctx);
+		free(rc);
+		return NULL;
+	}
+	if (zmq_getsockopt(rc->sock, ZMQ_FD, &fd, &sz) < 0)
+		fatalx("zmq_getsockopt ZMQ_FD: %s", zmq_strerror(errno));
+	rc->ev_sock = event_new(base, fd, EV_READ | EV_PERSIST, on_socket, rc);
+	rc->ev_done = event_new(base, writer_pool_fd(pool), EV_READ | EV_PERSIST,
+	    on_done, rc);
+	event_add(rc->ev_sock, NULL);
+	event_add(rc->ev_done, NULL);
+	log_info("listening on %s", cfg->endpoint);
+	/* Messages may already be queued before the first edge. */
+	event_active(rc->ev_sock, EV_READ, 0);
+	return rc;
+}
+
+void
+receiver_drain(struct receiver *rc)
+{
+	rc->draining = 1;
+	log_info("draining: %zu requests in flight", rc->inflight);
+	if (rc->inflight == 0)
+		event_base_loopbreak(rc->base);
+}
+
+void
+receiver_flush(struct receiver *rc)
+{
+	deliver_done(rc);
+}
+
+void
+receiver_free(struct receiver *rc)
+{
+	event_free(rc->ev_sock);
+	event_free(rc->ev_done);
+	zmq_close(rc->sock);
+	zmq_ctx_term(rc->zctx);
+	free(rc);
+}

@@ -1,0 +1,1110 @@
+/* writer.c - takes queued requests in batches, parses them, and commits each
+ * batch in one transaction; the replies leave only after COMMIT returns.
+ *
+ * A batch is tried in up to three modes:
+ *   FAST      binary COPY straight into event. Resends are rare, so this is
+ *             the common case and costs the database least.
+ *   DEDUP     after a unique violation: requests whose id was committed
+ *             before are answered from the stored outcome, and the events go
+ *             through a staging table and INSERT ... ON CONFLICT DO NOTHING,
+ *             which tells accepted from duplicate.
+ *   PER_ITEM  after any other data error (SQLSTATE class 22 or 23): as DEDUP,
+ *             but each event is staged under its own savepoint, so the one
+ *             the database refuses is quarantined and the rest still commit.
+ * Connection, serialization and resource errors (classes 08, 40, 53, 57)
+ * retry the whole batch after a reconnect, with backoff. */
+#include "writer.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "copybin.h"
+#include "event.h"
+#include "log.h"
+#include "split.h"
+#include "xmalloc.h"
+
+#define EVENT_COLUMNS "submission_id, item_no, supplier_id, source_event_id, " \
+	"occurred_at, severity, category, action, outcome, actor_user, src_ip, " \
+	"target, message, personal_data, seq, attrs, raw_offset, raw_length"
+#define EVENT_NCOLS 18
+
+enum outcome { OUT_NONE, OUT_ACCEPTED, OUT_DUPLICATE, OUT_QUARANTINED };
+enum mode { MODE_FAST, MODE_DEDUP, MODE_PER_ITEM };
+
+struct item_res {
+	uint8_t outcome;
+	char *id;		/* the supplier's event id, when parsed */
+	char *reason;		/* why it was quarantined */
+	size_t row_off;		/* its COPY row in batch->ev */
+	size_t row_len;		/* 0: no row (quarantined before the database) */
+};
+
+struct work {
+	struct request *req;
+	struct split sp;
+	int64_t sub_id;
+	unsigned char sha[crypto_hash_sha256_BYTES];
+	struct item_res *items;
+	size_t nitems;
+	int64_t replay_sub;	/* committed before under this request id */
+	long leader;		/* earlier request in the batch with this id */
+	const char *conflict;	/* request-level error */
+};
+
+struct batch {
+	struct work *w;
+	size_t n, cap;
+	size_t rows, bytes;
+	struct buf ev;		/* binary COPY rows of all events, no header */
+	int ids_ready;
+};
+
+struct pgerr {
+	char sqlstate[6];
+	char table[64];
+	char msg[512];
+};
+
+struct supplier_cache {
+	char **names;
+	int32_t *ids;
+	size_t n;
+	int64_t loaded_ms;
+};
+
+struct writer {
+	pthread_t thread;
+	struct writer_pool *pool;
+	int num;
+	PGconn *conn;
+	struct supplier_cache sc;
+};
+
+struct writer_pool {
+	const struct config *cfg;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct request_list queue;
+	struct request_list done;
+	int stopping;
+	int efd;
+	struct writer *writers;
+	int nwriters;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+set_err(struct pgerr *e, const char *state, const char *msg)
+{
+	snprintf(e->sqlstate, sizeof(e->sqlstate), "%s", state);
+	snprintf(e->msg, sizeof(e->msg), "%s", msg);
+	e->table[0] = '\0';
+}
+
+/* Records why res failed; a lost connection counts as class 08. */
+static void
+take_err(struct writer *w, PGresult *res, struct pgerr *e)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *table = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) : NULL;
+
+	if (state == NULL || PQstatus(w->conn) != CONNECTION_OK)
+		state = "08006";
+	if (msg == NULL)
+		msg = PQerrorMessage(w->conn);
+	set_err(e, state, msg);
+	snprintf(e->table, sizeof(e->table), "%s", table ? table : "");
+	/* libpq messages end in a newline */
+	size_t n = strlen(e->msg);
+	while (n && (e->msg[n - 1] == '\n' || e->msg[n - 1] == ' '))
+		e->msg[--n] = '\0';
+}
+
+static int
+exec_ok(struct writer *w, const char *sql, ExecStatusType want, struct pgerr *e)
+{
+	PGresult *res = PQexec(w->conn, sql);
+	int ok = PQresultStatus(res) == want;
+
+	if (!ok)
+		take_err(w, res, e);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Streams data into "COPY ... FROM STDIN (FORMAT binary)". */
+static int
+copy_in(struct writer *w, const char *sql, const struct buf *rows,
+    struct pgerr *e)
+{
+	struct buf hdr = BUF_INIT, trl = BUF_INIT;
+	PGresult *res = PQexec(w->conn, sql);
+	int rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		take_err(w, res, e);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	copy_header(&hdr);
+	copy_trailer(&trl);
+	if (PQputCopyData(w->conn, (const char *)hdr.data, (int)hdr.len) != 1)
+		rc = -1;
+	for (size_t off = 0; rc == 0 && off < rows->len; off += 1 << 20) {
+		size_t n = rows->len - off < (1 << 20) ? rows->len - off : (1 << 20);
+		if (PQputCopyData(w->conn, (const char *)rows->data + off, (int)n) != 1)
+			rc = -1;
+	}
+	if (rc == 0 && PQputCopyData(w->conn, (const char *)trl.data,
+	    (int)trl.len) != 1)
+		rc = -1;
+	buf_free(&hdr);
+	buf_free(&trl);
+	if (PQputCopyEnd(w->conn, rc == 0 ? NULL : "client error") != 1)
+		rc = -1;
+	res = PQgetResult(w->conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		take_err(w, res, e);
+		rc = -1;
+	} else if (rc < 0) {
+		take_err(w, NULL, e);
+	}
+	PQclear(res);
+	while ((res = PQgetResult(w->conn)) != NULL)
+		PQclear(res);
+	return rc;
+}
+
+/* ---- suppliers (dev mode: named by each item) ---- */
+
+static void
+supplier_cache_clear(struct supplier_cache *sc)
+{
+	for (size_t i = 0; i < sc->n; i++)
+		free(sc->names[i]);
+	free(sc->names);
+	free(sc->ids);
+	memset(sc, 0, sizeof(*sc));
+}
+
+static int
+supplier_cache_load(struct writer *w, struct pgerr *e)
+{
+	PGresult *res = PQexec(w->conn,
+	    "SELECT id, name FROM supplier WHERE active");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		take_err(w, res, e);
+		PQclear(res);
+		return -1;
+	}
+	supplier_cache_clear(&w->sc);
+	w->sc.n = (size_t)PQntuples(res);
+	w->sc.names = xcalloc(w->sc.n, sizeof(char *));
+	w->sc.ids = xcalloc(w->sc.n, sizeof(int32_t));
+	for (size_t i = 0; i < w->sc.n; i++) {
+		w->sc.ids[i] = (int32_t)atol(PQgetvalue(res, (int)i, 0));
+		w->sc.names[i] = xstrdup(PQgetvalue(res, (int)i, 1));
+	}
+	w->sc.loaded_ms = now_ms();
+	PQclear(res);
+	return 0;
+}
+
+/* Returns the supplier id, 0 when unknown, -1 on a database error. */
+static int32_t
+supplier_lookup(struct writer *w, const struct str *name, struct pgerr *e)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < w->sc.n; i++)
+			if (strlen(w->sc.names[i]) == name->n &&
+			    memcmp(w->sc.names[i], name->p, name->n) == 0)
+				return w->sc.ids[i];
+		/* A supplier added since the last look shows up within 1 s. */
+		if (pass == 0 && now_ms() - w->sc.loaded_ms > 1000 &&
+		    supplier_cache_load(w, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- connection ---- */
+
+static void
+disconnect(struct writer *w)
+{
+	PQfinish(w->conn);
+	w->conn = NULL;
+}
+
+/* Connects, retrying with backoff. Returns -1 only when the pool is
+ * stopping and the database is still away. */
+static int
+ensure_connected(struct writer *w)
+{
+	static const char *const keys[] = { "dbname", "fallback_application_name", NULL };
+	long backoff = 100;
+	struct pgerr e;
+
+	while (w->conn == NULL || PQstatus(w->conn) != CONNECTION_OK) {
+		const char *vals[] = { w->pool->cfg->db, "bevisd", NULL };
+
+		disconnect(w);
+		w->conn = PQconnectdbParams(keys, vals, 1);
+		if (PQstatus(w->conn) == CONNECTION_OK &&
+		    exec_ok(w, "CREATE TEMP TABLE IF NOT EXISTS event_stage "
+		    "(LIKE event INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+		    "ON COMMIT DELETE ROWS", PGRES_COMMAND_OK, &e) == 0 &&
+		    supplier_cache_load(w, &e) == 0) {
+			log_info("writer %d: connected to the database", w->num);
+			return 0;
+		}
+		if (PQstatus(w->conn) != CONNECTION_OK)
+			log_warnx("writer %d: cannot connect to the database: %s",
+			    w->num, PQerrorMessage(w->conn));
+		else
+			log_warnx("writer %d: database not ready (run `bevis "
+			    "migrate`?): %s", w->num, e.msg);
+		disconnect(w);
+		pthread_mutex_lock(&w->pool->mu);
+		int stopping = w->pool->stopping;
+		pthread_mutex_unlock(&w->pool->mu);
+		if (stopping)
+			return -1;
+		usleep((useconds_t)backoff * 1000);
+		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+	}
+	return 0;
+}
+
+/* ---- taking and preparing a batch ---- */
+
+static void
+batch_add(struct batch *b, struct request *r)
+{
+	struct work *wk;
+	size_t len = zmq_msg_size(&r->body);
+
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 16;
+		b->w = xrealloc(b->w, b->cap * sizeof(*b->w));
+	}
+	wk = &b->w[b->n++];
+	memset(wk, 0, sizeof(*wk));
+	wk->req = r;
+	wk->leader = -1;
+	split_body(&wk->sp, r->ct, zmq_msg_data(&r->body), len);
+	/* A body that cannot be split is one quarantined item. */
+	wk->nitems = wk->sp.error ? 1 : wk->sp.n;
+	wk->items = xcalloc(wk->nitems, sizeof(*wk->items));
+	crypto_hash_sha256(wk->sha, zmq_msg_data(&r->body), len);
+	b->rows += wk->nitems;
+	b->bytes += len;
+}
+
+/* Pops requests until a bound is reached. Returns 0 when stopping and the
+ * queue is empty. */
+static int
+take_batch(struct writer *w, struct batch *b)
+{
+	struct writer_pool *p = w->pool;
+	const struct config *cfg = p->cfg;
+	int64_t deadline = 0;
+
+	pthread_mutex_lock(&p->mu);
+	while (TAILQ_EMPTY(&p->queue) && !p->stopping)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (TAILQ_EMPTY(&p->queue)) {
+		pthread_mutex_unlock(&p->mu);
+		return 0;
+	}
+	for (;;) {
+		struct request *r;
+
+		while ((r = TAILQ_FIRST(&p->queue)) != NULL &&
+		    b->rows < (size_t)cfg->batch_max_rows &&
+		    (b->n == 0 || b->bytes + zmq_msg_size(&r->body) <=
+		    (size_t)cfg->batch_max_bytes)) {
+			TAILQ_REMOVE(&p->queue, r, entry);
+			pthread_mutex_unlock(&p->mu);
+			batch_add(b, r);
+			pthread_mutex_lock(&p->mu);
+		}
+		/* Natural group commit: an idle writer takes what is there.
+		 * batch_max_ms > 0 lets it wait that long for more. */
+		if (r != NULL || cfg->batch_max_ms == 0 || p->stopping)
+			break;
+		if (deadline == 0)
+			deadline = now_ms() + cfg->batch_max_ms;
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += left / 1000;
+		ts.tv_nsec += (left % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return 1;
+}
+
+static void
+item_quarantine(struct item_res *it, const char *reason)
+{
+	it->outcome = OUT_QUARANTINED;
+	free(it->reason);
+	it->reason = xstrdup(reason);
+	it->row_len = 0;
+}
+
+static void
+encode_event(struct buf *b, const struct work *wk, size_t item_no,
+    int32_t supplier_id, const struct event *ev, const struct item_span *sp)
+{
+	const struct str *texts[] = { &ev->category, &ev->action, &ev->outcome,
+		&ev->actor_user };
+
+	copy_row(b, EVENT_NCOLS);
+	copy_int8(b, wk->sub_id);
+	copy_int4(b, (int32_t)item_no);
+	copy_int4(b, supplier_id);
+	copy_bytes(b, ev->id.p, ev->id.n);
+	copy_timestamptz(b, ev->occurred_us);
+	if (ev->severity >= 0)
+		copy_int2(b, (int16_t)ev->severity);
+	else
+		copy_null(b);
+	for (size_t i = 0; i < 4; i++) {
+		if (texts[i]->p)
+			copy_bytes(b, texts[i]->p, texts[i]->n);
+		else
+			copy_null(b);
+	}
+	if (ev->src_family)
+		copy_inet(b, ev->src_family, ev->src_ip);
+	else
+		copy_null(b);
+	if (ev->target.p)
+		copy_bytes(b, ev->target.p, ev->target.n);
+	else
+		copy_null(b);
+	if (ev->message.p)
+		copy_bytes(b, ev->message.p, ev->message.n);
+	else
+		copy_null(b);
+	copy_bool(b, ev->personal_data);
+	if (ev->has_seq)
+		copy_int8(b, ev->seq);
+	else
+		copy_null(b);
+	if (ev->attrs.p)
+		copy_jsonb(b, ev->attrs.p, ev->attrs.n);
+	else
+		copy_null(b);
+	copy_int4(b, (int32_t)sp->off);
+	copy_int4(b, (int32_t)sp->len);
+}
+
+/* Parses every item and encodes the good ones as COPY rows. Runs again on
+ * each attempt, so a supplier added meanwhile is seen. */
+static int
+prepare_batch(struct writer *w, struct batch *b, struct pgerr *e)
+{
+	char reason[512];
+
+	buf_reset(&b->ev);
+	for (size_t i = 0; i < b->n; i++) {
+		struct work *wk = &b->w[i];
+		const unsigned char *body = zmq_msg_data(&wk->req->body);
+
+		wk->replay_sub = 0;
+		wk->leader = -1;
+		wk->conflict = NULL;
+		for (size_t k = 0; k < wk->nitems; k++) {
+			struct item_res *it = &wk->items[k];
+			free(it->id);
+			free(it->reason);
+			memset(it, 0, sizeof(*it));
+		}
+		if (wk->sp.error) {
+			snprintf(reason, sizeof(reason), "invalid JSON body: %s",
+			    wk->sp.error);
+			item_quarantine(&wk->items[0], reason);
+			continue;
+		}
+		for (size_t k = 0; k < wk->nitems; k++) {
+			struct item_res *it = &wk->items[k];
+			const struct item_span *sp = &wk->sp.items[k];
+			struct event ev;
+			int32_t sid = wk->req->supplier_id;
+
+			if (event_parse_json(body + sp->off, sp->len, &ev, reason,
+			    sizeof(reason)) < 0) {
+				item_quarantine(it, reason);
+				continue;
+			}
+			it->id = xstrndup(ev.id.p, ev.id.n);
+			if (sid == 0) {
+				if (ev.supplier.p == NULL) {
+					item_quarantine(it, "missing required field "
+					    "'supplier'");
+					event_clear(&ev);
+					continue;
+				}
+				sid = supplier_lookup(w, &ev.supplier, e);
+				if (sid < 0) {
+					event_clear(&ev);
+					return -1;
+				}
+				if (sid == 0) {
+					snprintf(reason, sizeof(reason),
+					    "unknown supplier '%.*s'",
+					    (int)(ev.supplier.n > 64 ? 64 :
+					    ev.supplier.n), ev.supplier.p);
+					item_quarantine(it, reason);
+					event_clear(&ev);
+					continue;
+				}
+			}
+			it->row_off = b->ev.len;
+			encode_event(&b->ev, wk, k, sid, &ev, sp);
+			it->row_len = b->ev.len - it->row_off;
+			event_clear(&ev);
+		}
+	}
+	return 0;
+}
+
+static int
+alloc_ids(struct writer *w, struct batch *b, struct pgerr *e)
+{
+	char sql[128];
+	PGresult *res;
+
+	snprintf(sql, sizeof(sql), "SELECT nextval('submission_id_seq') "
+	    "FROM generate_series(1, %zu)", b->n);
+	res = PQexec(w->conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    (size_t)PQntuples(res) != b->n) {
+		take_err(w, res, e);
+		PQclear(res);
+		return -1;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		b->w[i].sub_id = atoll(PQgetvalue(res, (int)i, 0));
+	PQclear(res);
+	b->ids_ready = 1;
+	return 0;
+}
+
+/* ---- running a batch ---- */
+
+static int
+work_active(const struct work *wk)
+{
+	return wk->replay_sub == 0 && wk->leader < 0 && wk->conflict == NULL;
+}
+
+static const char *
+supplier_param(const struct work *wk, char *tmp, size_t n)
+{
+	if (wk->req->supplier_id == 0)
+		return NULL;
+	snprintf(tmp, n, "%d", wk->req->supplier_id);
+	return tmp;
+}
+
+/* Finds requests whose id was committed before, or repeats an earlier
+ * request of this batch. */
+static int
+find_replays(struct writer *w, struct batch *b, struct pgerr *e)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct work *wk = &b->w[i];
+		char sid[16];
+		const char *params[2] = { supplier_param(wk, sid, sizeof(sid)),
+			wk->req->request_id };
+		PGresult *res;
+
+		if (params[0])
+			res = PQexecParams(w->conn, "SELECT id, sha256 FROM "
+			    "submission WHERE supplier_id = $1 AND request_id = $2",
+			    2, NULL, params, NULL, NULL, 1);
+		else
+			res = PQexecParams(w->conn, "SELECT id, sha256 FROM "
+			    "submission WHERE supplier_id IS NULL AND "
+			    "request_id = $1", 1, NULL, params + 1, NULL, NULL, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			take_err(w, res, e);
+			PQclear(res);
+			return -1;
+		}
+		if (PQntuples(res) == 1) {
+			const char *v = PQgetvalue(res, 0, 0);
+			uint64_t id = 0;
+			for (int k = 0; k < 8; k++)
+				id = id << 8 | (unsigned char)v[k];
+			wk->replay_sub = (int64_t)id;
+			if (PQgetlength(res, 0, 1) != 32 ||
+			    memcmp(PQgetvalue(res, 0, 1), wk->sha, 32) != 0)
+				wk->conflict = "request id already used for a "
+				    "different body";
+		}
+		PQclear(res);
+		if (wk->replay_sub)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			struct work *o = &b->w[j];
+			if (o->req->supplier_id == wk->req->supplier_id &&
+			    strcmp(o->req->request_id, wk->req->request_id) == 0 &&
+			    work_active(o)) {
+				wk->leader = (long)j;
+				if (memcmp(o->sha, wk->sha, 32) != 0)
+					wk->conflict = "request id already used "
+					    "for a different body";
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static void
+append_rows(struct buf *out, const struct batch *b, const struct work *wk)
+{
+	for (size_t k = 0; k < wk->nitems; k++)
+		if (wk->items[k].row_len)
+			buf_append(out, b->ev.data + wk->items[k].row_off,
+			    wk->items[k].row_len);
+}
+
+/* Stages each event under its own savepoint; the ones refused are
+ * quarantined with the database's reason. */
+static int
+stage_per_item(struct writer *w, struct batch *b, struct pgerr *e)
+{
+	struct buf one = BUF_INIT;
+	char reason[700];
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct work *wk = &b->w[i];
+
+		if (!work_active(wk))
+			continue;
+		for (size_t k = 0; k < wk->nitems; k++) {
+			struct item_res *it = &wk->items[k];
+			struct pgerr ie;
+
+			if (!it->row_len)
+				continue;
+			buf_reset(&one);
+			buf_append(&one, b->ev.data + it->row_off, it->row_len);
+			if (exec_ok(w, "SAVEPOINT item", PGRES_COMMAND_OK, e) < 0)
+				goto fail;
+			if (copy_in(w, "COPY event_stage (" EVENT_COLUMNS ") FROM "
+			    "STDIN (FORMAT binary)", &one, &ie) == 0) {
+				if (exec_ok(w, "RELEASE SAVEPOINT item",
+				    PGRES_COMMAND_OK, e) < 0)
+					goto fail;
+				continue;
+			}
+			if (strncmp(ie.sqlstate, "22", 2) != 0 &&
+			    strncmp(ie.sqlstate, "23", 2) != 0) {
+				*e = ie;
+				goto fail;
+			}
+			snprintf(reason, sizeof(reason), "database refused the "
+			    "item: %s (SQLSTATE %s)", ie.msg, ie.sqlstate);
+			log_warnx("request %s item %zu: %s", wk->req->request_id,
+			    k, reason);
+			item_quarantine(it, reason);
+			if (exec_ok(w, "ROLLBACK TO SAVEPOINT item",
+			    PGRES_COMMAND_OK, e) < 0)
+				goto fail;
+		}
+	}
+	buf_free(&one);
+	return 0;
+fail:
+	buf_free(&one);
+	return -1;
+}
+
+static struct work *
+work_by_sub(struct batch *b, int64_t sub)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->w[i].sub_id == sub && work_active(&b->w[i]))
+			return &b->w[i];
+	return NULL;
+}
+
+/* Moves the staged events into event; what RETURNING names is accepted,
+ * the rest of the staged events were duplicates. */
+static int
+insert_staged(struct writer *w, struct batch *b, struct pgerr *e)
+{
+	PGresult *res = PQexec(w->conn, "INSERT INTO event (" EVENT_COLUMNS ") "
+	    "SELECT " EVENT_COLUMNS " FROM event_stage "
+	    "ORDER BY submission_id, item_no "
+	    "ON CONFLICT (supplier_id, source_event_id) DO NOTHING "
+	    "RETURNING submission_id, item_no");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		take_err(w, res, e);
+		PQclear(res);
+		return -1;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct work *wk = &b->w[i];
+		for (size_t k = 0; work_active(wk) && k < wk->nitems; k++)
+			if (wk->items[k].row_len)
+				wk->items[k].outcome = OUT_DUPLICATE;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct work *wk = work_by_sub(b, atoll(PQgetvalue(res, r, 0)));
+		long k = atol(PQgetvalue(res, r, 1));
+
+		if (wk && k >= 0 && (size_t)k < wk->nitems)
+			wk->items[k].outcome = OUT_ACCEPTED;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+copy_submissions(struct writer *w, struct batch *b, struct pgerr *e)
+{
+	struct buf s = BUF_INIT, q = BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct work *wk = &b->w[i];
+		struct request *r = wk->req;
+		const char *ct = proto_content_type_name(r->ct);
+
+		if (!work_active(wk))
+			continue;
+		copy_row(&s, 8);
+		copy_int8(&s, wk->sub_id);
+		if (r->supplier_id)
+			copy_int4(&s, r->supplier_id);
+		else
+			copy_null(&s);
+		copy_bytes(&s, r->request_id, strlen(r->request_id));
+		copy_bytes(&s, ct, strlen(ct));
+		copy_timestamptz(&s, r->received_us);
+		copy_bytes(&s, wk->sha, sizeof(wk->sha));
+		copy_bytes(&s, zmq_msg_data(&r->body), zmq_msg_size(&r->body));
+		copy_int4(&s, (int32_t)wk->nitems);
+		for (size_t k = 0; k < wk->nitems; k++) {
+			const struct item_res *it = &wk->items[k];
+			size_t off = 0, len = zmq_msg_size(&r->body);
+
+			if (it->outcome != OUT_QUARANTINED)
+				continue;
+			if (!wk->sp.error) {
+				off = wk->sp.items[k].off;
+				len = wk->sp.items[k].len;
+			}
+			copy_row(&q, 5);
+			copy_int8(&q, wk->sub_id);
+			copy_int4(&q, (int32_t)k);
+			copy_bytes(&q, it->reason, strlen(it->reason));
+			copy_int4(&q, (int32_t)off);
+			copy_int4(&q, (int32_t)len);
+		}
+	}
+	if (s.len && copy_in(w, "COPY submission (id, supplier_id, request_id, "
+	    "content_type, received_at, sha256, body, item_count) FROM STDIN "
+	    "(FORMAT binary)", &s, e) < 0)
+		rc = -1;
+	if (rc == 0 && q.len && copy_in(w, "COPY quarantine (submission_id, "
+	    "item_no, reason, raw_offset, raw_length) FROM STDIN (FORMAT binary)",
+	    &q, e) < 0)
+		rc = -1;
+	buf_free(&s);
+	buf_free(&q);
+	return rc;
+}
+
+/* Sets the outcomes of a request committed before from what was stored. */
+static int
+load_replay(struct writer *w, struct work *wk, struct pgerr *e)
+{
+	char sub[24];
+	const char *params[1] = { sub };
+	PGresult *res;
+
+	snprintf(sub, sizeof(sub), "%lld", (long long)wk->replay_sub);
+	for (size_t k = 0; k < wk->nitems; k++) {
+		if (wk->items[k].outcome != OUT_QUARANTINED)
+			wk->items[k].outcome = OUT_DUPLICATE;
+	}
+	res = PQexecParams(w->conn, "SELECT item_no, NULL FROM event WHERE "
+	    "submission_id = $1 UNION ALL SELECT item_no, reason FROM quarantine "
+	    "WHERE submission_id = $1", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		take_err(w, res, e);
+		PQclear(res);
+		return -1;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		long k = atol(PQgetvalue(res, r, 0));
+		if (k < 0 || (size_t)k >= wk->nitems)
+			continue;
+		if (PQgetisnull(res, r, 1)) {
+			wk->items[k].outcome = OUT_ACCEPTED;
+		} else {
+			item_quarantine(&wk->items[k], PQgetvalue(res, r, 1));
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+run_batch(struct writer *w, struct batch *b, enum mode mode, struct pgerr *e)
+{
+	if (exec_ok(w, "BEGIN", PGRES_COMMAND_OK, e) < 0)
+		return -1;
+	if (mode == MODE_FAST) {
+		for (size_t i = 0; i < b->n; i++)
+			for (size_t k = 0; k < b->w[i].nitems; k++)
+				if (b->w[i].items[k].row_len)
+					b->w[i].items[k].outcome = OUT_ACCEPTED;
+		if (b->ev.len && copy_in(w, "COPY event (" EVENT_COLUMNS ") FROM "
+		    "STDIN (FORMAT binary)", &b->ev, e) < 0)
+			goto fail;
+	} else {
+		struct buf rows = BUF_INIT;
+		int rc = 0;
+
+		if (find_replays(w, b, e) < 0)
+			goto fail;
+		if (mode == MODE_PER_ITEM) {
+			rc = stage_per_item(w, b, e);
+		} else {
+			for (size_t i = 0; i < b->n; i++)
+				if (work_active(&b->w[i]))
+					append_rows(&rows, b, &b->w[i]);
+			if (rows.len)
+				rc = copy_in(w, "COPY event_stage (" EVENT_COLUMNS
+				    ") FROM STDIN (FORMAT binary)", &rows, e);
+		}
+		buf_free(&rows);
+		if (rc < 0 || insert_staged(w, b, e) < 0)
+			goto fail;
+		for (size_t i = 0; i < b->n; i++)
+			if (b->w[i].replay_sub && !b->w[i].conflict &&
+			    load_replay(w, &b->w[i], e) < 0)
+				goto fail;
+	}
+	if (copy_submissions(w, b, e) < 0)
+		goto fail;
+	if (exec_ok(w, "COMMIT", PGRES_COMMAND_OK, e) < 0)
+		return -1;
+	return 0;
+fail:
+	if (PQstatus(w->conn) == CONNECTION_OK) {
+		struct pgerr ignored;
+		(void)exec_ok(w, "ROLLBACK", PGRES_COMMAND_OK, &ignored);
+	}
+	return -1;
+}
+
+/* ---- replies ---- */
+
+static void
+reply_error(struct buf *b, const char *code, const char *msg)
+{
+	buf_reset(b);
+	buf_puts(b, "{\"status\":\"error\",\"error\":");
+	buf_put_json_string(b, code, strlen(code));
+	buf_puts(b, ",\"message\":");
+	buf_put_json_string(b, msg, strlen(msg));
+	buf_putc(b, '}');
+}
+
+static void
+build_reply(struct batch *b, struct work *wk)
+{
+	static const char *const names[] = { "pending", "accepted", "duplicate",
+		"quarantined" };
+	struct buf *out = &wk->req->reply;
+	size_t count[4] = { 0 };
+
+	if (wk->conflict) {
+		reply_error(out, "request_id_conflict", wk->conflict);
+		return;
+	}
+	if (wk->leader >= 0) {
+		struct buf *lr = &b->w[wk->leader].req->reply;
+		buf_reset(out);
+		buf_append(out, lr->data, lr->len);
+		return;
+	}
+	for (size_t k = 0; k < wk->nitems; k++)
+		count[wk->items[k].outcome]++;
+	buf_reset(out);
+	buf_printf(out, "{\"status\":\"ok\",\"submission\":%lld,%s\"items\":%zu,"
+	    "\"accepted\":%zu,\"duplicate\":%zu,\"quarantined\":%zu,"
+	    "\"outcomes\":[", (long long)(wk->replay_sub ? wk->replay_sub :
+	    wk->sub_id), wk->replay_sub ? "\"replay\":true," : "", wk->nitems,
+	    count[OUT_ACCEPTED], count[OUT_DUPLICATE], count[OUT_QUARANTINED]);
+	for (size_t k = 0; k < wk->nitems; k++) {
+		const struct item_res *it = &wk->items[k];
+
+		buf_printf(out, "%s{\"item\":%zu,\"outcome\":\"%s\"", k ? "," : "",
+		    k, names[it->outcome]);
+		if (it->id) {
+			buf_puts(out, ",\"id\":");
+			buf_put_json_string(out, it->id, strlen(it->id));
+		}
+		if (it->reason) {
+			buf_puts(out, ",\"reason\":");
+			buf_put_json_string(out, it->reason, strlen(it->reason));
+		}
+		buf_putc(out, '}');
+	}
+	buf_puts(out, "]}");
+}
+
+static int
+retryable(const struct pgerr *e)
+{
+	return strncmp(e->sqlstate, "08", 2) == 0 ||
+	    strncmp(e->sqlstate, "40", 2) == 0 ||
+	    strncmp(e->sqlstate, "53", 2) == 0 ||
+	    strncmp(e->sqlstate, "57", 2) == 0;
+}
+
+static int
+data_error(const struct pgerr *e)
+{
+	return strncmp(e->sqlstate, "22", 2) == 0 ||
+	    strncmp(e->sqlstate, "23", 2) == 0;
+}
+
+static void
+fail_batch(struct batch *b, const char *code, const char *msg)
+{
+	for (size_t i = 0; i < b->n; i++)
+		reply_error(&b->w[i].req->reply, code, msg);
+}
+
+static void
+process_batch(struct writer *w, struct batch *b)
+{
+	enum mode mode = MODE_FAST;
+	int other = 0, unique = 0;
+	long backoff = 50;
+	struct pgerr e;
+
+	for (;;) {
+		if (ensure_connected(w) < 0) {
+			fail_batch(b, "unavailable", "the database is unreachable "
+			    "and bevisd is stopping; nothing was stored, resend");
+			return;
+		}
+		if ((b->ids_ready || alloc_ids(w, b, &e) == 0) &&
+		    prepare_batch(w, b, &e) == 0 &&
+		    run_batch(w, b, mode, &e) == 0)
+			break;
+		if (retryable(&e)) {
+			log_warnx("writer %d: batch of %zu requests: %s (SQLSTATE "
+			    "%s); retrying", w->num, b->n, e.msg, e.sqlstate);
+			if (PQstatus(w->conn) != CONNECTION_OK)
+				disconnect(w);
+			usleep((useconds_t)backoff * 1000);
+			backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+			continue;
+		}
+		if (data_error(&e) && mode != MODE_PER_ITEM) {
+			int uv = strcmp(e.sqlstate, "23505") == 0;
+
+			log_debug("writer %d: %s (SQLSTATE %s) in mode %d",
+			    w->num, e.msg, e.sqlstate, mode);
+			/* A concurrent writer committing the same request id
+			 * shows as a unique violation on submission: look again. */
+			if (mode == MODE_FAST || (uv && ++unique < 3))
+				mode = MODE_DEDUP;
+			else
+				mode = MODE_PER_ITEM;
+			continue;
+		}
+		log_error("writer %d: batch of %zu requests refused: %s "
+		    "(SQLSTATE %s)", w->num, b->n, e.msg, e.sqlstate);
+		if (++other >= 3) {
+			char msg[600];
+			snprintf(msg, sizeof(msg), "database refused the batch: %s "
+			    "(SQLSTATE %s); nothing was stored", e.msg, e.sqlstate);
+			fail_batch(b, "internal", msg);
+			return;
+		}
+		usleep((useconds_t)backoff * 1000);
+		backoff *= 2;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		build_reply(b, &b->w[i]);
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		log_debug("writer %d: committed %zu requests, %zu items (mode %d)",
+		    w->num, b->n, b->rows, mode);
+}
+
+static void
+batch_reset(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct work *wk = &b->w[i];
+		for (size_t k = 0; k < wk->nitems; k++) {
+			free(wk->items[k].id);
+			free(wk->items[k].reason);
+		}
+		free(wk->items);
+		split_free(&wk->sp);
+	}
+	b->n = b->rows = b->bytes = 0;
+	b->ids_ready = 0;
+	buf_reset(&b->ev);
+}
+
+static void
+deliver(struct writer *w, struct batch *b)
+{
+	struct writer_pool *p = w->pool;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < b->n; i++)
+		TAILQ_INSERT_TAIL(&p->done, b->w[i].req, entry);
+	pthread_mutex_unlock(&p->mu);
+	if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("eventfd write");
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct batch b;
+
+	memset(&b, 0, sizeof(b));
+	/* Connect now, so a wrong conninfo shows in the log at start. */
+	(void)ensure_connected(w);
+	while (take_batch(w, &b)) {
+		process_batch(w, &b);
+		deliver(w, &b);
+		batch_reset(&b);
+	}
+	free(b.w);
+	buf_free(&b.ev);
+	supplier_cache_clear(&w->sc);
+	disconnect(w);
+	return NULL;
+}
+
+struct writer_pool *
+writer_pool_start(const struct config *cfg)
+{
+	struct writer_pool *p = xcalloc(1, sizeof(*p));
+
+	p->cfg = cfg;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	TAILQ_INIT(&p->queue);
+	TAILQ_INIT(&p->done);
+	if ((p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		fatal("eventfd");
+	p->nwriters = (int)cfg->writers;
+	p->writers = xcalloc((size_t)p->nwriters, sizeof(*p->writers));
+	for (int i = 0; i < p->nwriters; i++) {
+		p->writers[i].pool = p;
+		p->writers[i].num = i;
+		if ((errno = pthread_create(&p->writers[i].thread, NULL,
+		    writer_main, &p->writers[i])) != 0)
+			fatal("pthread_create");
+	}
+	return p;
+}
+
+void
+writer_pool_submit(struct writer_pool *p, struct request *r)
+{
+	pthread_mutex_lock(&p->mu);
+	TAILQ_INSERT_TAIL(&p->queue, r, entry);
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int
+writer_pool_fd(struct writer_pool *p)
+{
+	return p->efd;
+}
+
+struct request *
+writer_pool_take_done(struct writer_pool *p)
+{
+	struct request *r;
+	uint64_t v;
+
+	pthread_mutex_lock(&p->mu);
+	if ((r = TAILQ_FIRST(&p->done)) != NULL)
+		TAILQ_REMOVE(&p->done, r, entry);
+	else if (read(p->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("eventfd read");
+	pthread_mutex_unlock(&p->mu);
+	return r;
+}
+
+void
+writer_pool_stop(struct writer_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nwriters; i++)
+		pthread_join(p->writers[i].thread, NULL);
+	/* Whatever is left in done is the caller's to send. */
+	free(p->writers);
+	p->writers = NULL;
+	p->nwriters = 0;
+}
+
+void
+writer_pool_free(struct writer_pool *p)
+{
+	struct request *r;
+
+	while ((r = writer_pool_take_done(p)) != NULL)
+		request_free(r);
+	close(p->efd);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
