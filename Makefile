@@ -25,7 +25,7 @@ OPT       = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=undefined
 endif
 
-PKGS      = libzmq libevent libpq json-c libsodium inih
+PKGS      = libzmq libevent libpq json-c libsodium inih libcrypto
 # Evaluated once, on first use: after `deps` has had its chance to install.
 PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)) \
              $$(shell pkg-config --exists libsystemd && echo -DHAVE_SYSTEMD))$(PKG_CFLAGS)
@@ -36,7 +36,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DBEVIS_VERSION='"$(VERSION)"' $(OPT) $(WARN
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
-             common/proto.c common/utf8.c common/split.c
+             common/proto.c common/utf8.c common/split.c common/sha256.c
 DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
@@ -58,7 +58,8 @@ all: $(BUILD)/bevisd $(BUILD)/bevis
 
 # ---- dependencies ---------------------------------------------------------
 DEBS = build-essential pkg-config libzmq3-dev libevent-dev libpq-dev \
-       libjson-c-dev libcmocka-dev libsodium-dev libinih-dev libsystemd-dev \
+       libjson-c-dev libcmocka-dev libsodium-dev libinih-dev libssl-dev \
+       libsystemd-dev \
        postgresql clang libclang-rt-14-dev python3-zmq valgrind
 
 deps: $(BUILD)/.deps-ok

@@ -68,8 +68,25 @@ config_parse_size(const char *s, long *out)
 
 struct load_ctx {
 	struct config *cfg;
+	FILE *f;
+	int line;		/* lines read so far, as inih counts them */
+	int reason_line;	/* the line that reason is about */
 	char reason[256];
 };
+
+/* fgets for ini_parse_stream that counts lines, so a reason can be matched
+ * to the line inih reports: a syntax error (which has no callback) may come
+ * before the line that set the reason. */
+static char *
+config_read_line(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+	char *s = fgets(str, num, ctx->f);
+
+	if (s)
+		ctx->line++;
+	return s;
+}
 
 static int
 set_option(struct config *cfg, const struct config_option *o, const char *value,
@@ -137,14 +154,15 @@ config_ini_cb(void *user, const char *section, const char *name, const char *val
 	/* Keep the first reason: ini_parse reports the first bad line. */
 	if (ctx->reason[0])
 		return 0;
+	if (name == NULL)	/* a section header alone */
+		return 1;
+	ctx->reason_line = ctx->line;
 	for (const struct config_option *o = config_options; o->name; o++) {
 		if (strcmp(o->section, section) != 0 || strcmp(o->name, name) != 0)
 			continue;
 		return set_option(ctx->cfg, o, value, ctx->reason,
 		    sizeof(ctx->reason)) == 0;
 	}
-	if (name == NULL)	/* a section header alone */
-		return 1;
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown option '%s' in "
 	    "section [%s]", name, section);
 	return 0;
@@ -154,20 +172,23 @@ int
 config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
 	struct load_ctx ctx = { .cfg = cfg, .reason = "" };
-	int rc = ini_parse(path, config_ini_cb, &ctx);
+	int rc;
 
-	if (rc == -1) {
+	if ((ctx.f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s:0: cannot open: %s", path,
 		    strerror(errno));
 		return -1;
 	}
+	rc = ini_parse_stream(config_read_line, &ctx, config_ini_cb, &ctx);
+	fclose(ctx.f);
 	if (rc == -2) {
 		snprintf(err, errlen, "%s:0: out of memory", path);
 		return -1;
 	}
 	if (rc > 0) {
 		snprintf(err, errlen, "%s:%d: %s", path, rc,
-		    ctx.reason[0] ? ctx.reason : "syntax error");
+		    ctx.reason[0] && ctx.reason_line == rc ? ctx.reason :
+		    "syntax error");
 		return -1;
 	}
 	return 0;

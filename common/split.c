@@ -1,6 +1,7 @@
 #include "split.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "xmalloc.h"
 
@@ -29,20 +30,19 @@ split_ndjson(struct split *sp, const unsigned char *b, size_t len)
 	size_t pos = 0, line = 1;
 
 	while (pos < len) {
-		size_t start = pos, end;
-		int blank = 1;
+		const unsigned char *nl = memchr(b + pos, '\n', len - pos);
+		size_t start = pos, end = nl ? (size_t)(nl - b) : len;
+		size_t p = start;
 
-		while (pos < len && b[pos] != '\n') {
-			if (!is_ws(b[pos]))
-				blank = 0;
-			pos++;
+		while (p < end && is_ws(b[p]))
+			p++;
+		if (p < end) {	/* not a blank line */
+			size_t stop = end;
+			if (b[stop - 1] == '\r')
+				stop--;
+			add_item(sp, start, stop - start, line);
 		}
-		end = pos;
-		if (end > start && b[end - 1] == '\r')
-			end--;
-		if (!blank)
-			add_item(sp, start, end - start, line);
-		pos++;		/* past the newline */
+		pos = end + 1;	/* past the newline */
 		line++;
 	}
 }

@@ -30,17 +30,18 @@ struct event {
 	int64_t seq;
 	int personal_data;
 	struct str attrs;	/* JSON object of the unmapped fields, or absent */
-	/* The strings above point into these json-c objects. */
-	struct json_object *root;
-	struct json_object *attrs_obj;
+	struct json_object *root;	/* the strings above point into it */
 };
 
 /* Parses one native JSON event. On success returns 0 and the strings in ev
- * stay valid until event_clear(ev). On failure returns -1, writes a precise
+ * stay valid until event_clear(ev); attrs only until the next call on the
+ * same thread. On failure returns -1, writes a precise
  * reason into err and leaves nothing to free. */
 int event_parse_json(const unsigned char *item, size_t len, struct event *ev,
     char *err, size_t errlen) MUSTCHECK;
 void event_clear(struct event *ev);
+/* Frees the calling thread's parser memory; call before a thread ends. */
+void event_parser_thread_done(void);
 
 /* RFC 3339 to microseconds since the epoch. Returns -1 when s is not a valid
  * RFC 3339 date-time. Exposed for the unit tests. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "event.h"
 #include "utf8.h"
 
@@ -154,13 +155,17 @@ take_string(const char *name, struct json_object *v, struct str *out,
 
 /* Strings reach PostgreSQL text and jsonb, which refuse NUL and invalid
  * UTF-8 (json-c decodes \u0000 and lone surrogate escapes without
- * complaint), and non-finite numbers, which jsonb cannot hold. */
+ * complaint), and non-finite numbers, which jsonb cannot hold. Without a
+ * \u escape in the item, every string is a slice of the already validated
+ * item, so only then are strings checked again (escapes != 0). */
 static int
 check_value(struct json_object *v, const char *key, char *err, size_t errlen,
-    int depth)
+    int depth, int escapes)
 {
 	switch (json_object_get_type(v)) {
 	case json_type_string: {
+		if (!escapes)
+			return 0;
 		const unsigned char *p = (const unsigned char *)json_object_get_string(v);
 		size_t n = (size_t)json_object_get_string_len(v);
 		if (utf8_invalid_at(p, n) != (size_t)-1)
@@ -176,18 +181,18 @@ check_value(struct json_object *v, const char *key, char *err, size_t errlen,
 		size_t n = json_object_array_length(v);
 		for (size_t i = 0; i < n; i++)
 			if (check_value(json_object_array_get_idx(v, i), key,
-			    err, errlen, depth + 1) < 0)
+			    err, errlen, depth + 1, escapes) < 0)
 				return -1;
 		return 0;
 	}
 	case json_type_object: {
 		json_object_object_foreach(v, k, child) {
-			if (utf8_invalid_at((const unsigned char *)k, strlen(k)) !=
-			    (size_t)-1)
+			if (escapes && utf8_invalid_at((const unsigned char *)k,
+			    strlen(k)) != (size_t)-1)
 				FAIL("a key inside '%s' holds a lone surrogate "
 				    "after unescaping", key);
 			if (child && check_value(child, depth ? key : k, err,
-			    errlen, depth + 1) < 0)
+			    errlen, depth + 1, escapes) < 0)
 				return -1;
 		}
 		return 0;
@@ -221,24 +226,88 @@ take_ip(const char *name, struct json_object *v, struct event *ev, char *err,
 	return 0;
 }
 
-/* Keeps an unmapped value in attrs (sub-object name when nested). */
-static void
-keep_attr(struct event *ev, const char *parent, const char *key,
-    struct json_object *v)
-{
-	struct json_object *dst;
+/* The parser's working memory, kept per thread so that items do not pay
+ * for a tokener and an attrs buffer each. */
+static _Thread_local struct json_tokener *tls_tok;
+static _Thread_local struct buf tls_attrs;
 
-	if (ev->attrs_obj == NULL)
-		ev->attrs_obj = json_object_new_object();
-	dst = ev->attrs_obj;
-	if (parent) {
-		if (!json_object_object_get_ex(dst, parent, &dst)) {
-			struct json_object *sub = json_object_new_object();
-			json_object_object_add(ev->attrs_obj, parent, sub);
-			dst = sub;
-		}
+void
+event_parser_thread_done(void)
+{
+	if (tls_tok)
+		json_tokener_free(tls_tok);
+	tls_tok = NULL;
+	buf_free(&tls_attrs);
+}
+
+/* Writes v as JSON. Strings were checked to be valid UTF-8 without NUL. */
+static void
+put_json_value(struct buf *b, struct json_object *v)
+{
+	size_t n;
+
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		buf_puts(b, "null");
+		break;
+	case json_type_boolean:
+		buf_puts(b, json_object_get_boolean(v) ? "true" : "false");
+		break;
+	case json_type_int: {
+		int64_t i = json_object_get_int64(v);
+		if (i == INT64_MAX)	/* json-c keeps larger values unsigned */
+			buf_printf(b, "%llu",
+			    (unsigned long long)json_object_get_uint64(v));
+		else
+			buf_printf(b, "%lld", (long long)i);
+		break;
 	}
-	json_object_object_add(dst, key, json_object_get(v));
+	case json_type_double: {
+		const char *t = json_object_to_json_string_length(v,
+		    JSON_C_TO_STRING_PLAIN, &n);
+		buf_append(b, t, n);
+		break;
+	}
+	case json_type_string:
+		buf_put_json_string(b, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_array:
+		n = json_object_array_length(v);
+		buf_putc(b, '[');
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				buf_putc(b, ',');
+			put_json_value(b, json_object_array_get_idx(v, i));
+		}
+		buf_putc(b, ']');
+		break;
+	case json_type_object: {
+		int first = 1;
+		buf_putc(b, '{');
+		json_object_object_foreach(v, k, child) {
+			if (!first)
+				buf_putc(b, ',');
+			first = 0;
+			buf_put_json_string(b, k, strlen(k));
+			buf_putc(b, ':');
+			put_json_value(b, child);
+		}
+		buf_putc(b, '}');
+		break;
+	}
+	}
+}
+
+/* Keeps an unmapped member in attrs; the text is opened with ',' and
+ * parse_object turns the first one into '{'. */
+static void
+keep_attr(const char *key, struct json_object *v)
+{
+	buf_putc(&tls_attrs, ',');
+	buf_put_json_string(&tls_attrs, key, strlen(key));
+	buf_putc(&tls_attrs, ':');
+	put_json_value(&tls_attrs, v);
 }
 
 /* "actor": {"user": ...} and "src": {"ip": ...}: takes the mapped member and
@@ -251,6 +320,7 @@ take_nested(struct event *ev, const char *parent, struct json_object *obj,
 		return 0;
 	if (!json_object_is_type(obj, json_type_object))
 		FAIL("field '%s' must be an object, got %s", parent, type_name(obj));
+	int opened = 0;
 	json_object_object_foreach(obj, k, v) {
 		if (strcmp(parent, "actor") == 0 && strcmp(k, "user") == 0) {
 			if (take_string("actor.user", v, &ev->actor_user, err,
@@ -260,9 +330,21 @@ take_nested(struct event *ev, const char *parent, struct json_object *obj,
 			if (take_ip("src.ip", v, ev, err, errlen) < 0)
 				return -1;
 		} else {
-			keep_attr(ev, parent, k, v);
+			if (!opened) {
+				buf_putc(&tls_attrs, ',');
+				buf_put_json_string(&tls_attrs, parent, strlen(parent));
+				buf_puts(&tls_attrs, ":{");
+			} else {
+				buf_putc(&tls_attrs, ',');
+			}
+			opened = 1;
+			buf_put_json_string(&tls_attrs, k, strlen(k));
+			buf_putc(&tls_attrs, ':');
+			put_json_value(&tls_attrs, v);
 		}
 	}
+	if (opened)
+		buf_putc(&tls_attrs, '}');
 	return 0;
 }
 
@@ -330,19 +412,19 @@ map_field(struct event *ev, const char *k, struct json_object *v,
 			    type_name(v));
 		ev->personal_data = json_object_get_boolean(v);
 	} else
-		keep_attr(ev, NULL, k, v);
+		keep_attr(k, v);
 	return 0;
 }
 
 static int
-parse_object(struct event *ev, char *err, size_t errlen)
+parse_object(struct event *ev, int escapes, char *err, size_t errlen)
 {
 	struct json_object *id = NULL, *time = NULL;
 	char tbuf[64];
 
 	if (!json_object_is_type(ev->root, json_type_object))
 		FAIL("item must be a JSON object, got %s", type_name(ev->root));
-	if (check_value(ev->root, "", err, errlen, 0) < 0)
+	if (check_value(ev->root, "", err, errlen, 0, escapes) < 0)
 		return -1;
 	json_object_object_foreach(ev->root, k, v) {
 		if (map_field(ev, k, v, &id, &time, err, errlen) < 0)
@@ -365,17 +447,38 @@ parse_object(struct event *ev, char *err, size_t errlen)
 		    type_name(time));
 	const char *ts = json_object_get_string(time);
 	size_t tn = (size_t)json_object_get_string_len(time);
-	snprintf(tbuf, sizeof(tbuf), "%.*s", (int)(tn < 40 ? tn : 40), ts);
+	/* Quote at most 40 bytes, cut on a character boundary: the reason is
+	 * stored as text and must stay valid UTF-8. */
+	size_t tq = tn < 40 ? tn : 40;
+	while (tq > 0 && tq < tn && ((unsigned char)ts[tq] & 0xc0) == 0x80)
+		tq--;
+	snprintf(tbuf, sizeof(tbuf), "%.*s", (int)tq, ts);
 	if (rfc3339_parse(ts, tn, &ev->occurred_us) < 0)
 		FAIL("field 'time' is not an RFC 3339 date-time: '%s'", tbuf);
 	if (ev->occurred_us < EVENT_TIME_MIN_US ||
 	    ev->occurred_us >= EVENT_TIME_MAX_US)
 		FAIL("field 'time' is out of range (1970-01-01T00:00:00Z up to "
 		    "2100-01-01T00:00:00Z): '%s'", tbuf);
-	if (ev->attrs_obj) {
-		ev->attrs.p = json_object_to_json_string_length(ev->attrs_obj,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-		    &ev->attrs.n);
+	if (tls_attrs.len) {
+		tls_attrs.data[0] = '{';
+		buf_putc(&tls_attrs, '}');
+		ev->attrs.p = (const char *)tls_attrs.data;
+		ev->attrs.n = tls_attrs.len;
+	}
+	return 0;
+}
+
+static int
+has_u_escape(const unsigned char *p, size_t n)
+{
+	const unsigned char *end = p + n, *q;
+
+	while ((q = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+		if (q + 1 < end && q[1] == 'u')
+			return 1;
+		p = q + 2;
+		if (p >= end)
+			break;
 	}
 	return 0;
 }
@@ -395,22 +498,36 @@ event_parse_json(const unsigned char *item, size_t len, struct event *ev,
 		FAIL("invalid UTF-8 at byte %zu of the item", bad);
 	if (len > INT32_MAX)
 		FAIL("item too large");
-	tok = json_tokener_new();
-	if (tok == NULL)
-		FAIL("out of memory");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	if (tls_tok == NULL) {
+		if ((tls_tok = json_tokener_new()) == NULL)
+			FAIL("out of memory");
+		json_tokener_set_flags(tls_tok, JSON_TOKENER_STRICT);
+	} else {
+		json_tokener_reset(tls_tok);
+	}
+	buf_reset(&tls_attrs);
+	tok = tls_tok;
 	ev->root = json_tokener_parse_ex(tok, (const char *)item, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (jerr == json_tokener_continue)
-		FAIL("invalid JSON: unexpected end of item");
-	if (jerr != json_tokener_success || ev->root == NULL) {
+	if (jerr == json_tokener_continue) {
+		/* A bare number or literal ends only at a delimiter; the NUL
+		 * (never in an item: see utf8_invalid_at) says the item is over. */
+		ev->root = json_tokener_parse_ex(tok, "", 1);
+		if (json_tokener_get_error(tok) != json_tokener_success) {
+			event_clear(ev);
+			FAIL("invalid JSON: unexpected end of item");
+		}
+		jerr = json_tokener_success;
+	}
+	if (jerr != json_tokener_success) {
 		event_clear(ev);
 		FAIL("invalid JSON at byte %zu: %s", end,
 		    json_tokener_error_desc(jerr));
 	}
-	if (parse_object(ev, err, errlen) < 0) {
+	if (ev->root == NULL)	/* the item is the literal null */
+		FAIL("item must be a JSON object, got null");
+	if (parse_object(ev, has_u_escape(item, len), err, errlen) < 0) {
 		event_clear(ev);
 		return -1;
 	}
@@ -420,8 +537,6 @@ event_parse_json(const unsigned char *item, size_t len, struct event *ev,
 void
 event_clear(struct event *ev)
 {
-	json_object_put(ev->attrs_obj);
 	json_object_put(ev->root);
-	ev->attrs_obj = NULL;
 	ev->root = NULL;
 }

@@ -341,6 +341,7 @@ void
 receiver_drain(struct receiver *rc)
 {
 	rc->draining = 1;
+	writer_pool_drain(rc->pool);
 	log_info("draining: %zu requests in flight", rc->inflight);
 	if (rc->inflight == 0)
 		event_base_loopbreak(rc->base);

@@ -8,9 +8,10 @@
  *             before are answered from the stored outcome, and the events go
  *             through a staging table and INSERT ... ON CONFLICT DO NOTHING,
  *             which tells accepted from duplicate.
- *   PER_ITEM  after any other data error (SQLSTATE class 22 or 23): as DEDUP,
- *             but each event is staged under its own savepoint, so the one
- *             the database refuses is quarantined and the rest still commit.
+ *   PER_ITEM  when DEDUP also fails with a data error (SQLSTATE class 22
+ *             or 23) other than a concurrent resend: as DEDUP, but each event
+ *             is staged under its own savepoint, so the one the database
+ *             refuses is quarantined and the rest still commit.
  * Connection, serialization and resource errors (classes 08, 40, 53, 57)
  * retry the whole batch after a reconnect, with backoff. */
 #include "writer.h"
@@ -18,7 +19,6 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -28,7 +28,9 @@
 #include "copybin.h"
 #include "event.h"
 #include "log.h"
+#include "sha256.h"
 #include "split.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define EVENT_COLUMNS "submission_id, item_no, supplier_id, source_event_id, " \
@@ -51,7 +53,7 @@ struct work {
 	struct request *req;
 	struct split sp;
 	int64_t sub_id;
-	unsigned char sha[crypto_hash_sha256_BYTES];
+	unsigned char sha[SHA256_LEN];
 	struct item_res *items;
 	size_t nitems;
 	int64_t replay_sub;	/* committed before under this request id */
@@ -94,6 +96,8 @@ struct writer_pool {
 	pthread_cond_t cv;
 	struct request_list queue;
 	struct request_list done;
+	size_t queued_bytes;
+	int idle;		/* writers waiting for work */
 	int stopping;
 	int efd;
 	struct writer *writers;
@@ -315,7 +319,7 @@ batch_add(struct batch *b, struct request *r)
 	/* A body that cannot be split is one quarantined item. */
 	wk->nitems = wk->sp.error ? 1 : wk->sp.n;
 	wk->items = xcalloc(wk->nitems, sizeof(*wk->items));
-	crypto_hash_sha256(wk->sha, zmq_msg_data(&r->body), len);
+	sha256(zmq_msg_data(&r->body), len, wk->sha);
 	b->rows += wk->nitems;
 	b->bytes += len;
 }
@@ -330,12 +334,15 @@ take_batch(struct writer *w, struct batch *b)
 	int64_t deadline = 0;
 
 	pthread_mutex_lock(&p->mu);
+	p->idle++;
 	while (TAILQ_EMPTY(&p->queue) && !p->stopping)
 		pthread_cond_wait(&p->cv, &p->mu);
 	if (TAILQ_EMPTY(&p->queue)) {
+		p->idle--;
 		pthread_mutex_unlock(&p->mu);
 		return 0;
 	}
+	p->idle--;
 	for (;;) {
 		struct request *r;
 
@@ -344,6 +351,7 @@ take_batch(struct writer *w, struct batch *b)
 		    (b->n == 0 || b->bytes + zmq_msg_size(&r->body) <=
 		    (size_t)cfg->batch_max_bytes)) {
 			TAILQ_REMOVE(&p->queue, r, entry);
+			p->queued_bytes -= zmq_msg_size(&r->body);
 			pthread_mutex_unlock(&p->mu);
 			batch_add(b, r);
 			pthread_mutex_lock(&p->mu);
@@ -371,12 +379,17 @@ take_batch(struct writer *w, struct batch *b)
 	return 1;
 }
 
+/* The reason may quote the item, cut to a length that can split a UTF-8
+ * sequence; a reason PostgreSQL refuses would fail the whole batch. */
 static void
 item_quarantine(struct item_res *it, const char *reason)
 {
+	size_t n = strlen(reason), bad;
+
+	bad = utf8_invalid_at((const unsigned char *)reason, n);
 	it->outcome = OUT_QUARANTINED;
 	free(it->reason);
-	it->reason = xstrdup(reason);
+	it->reason = xstrndup(reason, bad == (size_t)-1 ? n : bad);
 	it->row_len = 0;
 }
 
@@ -482,8 +495,8 @@ prepare_batch(struct writer *w, struct batch *b, struct pgerr *e)
 				if (sid == 0) {
 					snprintf(reason, sizeof(reason),
 					    "unknown supplier '%.*s'",
-					    (int)(ev.supplier.n > 64 ? 64 :
-					    ev.supplier.n), ev.supplier.p);
+					    (int)utf8_cut(ev.supplier.p,
+					    ev.supplier.n, 64), ev.supplier.p);
 					item_quarantine(it, reason);
 					event_clear(&ev);
 					continue;
@@ -778,6 +791,8 @@ load_replay(struct writer *w, struct work *wk, struct pgerr *e)
 			continue;
 		if (PQgetisnull(res, r, 1)) {
 			wk->items[k].outcome = OUT_ACCEPTED;
+			free(wk->items[k].reason);
+			wk->items[k].reason = NULL;
 		} else {
 			item_quarantine(&wk->items[k], PQgetvalue(res, r, 1));
 		}
@@ -878,8 +893,14 @@ build_reply(struct batch *b, struct work *wk)
 	for (size_t k = 0; k < wk->nitems; k++) {
 		const struct item_res *it = &wk->items[k];
 
-		buf_printf(out, "%s{\"item\":%zu,\"outcome\":\"%s\"", k ? "," : "",
-		    k, names[it->outcome]);
+		char num[24];
+		int nl = snprintf(num, sizeof(num), "%zu", k);
+
+		buf_puts(out, k ? ",{\"item\":" : "{\"item\":");
+		buf_append(out, num, (size_t)nl);
+		buf_puts(out, ",\"outcome\":\"");
+		buf_puts(out, names[it->outcome]);
+		buf_putc(out, '"');
 		if (it->id) {
 			buf_puts(out, ",\"id\":");
 			buf_put_json_string(out, it->id, strlen(it->id));
@@ -923,6 +944,7 @@ process_batch(struct writer *w, struct batch *b)
 	int other = 0, unique = 0;
 	long backoff = 50;
 	struct pgerr e;
+	int64_t t0 = now_ms(), t1 = 0;
 
 	for (;;) {
 		if (ensure_connected(w) < 0) {
@@ -932,7 +954,7 @@ process_batch(struct writer *w, struct batch *b)
 		}
 		if ((b->ids_ready || alloc_ids(w, b, &e) == 0) &&
 		    prepare_batch(w, b, &e) == 0 &&
-		    run_batch(w, b, mode, &e) == 0)
+		    (t1 = now_ms()) && run_batch(w, b, mode, &e) == 0)
 			break;
 		if (retryable(&e)) {
 			log_warnx("writer %d: batch of %zu requests: %s (SQLSTATE "
@@ -971,8 +993,9 @@ process_batch(struct writer *w, struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		build_reply(b, &b->w[i]);
 	if (log_get_level() >= LOG_LVL_DEBUG)
-		log_debug("writer %d: committed %zu requests, %zu items (mode %d)",
-		    w->num, b->n, b->rows, mode);
+		log_debug("writer %d: committed %zu requests, %zu items (mode %d): "
+		    "parsed in %lld ms, written in %lld ms", w->num, b->n, b->rows,
+		    mode, (long long)(t1 - t0), (long long)(now_ms() - t1));
 }
 
 static void
@@ -1022,6 +1045,7 @@ writer_main(void *arg)
 	}
 	free(b.w);
 	buf_free(&b.ev);
+	event_parser_thread_done();
 	supplier_cache_clear(&w->sc);
 	disconnect(w);
 	return NULL;
@@ -1056,6 +1080,7 @@ writer_pool_submit(struct writer_pool *p, struct request *r)
 {
 	pthread_mutex_lock(&p->mu);
 	TAILQ_INSERT_TAIL(&p->queue, r, entry);
+	p->queued_bytes += zmq_msg_size(&r->body);
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -1082,12 +1107,18 @@ writer_pool_take_done(struct writer_pool *p)
 }
 
 void
-writer_pool_stop(struct writer_pool *p)
+writer_pool_drain(struct writer_pool *p)
 {
 	pthread_mutex_lock(&p->mu);
 	p->stopping = 1;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+void
+writer_pool_stop(struct writer_pool *p)
+{
+	writer_pool_drain(p);
 	for (int i = 0; i < p->nwriters; i++)
 		pthread_join(p->writers[i].thread, NULL);
 	/* Whatever is left in done is the caller's to send. */

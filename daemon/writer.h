@@ -22,6 +22,9 @@ void writer_pool_submit(struct writer_pool *p, struct request *r);
 int writer_pool_fd(struct writer_pool *p);
 /* Returns a request whose reply is set, or NULL; the caller owns it. */
 struct request *writer_pool_take_done(struct writer_pool *p);
+/* From now on a writer that cannot reach the database answers its batch
+ * "unavailable" instead of retrying; the queue is still worked off. */
+void writer_pool_drain(struct writer_pool *p);
 /* Lets the writers finish the queue, then joins them. */
 void writer_pool_stop(struct writer_pool *p);
 /* Frees a stopped pool and any reply not taken. */
