@@ -1,0 +1,91 @@
+"""bevis migrate, events filters and formats, connection precedence, and
+send's resend on timeout (Lazy Pirate) against a daemon that starts late."""
+import csv
+import io
+import json
+import os
+import subprocess
+import time
+
+from bevistest import BEVIS, Daemon, Client, check, eq, event, ndjson, run_bevis
+
+
+def test_migrate_is_idempotent(cluster):
+    db = cluster.new_database()
+    out = run_bevis(db, "--db", db.conninfo, "migrate")
+    eq(out.returncode, 0, "second migrate")
+    check(b"0 applied now" in out.stdout, out.stdout)
+    eq(db.value("SELECT count(*) FROM schema_migration"), "1", "recorded migrations")
+    # A changed migration is refused, not applied again.
+    db.sql("UPDATE schema_migration SET sha256 = 'x' WHERE version = 1")
+    out = run_bevis(db, "--db", db.conninfo, "migrate")
+    eq(out.returncode, 1, "migrate with a changed migration")
+    check(b"0001_core was applied with different contents" in out.stderr, out.stderr)
+
+
+def test_events_filters_and_formats(cluster):
+    db = cluster.new_database(suppliers=("demo", "other"))
+    d = Daemon(db)
+    try:
+        evs = [event(i, severity=i % 7, category="network" if i % 2 else "authentication")
+               for i in range(40)]
+        evs += [event(100 + i, supplier="other", prefix="o") for i in range(5)]
+        eq(Client(d.endpoint).events(ndjson(evs))["accepted"], 45, "accepted")
+        env = {"PGHOST": "/nonexistent"}  # --db must win over the environment
+
+        def q(*args):
+            out = run_bevis(db, "--db", db.conninfo, "events", *args, env=env)
+            eq(out.returncode, 0, f"bevis events {args}: {out.stderr}")
+            return out.stdout.decode()
+
+        rows = [json.loads(x) for x in q("--json", "--limit", "1000").splitlines()]
+        eq(len(rows), 45, "all events")
+        check({"id", "occurred_at", "received_at", "supplier", "severity",
+               "submission", "item"} <= set(rows[0]), f"json keys {sorted(rows[0])}")
+        eq(len(q("--json", "--supplier", "other").splitlines()), 5, "--supplier")
+        eq(len(q("--json", "--severity-min", "high").splitlines()),
+           sum(1 for e in evs if e["severity"] >= 4), "--severity-min high")
+        eq(len(q("--json", "--severity-min", "5").splitlines()),
+           sum(1 for e in evs if e["severity"] >= 5), "--severity-min 5")
+        eq(len(q("--json", "--category", "network", "--supplier", "demo").splitlines()),
+           20, "--category")
+        eq(len(q("--json", "--since", "2026-10-05", "--until", "2026-10-07").splitlines()),
+           sum(1 for e in evs if "2026-10-05" <= e["time"][:10] < "2026-10-07"),
+           "--since/--until")
+        eq(len(q("--json", "--limit", "7").splitlines()), 7, "--limit")
+        rows = list(csv.reader(io.StringIO(q("--csv", "--supplier", "other"))))
+        eq(rows[0][:4], ["occurred_at", "received_at", "supplier", "id"], "csv header")
+        eq(len(rows), 6, "csv rows")
+        out = run_bevis(db, "--db", db.conninfo, "events", "--limit", "3")
+        check(b"more match" in out.stderr, out.stderr)
+        # The config file is used when neither --db nor PG* variables are set.
+        out = run_bevis(db, "events", "--json", env={"BEVIS_CONFIG": d.conf})
+        eq(len(out.stdout.splitlines()), 45, "connection from the config file")
+        out = run_bevis(db, "events", "--severity-min", "9")
+        eq(out.returncode, 2, "bad severity")
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")
+
+
+def test_send_resends_until_the_daemon_answers(cluster):
+    db = cluster.new_database()
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "bevis-late-%d.ndjson" % os.getpid())
+    with open(path, "wb") as f:
+        f.write(ndjson([event(i) for i in range(3000)]))
+    # Start the sender first; the daemon comes up 2.5 s later on that port.
+    from bevistest import free_port
+    port = free_port()
+    proc = subprocess.Popen([BEVIS, "send", "--endpoint", f"tcp://127.0.0.1:{port}",
+                             "--timeout", "1", "--retries", "10", path],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2.5)
+    d = Daemon(db, endpoint=f"tcp://127.0.0.1:{port}")
+    try:
+        out, err = proc.communicate(timeout=60)
+        eq(proc.returncode, 0, "send exit code: " + err.decode())
+        check(b"resending" in err, err)
+        check(b"3000 accepted" in out, out)
+        eq(db.count("event"), 3000, "events")
+    finally:
+        os.unlink(path)
+        eq(d.stop(), 0, "bevisd exit code")
