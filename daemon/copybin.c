@@ -69,16 +69,6 @@ copy_bytes(struct buf *b, const void *p, size_t n)
 }
 
 void
-copy_jsonb(struct buf *b, const char *p, size_t n)
-{
-	unsigned char version = 1;
-
-	buf_put_be32(b, (uint32_t)n + 1);
-	buf_append(b, &version, 1);
-	buf_append(b, p, n);
-}
-
-void
 copy_timestamptz(struct buf *b, int64_t us)
 {
 	copy_int8(b, us - PG_EPOCH_OFFSET_US);

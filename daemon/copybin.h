@@ -17,8 +17,7 @@ void copy_int4(struct buf *b, int32_t v);
 void copy_int8(struct buf *b, int64_t v);
 void copy_int2(struct buf *b, int16_t v);
 void copy_bool(struct buf *b, int v);
-void copy_bytes(struct buf *b, const void *p, size_t n);	/* text, bytea */
-void copy_jsonb(struct buf *b, const char *p, size_t n);
+void copy_bytes(struct buf *b, const void *p, size_t n);	/* text, bytea, json */
 /* us: microseconds since the Unix epoch. */
 void copy_timestamptz(struct buf *b, int64_t us);
 /* family: 4 or 6; addr: 4 or 16 bytes. */

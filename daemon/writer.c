@@ -434,7 +434,7 @@ encode_event(struct buf *b, const struct work *wk, size_t item_no,
 	else
 		copy_null(b);
 	if (ev->attrs.p)
-		copy_jsonb(b, ev->attrs.p, ev->attrs.n);
+		copy_bytes(b, ev->attrs.p, ev->attrs.n);	/* json */
 	else
 		copy_null(b);
 	copy_int4(b, (int32_t)sp->off);

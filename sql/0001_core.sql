@@ -51,7 +51,9 @@ CREATE TABLE event (
     message          text,
     personal_data    boolean NOT NULL DEFAULT false,
     seq              bigint,
-    attrs            jsonb,
+    -- json, not jsonb: stored as normalized, byte for byte, so the ledger's
+    -- digest of the event rows can be recomputed from what is stored.
+    attrs            json,
     raw_offset       integer NOT NULL,
     raw_length       integer NOT NULL,
     CONSTRAINT event_source_key UNIQUE (supplier_id, source_event_id)

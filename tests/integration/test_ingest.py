@@ -121,8 +121,8 @@ def test_every_field_is_stored(cluster):
                      "seq, personal_data, attrs::text, supplier FROM event_view")[0]
         eq(row, ["full-1", "2026-10-02 11:05:00.123456", "4", "data_access", "export",
                  "success", "svc", "2001:db8::7", "elevregister", "Bulk export åäö", "42",
-                 "t", '{"src": {"port": 443}, "rows": 1204, "actor": {"mfa": false}, '
-                 '"nested": {"a": [1, 2]}}', "demo"], "stored row")
+                 "t", '{"actor":{"mfa":false},"src":{"port":443},"rows":1204,'
+                 '"nested":{"a":[1,2]}}', "demo"], "stored row")
     finally:
         eq(d.stop(), 0, "bevisd exit code")
 
