@@ -71,6 +71,8 @@ struct load_ctx {
 	FILE *f;
 	int line;		/* lines read so far, as inih counts them */
 	int reason_line;	/* the line that reason is about */
+	int long_line;		/* the first line too long for inih, or 0 */
+	int max_len;		/* the longest line inih takes whole */
 	char reason[256];
 };
 
@@ -81,10 +83,21 @@ static char *
 config_read_line(char *str, int num, void *stream)
 {
 	struct load_ctx *ctx = stream;
-	char *s = fgets(str, num, ctx->f);
+	char *s;
+	size_t n;
 
-	if (s)
-		ctx->line++;
+	if (ctx->long_line || (s = fgets(str, num, ctx->f)) == NULL)
+		return NULL;
+	ctx->line++;
+	/* inih would read the rest of a longer line as a line of its own, or,
+	 * when it starts with a blank, as a new value for the same option:
+	 * stop at such a line rather than load it wrong. */
+	n = strlen(s);
+	if (n == (size_t)num - 1 && s[n - 1] != '\n' && !feof(ctx->f)) {
+		ctx->long_line = ctx->line;
+		ctx->max_len = num - 3;		/* room for CR, LF and NUL */
+		return NULL;
+	}
 	return s;
 }
 
@@ -180,7 +193,14 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	rc = ini_parse_stream(config_read_line, &ctx, config_ini_cb, &ctx);
+	/* fopen succeeds on a directory; only the read fails (EISDIR). */
+	int read_errno = ferror(ctx.f) ? errno : 0;
 	fclose(ctx.f);
+	if (read_errno) {
+		snprintf(err, errlen, "%s:0: cannot read: %s", path,
+		    strerror(read_errno));
+		return -1;
+	}
 	if (rc == -2) {
 		snprintf(err, errlen, "%s:0: out of memory", path);
 		return -1;
@@ -189,6 +209,11 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s:%d: %s", path, rc,
 		    ctx.reason[0] && ctx.reason_line == rc ? ctx.reason :
 		    "syntax error");
+		return -1;
+	}
+	if (ctx.long_line) {
+		snprintf(err, errlen, "%s:%d: line is longer than %d characters",
+		    path, ctx.long_line, ctx.max_len);
 		return -1;
 	}
 	return 0;

@@ -153,6 +153,40 @@ take_string(const char *name, struct json_object *v, struct str *out,
 	return 0;
 }
 
+static int
+skip_digits(const char *s, size_t n, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < n && s[*i] >= '0' && s[*i] <= '9')
+		(*i)++;
+	return *i > start;
+}
+
+/* An RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int
+json_number_ok(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (i >= n || s[i] < '1' || s[i] > '9' || !skip_digits(s, n, &i))
+		return 0;
+	if (i < n && s[i] == '.' && (++i, !skip_digits(s, n, &i)))
+		return 0;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (!skip_digits(s, n, &i))
+			return 0;
+	}
+	return i == n;
+}
+
 /* Strings reach PostgreSQL text and jsonb, which refuse NUL and invalid
  * UTF-8 (json-c decodes \u0000 and lone surrogate escapes without
  * complaint), and non-finite numbers, which jsonb cannot hold. Without a
@@ -173,10 +207,20 @@ check_value(struct json_object *v, const char *key, char *err, size_t errlen,
 			    "after unescaping", key);
 		return 0;
 	}
-	case json_type_double:
+	case json_type_double: {
+		size_t n;
+		const char *t;
+
 		if (!isfinite(json_object_get_double(v)))
 			FAIL("field '%s' holds a number out of range", key);
+		/* attrs keeps the number's text, which json-c takes in forms
+		 * that jsonb refuses ("1.", "-.5", "00.5"). */
+		t = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &n);
+		if (!json_number_ok(t, n))
+			FAIL("field '%s' holds a number that is not strict JSON: "
+			    "'%.*s'", key, (int)(n < 40 ? n : 40), t);
 		return 0;
+	}
 	case json_type_array: {
 		size_t n = json_object_array_length(v);
 		for (size_t i = 0; i < n; i++)
