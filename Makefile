@@ -36,7 +36,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DBEVIS_VERSION='"$(VERSION)"' $(OPT) $(WARN
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
-             common/proto.c common/utf8.c common/split.c common/sha256.c
+             common/proto.c common/utf8.c common/split.c common/sha256.c \
+             common/ledger.c
 DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \

@@ -27,16 +27,15 @@
 
 #include "copybin.h"
 #include "event.h"
+#include "ledger.h"
 #include "log.h"
 #include "sha256.h"
 #include "split.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
-#define EVENT_COLUMNS "submission_id, item_no, supplier_id, source_event_id, " \
-	"occurred_at, severity, category, action, outcome, actor_user, src_ip, " \
-	"target, message, personal_data, seq, attrs, raw_offset, raw_length"
-#define EVENT_NCOLS 18
+#define EVENT_COLUMNS LEDGER_EVENT_COLUMNS
+#define EVENT_NCOLS LEDGER_EVENT_NCOLS
 
 enum outcome { OUT_NONE, OUT_ACCEPTED, OUT_DUPLICATE, OUT_QUARANTINED };
 enum mode { MODE_FAST, MODE_DEDUP, MODE_PER_ITEM };
@@ -88,6 +87,7 @@ struct writer {
 	int num;
 	PGconn *conn;
 	struct supplier_cache sc;
+	int64_t ledger_size;	/* tree size after this writer's last append */
 };
 
 struct writer_pool {
@@ -708,16 +708,81 @@ insert_staged(struct writer *w, struct batch *b, struct pgerr *e)
 	return 0;
 }
 
-static int
-copy_submissions(struct writer *w, struct batch *b, struct pgerr *e)
+static const char *
+supplier_name(const struct writer *w, int32_t id)
 {
-	struct buf s = BUF_INIT, q = BUF_INIT;
+	for (size_t i = 0; id && i < w->sc.n; i++)
+		if (w->sc.ids[i] == id)
+			return w->sc.names[i];
+	return "";
+}
+
+/* The ledger leaf of a committed request: the digests of its body, of its
+ * event rows exactly as copied, and of its quarantine rows. */
+static void
+encode_leaf(struct writer *w, const struct batch *b, const struct work *wk,
+    const unsigned char *qrows, size_t qlen, struct buf *out)
+{
+	struct ledger_submission ls;
+	struct ledger_rows rows;
+	uint32_t nq = 0;
+
+	memset(&ls, 0, sizeof(ls));
+	ls.submission_id = wk->sub_id;
+	ls.supplier = supplier_name(w, wk->req->supplier_id);
+	ls.received_us = wk->req->received_us;
+	ls.request_id = wk->req->request_id;
+	ls.content_type = proto_content_type_name(wk->req->ct);
+	memcpy(ls.body_sha256, wk->sha, SHA256_LEN);
+	ls.item_count = (uint32_t)wk->nitems;
+	ledger_rows_init(&rows);
+	for (size_t k = 0; k < wk->nitems; k++) {
+		const struct item_res *it = &wk->items[k];
+
+		if (it->outcome == OUT_QUARANTINED)
+			nq++;
+		if (it->outcome == OUT_ACCEPTED && it->row_len &&
+		    ledger_rows_add(&rows, b->ev.data + it->row_off,
+		    it->row_len) < 0)
+			fatalx("writer: an event row of our own is malformed");
+	}
+	ls.events = rows.count;
+	ledger_rows_final(&rows, ls.events_sha256, ls.events_redacted_sha256);
+	ls.quarantined = nq;
+	sha256(qrows, qlen, ls.quarantine_sha256);
+	ledger_encode_submission(out, &ls);
+}
+
+/* Appends bytes as an element of a text-format array literal. */
+static void
+array_hex(struct buf *a, const unsigned char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf_puts(a, a->len ? ",\"\\\\x" : "{\"\\\\x");
+	for (size_t i = 0; i < n; i++) {
+		buf_putc(a, hex[p[i] >> 4]);
+		buf_putc(a, hex[p[i] & 15]);
+	}
+	buf_putc(a, '"');
+}
+
+/* Copies the submissions and quarantine rows of the active requests, and
+ * appends their ledger leaves: the last step before COMMIT, since the
+ * ledger's advisory lock is held until then. */
+static int
+write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
+{
+	struct buf s = BUF_INIT, q = BUF_INIT, leaf = BUF_INIT;
+	struct buf kinds = BUF_INIT, datas = BUF_INIT, subs = BUF_INIT;
+	long long nleaves = 0;
 	int rc = 0;
 
 	for (size_t i = 0; i < b->n; i++) {
 		struct work *wk = &b->w[i];
 		struct request *r = wk->req;
 		const char *ct = proto_content_type_name(r->ct);
+		size_t qstart = q.len;
 
 		if (!work_active(wk))
 			continue;
@@ -750,17 +815,43 @@ copy_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 			copy_int4(&q, (int32_t)off);
 			copy_int4(&q, (int32_t)len);
 		}
+		buf_reset(&leaf);
+		encode_leaf(w, b, wk, q.data + qstart, q.len - qstart, &leaf);
+		buf_puts(&kinds, kinds.len ? ",submission" : "{submission");
+		array_hex(&datas, leaf.data, leaf.len);
+		buf_printf(&subs, "%c%lld", subs.len ? ',' : '{',
+		    (long long)wk->sub_id);
+		nleaves++;
 	}
 	if (s.len && copy_in(w, "COPY submission (id, supplier_id, request_id, "
 	    "content_type, received_at, sha256, body, item_count) FROM STDIN "
 	    "(FORMAT binary)", &s, e) < 0)
 		rc = -1;
-	if (rc == 0 && q.len && copy_in(w, "COPY quarantine (submission_id, "
-	    "item_no, reason, raw_offset, raw_length) FROM STDIN (FORMAT binary)",
-	    &q, e) < 0)
+	if (rc == 0 && q.len && copy_in(w, "COPY quarantine (" LEDGER_QUARANTINE_COLUMNS
+	    ") FROM STDIN (FORMAT binary)", &q, e) < 0)
 		rc = -1;
+	if (rc == 0 && kinds.len) {
+		buf_putc(&kinds, '}');
+		buf_putc(&datas, '}');
+		buf_putc(&subs, '}');
+		const char *params[3] = { buf_cstr(&kinds), buf_cstr(&datas),
+			buf_cstr(&subs) };
+		PGresult *res = PQexecParams(w->conn, "SELECT ledger_append($1::text[], "
+		    "$2::bytea[], $3::bigint[])", 3, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			take_err(w, res, e);
+			rc = -1;
+		} else {
+			w->ledger_size = atoll(PQgetvalue(res, 0, 0)) + nleaves;
+		}
+		PQclear(res);
+	}
 	buf_free(&s);
 	buf_free(&q);
+	buf_free(&leaf);
+	buf_free(&kinds);
+	buf_free(&datas);
+	buf_free(&subs);
 	return rc;
 }
 
@@ -838,7 +929,7 @@ run_batch(struct writer *w, struct batch *b, enum mode mode, struct pgerr *e)
 			    load_replay(w, &b->w[i], e) < 0)
 				goto fail;
 	}
-	if (copy_submissions(w, b, e) < 0)
+	if (write_submissions(w, b, e) < 0)
 		goto fail;
 	if (exec_ok(w, "COMMIT", PGRES_COMMAND_OK, e) < 0)
 		return -1;

@@ -1,0 +1,119 @@
+#include "ledger.h"
+
+#include <string.h>
+
+#include "xmalloc.h"
+
+/* Field positions (0-based) of the personal columns in LEDGER_EVENT_COLUMNS. */
+static const int personal_fields[] = { 9, 10, 11, 12, 15 };
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+size_t
+ledger_tuple_len(const unsigned char *row, size_t len)
+{
+	size_t off = 2;
+
+	if (len < 2)
+		return 0;
+	unsigned nf = (unsigned)row[0] << 8 | row[1];
+	for (unsigned i = 0; i < nf; i++) {
+		if (len - off < 4)
+			return 0;
+		uint32_t flen = get_be32(row + off);
+		off += 4;
+		if (flen == 0xffffffffu)
+			continue;
+		if (len - off < flen)
+			return 0;
+		off += flen;
+	}
+	return off;
+}
+
+void
+ledger_rows_init(struct ledger_rows *r)
+{
+	r->full = EVP_MD_CTX_new();
+	r->redacted = EVP_MD_CTX_new();
+	if (r->full == NULL || r->redacted == NULL ||
+	    EVP_DigestInit_ex(r->full, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestInit_ex(r->redacted, EVP_sha256(), NULL) != 1)
+		fatalx("EVP_DigestInit sha256 failed");
+	r->count = 0;
+}
+
+int
+ledger_rows_add(struct ledger_rows *r, const unsigned char *row, size_t len)
+{
+	static const unsigned char null_field[4] = { 0xff, 0xff, 0xff, 0xff };
+	size_t off = 2, k = 0;
+
+	if (ledger_tuple_len(row, len) != len ||
+	    ((unsigned)row[0] << 8 | row[1]) != LEDGER_EVENT_NCOLS)
+		return -1;
+	EVP_DigestUpdate(r->full, row, len);
+	EVP_DigestUpdate(r->redacted, row, 2);
+	for (int i = 0; i < LEDGER_EVENT_NCOLS; i++) {
+		uint32_t flen = get_be32(row + off);
+		size_t total = 4 + (flen == 0xffffffffu ? 0 : flen);
+
+		if (k < sizeof(personal_fields) / sizeof(personal_fields[0]) &&
+		    personal_fields[k] == i) {
+			EVP_DigestUpdate(r->redacted, null_field, 4);
+			k++;
+		} else {
+			EVP_DigestUpdate(r->redacted, row + off, total);
+		}
+		off += total;
+	}
+	r->count++;
+	return 0;
+}
+
+void
+ledger_rows_final(struct ledger_rows *r, unsigned char full[SHA256_LEN],
+    unsigned char redacted[SHA256_LEN])
+{
+	EVP_DigestFinal_ex(r->full, full, NULL);
+	EVP_DigestFinal_ex(r->redacted, redacted, NULL);
+	EVP_MD_CTX_free(r->full);
+	EVP_MD_CTX_free(r->redacted);
+	r->full = r->redacted = NULL;
+}
+
+static void
+put_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 0xffff)
+		n = 0xffff;
+	buf_put_be16(b, (uint16_t)n);
+	buf_append(b, s, n);
+}
+
+void
+ledger_encode_submission(struct buf *out, const struct ledger_submission *s)
+{
+	unsigned char kind = LEDGER_KIND_SUBMISSION;
+
+	buf_append(out, LEDGER_MAGIC, 4);
+	buf_append(out, &kind, 1);
+	buf_put_be64(out, (uint64_t)s->submission_id);
+	put_str(out, s->supplier);
+	buf_put_be64(out, (uint64_t)s->received_us);
+	put_str(out, s->request_id);
+	put_str(out, s->content_type);
+	buf_append(out, s->body_sha256, SHA256_LEN);
+	buf_put_be32(out, s->item_count);
+	buf_put_be32(out, s->events);
+	buf_append(out, s->events_sha256, SHA256_LEN);
+	buf_append(out, s->events_redacted_sha256, SHA256_LEN);
+	buf_put_be32(out, s->quarantined);
+	buf_append(out, s->quarantine_sha256, SHA256_LEN);
+}
