@@ -41,7 +41,7 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
 DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
-             cli/cmd_events.c
+             cli/cmd_events.c cli/cmd_redact.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)

@@ -14,6 +14,8 @@ static const struct {
 	{ "send", cmd_send, "send [options] FILE|-   push events to bevisd" },
 	{ "ping", cmd_ping, "ping [--endpoint E]     check that bevisd answers" },
 	{ "events", cmd_events, "events [filters]        list stored events" },
+	{ "redact", cmd_redact, "redact --submission ID --reason TEXT\n"
+	    "                          erase a submission's personal data (GDPR)" },
 };
 
 static int

@@ -34,5 +34,6 @@ int cmd_migrate(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_ping(struct cli *cli, int argc, char **argv);
 int cmd_events(struct cli *cli, int argc, char **argv);
+int cmd_redact(struct cli *cli, int argc, char **argv);
 
 #endif

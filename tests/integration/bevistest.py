@@ -141,9 +141,15 @@ class Daemon:
         with open(self.log, errors="replace") as f:
             return f.read()
 
+    def terminate(self):
+        """The first SIGTERM: bevisd drains; stop() then only waits."""
+        self.signalled = True
+        self.proc.terminate()
+
     def stop(self, sig=signal.SIGTERM, timeout=60):
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            if not getattr(self, "signalled", False):
+                self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -103,7 +103,7 @@ def test_sigterm_drains_in_flight(cluster):
     rids = [c.send(b"EVENTS", ND, ndjson([event(r * 1000 + k) for k in range(1000)]))
             for r in range(20)]
     time.sleep(0.05)
-    d.proc.terminate()
+    d.terminate()
     answered = []
     try:
         while True:
@@ -152,7 +152,7 @@ def test_sigterm_while_database_down_answers_unavailable(cluster):
             raise AssertionError("a reply while the database is down")
         except TimeoutError:
             pass
-        d.proc.terminate()
+        d.terminate()
         rid, rep = c.recv(30)
         eq((rid, rep["status"], rep["error"]), (b"during-outage", "error", "unavailable"),
            "reply on SIGTERM")
