@@ -37,7 +37,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
-             common/ledger.c
+             common/ledger.c common/merkle.c common/checkpoint.c
 DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
@@ -47,7 +47,8 @@ MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
-UNIT_TESTS = torture_json torture_config torture_split
+UNIT_TESTS = torture_json torture_config torture_split torture_merkle \
+             torture_checkpoint
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
