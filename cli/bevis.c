@@ -16,6 +16,12 @@ static const struct {
 	{ "events", cmd_events, "events [filters]        list stored events" },
 	{ "redact", cmd_redact, "redact --submission ID --reason TEXT\n"
 	    "                          erase a submission's personal data (GDPR)" },
+	{ "keygen", cmd_keygen, "keygen --ledger DIR     make the key pair that signs tree heads" },
+	{ "checkpoint", cmd_checkpoint, "checkpoint              print the newest signed tree head" },
+	{ "verify", cmd_verify, "verify [--key F] [--checkpoint F]...\n"
+	    "                          recompute the ledger and check it" },
+	{ "proof", cmd_proof, "proof --submission ID | --leaf N [--tree-size M] [--json]\n"
+	    "                          an inclusion proof" },
 };
 
 static int

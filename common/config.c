@@ -34,6 +34,10 @@ const struct config_option config_options[] = {
 	    "request bytes held in memory before bevisd stops reading"),
 	OPT("bevisd", log_level, CT_LOGLEVEL, 0, 0, "info",
 	    "error, warning, info or debug"),
+	OPT("bevisd", ledger_key, CT_STRING, 0, 0, "",
+	    "file with the Ed25519 key that signs tree heads (bevis keygen --ledger)"),
+	OPT("bevisd", checkpoint_interval, CT_INT, 1, 86400, "1",
+	    "seconds between signed tree heads while there are new leaves"),
 	{ NULL, NULL, CT_STRING, 0, 0, 0, NULL, NULL }
 };
 

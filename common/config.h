@@ -17,6 +17,8 @@ struct config {
 	long max_message_size;		/* bytes in one request */
 	long max_inflight_bytes;	/* request bytes held before reading pauses */
 	int log_level;
+	char *ledger_key;		/* signer key for tree heads; "" = none */
+	long checkpoint_interval;	/* seconds between signed tree heads */
 };
 
 enum config_type { CT_STRING, CT_INT, CT_SIZE, CT_LOGLEVEL };

@@ -13,7 +13,9 @@
 #define sd_notify(unset, state) ((void)(unset), (void)(state), 0)
 #endif
 
+#include "checkpoint.h"
 #include "config.h"
+#include "keyfile.h"
 #include "log.h"
 #include "receive.h"
 #include "writer.h"
@@ -127,7 +129,19 @@ main(int argc, char **argv)
 	event_add(ev_int, NULL);
 	event_add(ev_hup, NULL);
 
-	struct writer_pool *pool = writer_pool_start(&cfg);
+	struct checkpoint_signer signer, *sp = NULL;
+	if (cfg.ledger_key[0]) {
+		if (keyfile_read_signer(cfg.ledger_key, &signer, err,
+		    sizeof(err)) < 0)
+			fatalx("%s", err);
+		sp = &signer;
+		log_info("signing tree heads as %s every %ld s", signer.name,
+		    cfg.checkpoint_interval);
+	} else {
+		log_warnx("ledger_key is not set: submissions enter the ledger, "
+		    "but no tree head is signed (bevis keygen --ledger DIR)");
+	}
+	struct writer_pool *pool = writer_pool_start(&cfg, sp);
 	receiver = receiver_start(base, &cfg, pool);
 	if (receiver == NULL) {
 		writer_pool_stop(pool);
@@ -147,6 +161,8 @@ main(int argc, char **argv)
 	event_free(ev_hup);
 	event_base_free(base);
 	writer_pool_free(pool);
+	if (sp)
+		checkpoint_signer_clear(sp);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "copybin.h"
 #include "event.h"
 #include "ledger.h"
@@ -87,7 +88,7 @@ struct writer {
 	int num;
 	PGconn *conn;
 	struct supplier_cache sc;
-	int64_t ledger_size;	/* tree size after this writer's last append */
+	int appended;		/* the last batch appended ledger leaves */
 };
 
 struct writer_pool {
@@ -96,9 +97,12 @@ struct writer_pool {
 	pthread_cond_t cv;
 	struct request_list queue;
 	struct request_list done;
-	size_t queued_bytes;
-	int idle;		/* writers waiting for work */
 	int stopping;
+	/* signed tree heads */
+	const struct checkpoint_signer *signer;	/* NULL: none are signed */
+	int dirty;		/* leaves appended since the last head */
+	int signing;		/* a writer is signing */
+	int64_t next_sign_ms;
 	int efd;
 	struct writer *writers;
 	int nwriters;
@@ -111,6 +115,19 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait. */
+static void
+abs_deadline(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
 }
 
 static void
@@ -334,15 +351,23 @@ take_batch(struct writer *w, struct batch *b)
 	int64_t deadline = 0;
 
 	pthread_mutex_lock(&p->mu);
-	p->idle++;
-	while (TAILQ_EMPTY(&p->queue) && !p->stopping)
-		pthread_cond_wait(&p->cv, &p->mu);
-	if (TAILQ_EMPTY(&p->queue)) {
-		p->idle--;
-		pthread_mutex_unlock(&p->mu);
-		return 0;
+	while (TAILQ_EMPTY(&p->queue) && !p->stopping) {
+		/* While leaves wait for a signed tree head, wake up for it. */
+		if (p->signer && p->dirty) {
+			struct timespec ts;
+			if (now_ms() >= p->next_sign_ms)
+				break;
+			abs_deadline(&ts, p->next_sign_ms - now_ms());
+			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
+		} else {
+			pthread_cond_wait(&p->cv, &p->mu);
+		}
 	}
-	p->idle--;
+	if (TAILQ_EMPTY(&p->queue)) {
+		int sign = !p->stopping;
+		pthread_mutex_unlock(&p->mu);
+		return sign ? 2 : 0;
+	}
 	for (;;) {
 		struct request *r;
 
@@ -351,7 +376,6 @@ take_batch(struct writer *w, struct batch *b)
 		    (b->n == 0 || b->bytes + zmq_msg_size(&r->body) <=
 		    (size_t)cfg->batch_max_bytes)) {
 			TAILQ_REMOVE(&p->queue, r, entry);
-			p->queued_bytes -= zmq_msg_size(&r->body);
 			pthread_mutex_unlock(&p->mu);
 			batch_add(b, r);
 			pthread_mutex_lock(&p->mu);
@@ -366,13 +390,7 @@ take_batch(struct writer *w, struct batch *b)
 		if (left <= 0)
 			break;
 		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		abs_deadline(&ts, left);
 		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -842,7 +860,7 @@ write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 			take_err(w, res, e);
 			rc = -1;
 		} else {
-			w->ledger_size = atoll(PQgetvalue(res, 0, 0)) + nleaves;
+			w->appended = nleaves > 0;
 		}
 		PQclear(res);
 	}
@@ -1081,6 +1099,12 @@ process_batch(struct writer *w, struct batch *b)
 		usleep((useconds_t)backoff * 1000);
 		backoff *= 2;
 	}
+	if (w->appended) {
+		pthread_mutex_lock(&w->pool->mu);
+		w->pool->dirty = 1;
+		pthread_mutex_unlock(&w->pool->mu);
+		w->appended = 0;
+	}
 	for (size_t i = 0; i < b->n; i++)
 		build_reply(b, &b->w[i]);
 	if (log_get_level() >= LOG_LVL_DEBUG)
@@ -1120,6 +1144,92 @@ deliver(struct writer *w, struct batch *b)
 		log_warn("eventfd write");
 }
 
+/* Signs a tree head over everything committed so far, if that is more than
+ * the newest head covers. Any bevisd on the database may sign; a size
+ * already signed is left as it is. */
+static int
+sign_head(struct writer *w)
+{
+	const struct checkpoint_signer *signer = w->pool->signer;
+	struct buf note = BUF_INIT;
+	char err[256], size[24], root_hex[2 + 2 * SHA256_LEN + 1];
+	unsigned char root[SHA256_LEN];
+	PGresult *res;
+	int rc = -1;
+
+	if (ensure_connected(w) < 0)
+		return -1;
+	res = PQexecParams(w->conn, "SELECT n, ledger_root(n), "
+	    "n > coalesce((SELECT max(tree_size) FROM tree_head), 0) "
+	    "FROM (SELECT coalesce(max(idx) + 1, 0) AS n FROM ledger_leaf) s",
+	    0, NULL, NULL, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    PQgetlength(res, 0, 1) != SHA256_LEN) {
+		log_warnx("writer %d: cannot read the tree to sign: %s", w->num,
+		    PQerrorMessage(w->conn));
+		goto out;
+	}
+	const unsigned char *n = (const unsigned char *)PQgetvalue(res, 0, 0);
+	uint64_t tree_size = 0;
+	for (int k = 0; k < 8; k++)
+		tree_size = tree_size << 8 | n[k];
+	memcpy(root, PQgetvalue(res, 0, 1), SHA256_LEN);
+	if (!*PQgetvalue(res, 0, 2)) {
+		rc = 0;		/* nothing new */
+		goto out;
+	}
+	if (checkpoint_sign(signer->name, tree_size, root, signer, &note, err,
+	    sizeof(err)) < 0) {
+		log_error("cannot sign the tree head: %s", err);
+		goto out;
+	}
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)tree_size);
+	memcpy(root_hex, "\\x", 2);
+	for (int k = 0; k < SHA256_LEN; k++)
+		snprintf(root_hex + 2 + 2 * k, 3, "%02x", root[k]);
+	const char *params[3] = { size, root_hex, buf_cstr(&note) };
+	PQclear(res);
+	res = PQexecParams(w->conn, "INSERT INTO tree_head (tree_size, root, "
+	    "checkpoint) VALUES ($1, $2, $3) ON CONFLICT (tree_size) DO NOTHING",
+	    3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_warnx("writer %d: cannot store the tree head: %s", w->num,
+		    PQerrorMessage(w->conn));
+		goto out;
+	}
+	log_debug("signed tree head at size %llu", (unsigned long long)tree_size);
+	rc = 0;
+out:
+	PQclear(res);
+	buf_free(&note);
+	return rc;
+}
+
+/* At most one head per checkpoint_interval, and only while there are new
+ * leaves; one writer signs at a time. */
+static void
+maybe_sign(struct writer *w, int force)
+{
+	struct writer_pool *p = w->pool;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->signer == NULL || !p->dirty || p->signing ||
+	    (!force && now_ms() < p->next_sign_ms)) {
+		pthread_mutex_unlock(&p->mu);
+		return;
+	}
+	p->signing = 1;
+	p->dirty = 0;
+	pthread_mutex_unlock(&p->mu);
+	int rc = sign_head(w);
+	pthread_mutex_lock(&p->mu);
+	p->signing = 0;
+	if (rc < 0)
+		p->dirty = 1;
+	p->next_sign_ms = now_ms() + p->cfg->checkpoint_interval * 1000;
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -1129,11 +1239,17 @@ writer_main(void *arg)
 	memset(&b, 0, sizeof(b));
 	/* Connect now, so a wrong conninfo shows in the log at start. */
 	(void)ensure_connected(w);
-	while (take_batch(w, &b)) {
-		process_batch(w, &b);
-		deliver(w, &b);
-		batch_reset(&b);
+	int got;
+	while ((got = take_batch(w, &b)) != 0) {
+		if (got == 1) {
+			process_batch(w, &b);
+			deliver(w, &b);
+			batch_reset(&b);
+		}
+		maybe_sign(w, 0);
 	}
+	/* A last head, so that what was committed before a stop is signed. */
+	maybe_sign(w, 1);
 	free(b.w);
 	buf_free(&b.ev);
 	event_parser_thread_done();
@@ -1143,11 +1259,13 @@ writer_main(void *arg)
 }
 
 struct writer_pool *
-writer_pool_start(const struct config *cfg)
+writer_pool_start(const struct config *cfg,
+    const struct checkpoint_signer *signer)
 {
 	struct writer_pool *p = xcalloc(1, sizeof(*p));
 
 	p->cfg = cfg;
+	p->signer = signer;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	TAILQ_INIT(&p->queue);
@@ -1171,7 +1289,6 @@ writer_pool_submit(struct writer_pool *p, struct request *r)
 {
 	pthread_mutex_lock(&p->mu);
 	TAILQ_INSERT_TAIL(&p->queue, r, entry);
-	p->queued_bytes += zmq_msg_size(&r->body);
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }

@@ -14,8 +14,13 @@
 
 struct writer_pool;
 
-/* Starts cfg->writers threads. The pool keeps a pointer to cfg. */
-struct writer_pool *writer_pool_start(const struct config *cfg);
+struct checkpoint_signer;
+
+/* Starts cfg->writers threads. The pool keeps pointers to cfg and signer;
+ * with a signer, the writers sign a tree head at most every
+ * checkpoint_interval while leaves are appended. */
+struct writer_pool *writer_pool_start(const struct config *cfg,
+    const struct checkpoint_signer *signer);
 /* Queues r; the pool owns it until writer_pool_take_done returns it. */
 void writer_pool_submit(struct writer_pool *p, struct request *r);
 /* A descriptor that becomes readable when replies are ready. */

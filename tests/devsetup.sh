@@ -12,12 +12,18 @@ conninfo="host=$var/pg/run port=$port dbname=bevis user=postgres"
 "$PGBIN/psql" -Atq -d "$conninfo" -c \
     "INSERT INTO supplier (name) VALUES ('demo') ON CONFLICT (name) DO NOTHING"
 
+# The key that signs tree heads; its public half is what auditors verify with.
+if [ ! -f "$var/ledger/ledger.key" ]; then
+	"$build/bevis" keygen --ledger "$var/ledger" --name bevis.local/ledger >/dev/null
+fi
+
 cat > "$var/bevisd.conf" <<CONF
 ; written by \`make run\` for local development; see conf/bevisd.conf
 [bevisd]
 endpoint = tcp://127.0.0.1:7341
 db = $conninfo
 log_level = info
+ledger_key = $var/ledger/ledger.key
 CONF
 
 cat > "$var/env.sh" <<ENV
@@ -26,4 +32,4 @@ export PATH="$build:\$PATH"
 export BEVIS_CONFIG="$var/bevisd.conf"
 export PGHOST="$var/pg/run" PGPORT=$port PGDATABASE=bevis PGUSER=postgres
 ENV
-echo "dev setup: database migrated, supplier 'demo' present, config in $var/bevisd.conf"
+echo "dev setup: database migrated, supplier 'demo' present, ledger key in $var/ledger/, config in $var/bevisd.conf"

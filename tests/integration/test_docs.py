@@ -40,8 +40,12 @@ def test_protocol_examples_run_verbatim(cluster):
 
 def test_readme_walkthrough(cluster):
     """bevis send of the sample file, then bevis events, as the README shows."""
+    import tempfile
+    keydir = tempfile.mkdtemp(prefix="bevis-readme-")
+    out = run_bevis(None, "keygen", "--ledger", os.path.join(keydir, "ledger"))
+    eq(out.returncode, 0, "keygen")
     db = cluster.new_database()
-    d = Daemon(db)
+    d = Daemon(db, ledger_key=os.path.join(keydir, "ledger", "ledger.key"))
     try:
         sample = os.path.join(ROOT, "docs", "examples", "events.ndjson")
         env = {"BEVIS_CONFIG": d.conf}
@@ -63,5 +67,19 @@ def test_readme_walkthrough(cluster):
         out = run_bevis(db, "send", sample, env=env)
         check("0 accepted, 5 duplicate, 1 quarantined" in out.stdout.decode(), out.stdout)
         eq(db.count("event"), 5, "events after resend")
+        # The signed head, kept aside, and verify against it.
+        import time
+        deadline = time.time() + 10
+        while db.value("SELECT max(tree_size) FROM tree_head") != "2" and time.time() < deadline:
+            time.sleep(0.1)
+        out = run_bevis(db, "checkpoint", env=env)
+        eq(out.returncode, 0, "bevis checkpoint")
+        cp = os.path.join(keydir, "checkpoint.txt")
+        with open(cp, "wb") as f:
+            f.write(out.stdout)
+        out = run_bevis(db, "verify", "--checkpoint", cp, env=env)
+        eq((out.returncode, out.stderr), (0, b""), "bevis verify")
+        check(out.stdout.startswith(b"verified: 2 leaves (2 submissions, 0 redacted), 5 events, "),
+              out.stdout)
     finally:
         eq(d.stop(), 0, "bevisd exit code")

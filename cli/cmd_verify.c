@@ -1,0 +1,670 @@
+/* cmd_verify.c - bevis verify: recomputes the evidence ledger from the
+ * stored rows and checks it against the tree heads and against checkpoints
+ * kept outside the database.
+ *
+ * Two passes, each streaming in bounded memory apart from one hash per
+ * leaf (32 bytes: 320 MB at ten million leaves):
+ *   tree     the leaves in index order: gapless, each hash recomputed from
+ *            its data, every stored subtree node and every tree head's
+ *            root recomputed from the leaves, every signature checked,
+ *            every external checkpoint proved to be a prefix of the log.
+ *   content  submissions, their leaves, events and quarantine rows merged
+ *            by submission id: every leaf's data encoded again from what is
+ *            stored, every body hashed again.
+ * All connections read one snapshot (pg_export_snapshot), so a live bevisd
+ * appending meanwhile does not disturb the result. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "copystream.h"
+#include "keyfile.h"
+#include "ledger.h"
+#include "merkle.h"
+#include "sha256.h"
+#include "verify.h"
+#include "xmalloc.h"
+
+#define MAX_PROBLEMS 20
+
+void
+verify_problem(struct verify *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->problems++;
+	if (v->problems > MAX_PROBLEMS)
+		return;
+	fputs("bevis verify: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The submission leaf fields, in encoding order, for precise messages. */
+static const char *
+leaf_difference(const struct buf *want, const unsigned char *got, size_t glen)
+{
+	static const struct { size_t len; const char *what; } fields[] = {
+		{ 5, "leaf version or kind" }, { 8, "submission id" },
+		{ 0, "supplier" }, { 8, "receipt time" }, { 0, "request id" },
+		{ 0, "content type" }, { 32, "body SHA-256" }, { 4, "item count" },
+		{ 4, "number of event rows" }, { 32, "event rows" },
+		{ 32, "redacted event rows" }, { 4, "number of quarantine rows" },
+		{ 32, "quarantine rows" },
+	};
+	size_t a = 0, b = 0;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		size_t la = fields[i].len, lb = fields[i].len;
+
+		if (la == 0) {		/* a string: 16-bit length first */
+			if (a + 2 > want->len || b + 2 > glen)
+				return fields[i].what;
+			la = 2 + (size_t)(want->data[a] << 8 | want->data[a + 1]);
+			lb = 2 + (size_t)(got[b] << 8 | got[b + 1]);
+		}
+		if (a + la > want->len || b + lb > glen || la != lb ||
+		    memcmp(want->data + a, got + b, la) != 0)
+			return fields[i].what;
+		a += la;
+		b += lb;
+	}
+	return a == want->len && b == glen ? NULL : "leaf length";
+}
+
+/* Feeds the event rows of submission sub into rows; the stream stands on
+ * the first row of a later submission afterwards. */
+static int
+take_rows(struct verify *v, struct copystream *cs, int *have, int64_t sub,
+    const char *what, struct ledger_rows *rows, EVP_MD_CTX *plain,
+    uint32_t *count)
+{
+	int64_t last = -1;
+
+	while (*have == 1) {
+		int64_t s = cs_int8(cs, 0);
+
+		if (s > sub)
+			return 0;
+		if (s < sub) {
+			if (s != last)
+				verify_problem(v, "%s rows of submission %lld, "
+				    "which does not exist", what, (long long)s);
+			last = s;
+		} else if (rows) {
+			if (ledger_rows_add(rows, cs->tuple, cs->tuple_len) < 0)
+				verify_problem(v, "submission %lld: an event row "
+				    "cannot be read", (long long)sub);
+		} else {
+			EVP_DigestUpdate(plain, cs->tuple, cs->tuple_len);
+			(*count)++;
+		}
+		*have = copystream_next(cs);
+	}
+	return *have < 0 ? -1 : 0;
+}
+
+#define SUB_QUERY "SELECT s.id, coalesce(sp.name, ''), s.received_at, " \
+	"s.request_id, s.content_type, s.sha256, s.body, s.item_count " \
+	"FROM submission s LEFT JOIN supplier sp ON sp.id = s.supplier_id " \
+	"ORDER BY s.id"
+#define LEAF_QUERY "SELECT submission_id, idx, data FROM ledger_leaf " \
+	"WHERE kind = 'submission' ORDER BY submission_id, idx"
+#define EVENT_QUERY "SELECT " LEDGER_EVENT_COLUMNS " FROM event " \
+	"ORDER BY submission_id, item_no"
+#define QUAR_QUERY "SELECT " LEDGER_QUARANTINE_COLUMNS " FROM quarantine " \
+	"ORDER BY submission_id, item_no"
+
+static int
+is_redacted(const struct verify *v, int64_t sub)
+{
+	size_t lo = 0, hi = v->nredacted;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v->redacted[mid] == sub)
+			return 1;
+		if (v->redacted[mid] < sub)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+int
+verify_content(struct verify *v)
+{
+	struct copystream s, l, e, q;
+	int hs, hl, he, hq, rc = -1;
+	struct buf want = BUF_INIT;
+
+	if (copystream_open(&s, v->conn[0], SUB_QUERY) < 0 ||
+	    copystream_open(&l, v->conn[1], LEAF_QUERY) < 0 ||
+	    copystream_open(&e, v->conn[2], EVENT_QUERY) < 0 ||
+	    copystream_open(&q, v->conn[3], QUAR_QUERY) < 0) {
+		fprintf(stderr, "bevis verify: cannot read the tables: %s%s%s%s",
+		    s.err, l.err, e.err, q.err);
+		return -1;
+	}
+	hs = copystream_next(&s);
+	hl = copystream_next(&l);
+	he = copystream_next(&e);
+	hq = copystream_next(&q);
+	while (hs == 1) {
+		int64_t sub = cs_int8(&s, 0);
+		struct ledger_submission ls;
+		struct ledger_rows rows;
+		EVP_MD_CTX *qctx = EVP_MD_CTX_new();
+		unsigned char body_sha[SHA256_LEN];
+		char supplier[256], rid[256], ct[64];
+
+		/* Leaves naming submissions that are gone. */
+		while (hl == 1 && cs_int8(&l, 0) < sub) {
+			verify_problem(v, "leaf %lld names submission %lld, which "
+			    "does not exist", (long long)cs_int8(&l, 1),
+			    (long long)cs_int8(&l, 0));
+			hl = copystream_next(&l);
+		}
+		memset(&ls, 0, sizeof(ls));
+		ls.submission_id = sub;
+		snprintf(supplier, sizeof(supplier), "%.*s", (int)s.flen[1], s.f[1]);
+		snprintf(rid, sizeof(rid), "%.*s", (int)s.flen[3], s.f[3]);
+		snprintf(ct, sizeof(ct), "%.*s", (int)s.flen[4], s.f[4]);
+		ls.supplier = supplier;
+		ls.request_id = rid;
+		ls.content_type = ct;
+		ls.received_us = cs_int8(&s, 2) + 946684800000000LL;
+		if (s.flen[5] == SHA256_LEN)
+			memcpy(ls.body_sha256, s.f[5], SHA256_LEN);
+		ls.item_count = (uint32_t)cs_int4(&s, 7);
+		int redacted = is_redacted(v, sub);
+		if (s.f[6] == NULL) {
+			if (!redacted)
+				verify_problem(v, "submission %lld: the body is "
+				    "gone and no redaction is recorded",
+				    (long long)sub);
+		} else {
+			sha256(s.f[6], s.flen[6], body_sha);
+			if (memcmp(body_sha, ls.body_sha256, SHA256_LEN) != 0)
+				verify_problem(v, "submission %lld: the body does "
+				    "not match its SHA-256", (long long)sub);
+		}
+		ledger_rows_init(&rows);
+		EVP_DigestInit_ex(qctx, EVP_sha256(), NULL);
+		if (take_rows(v, &e, &he, sub, "event", &rows, NULL, NULL) < 0 ||
+		    take_rows(v, &q, &hq, sub, "quarantine", NULL, qctx,
+		    &ls.quarantined) < 0) {
+			EVP_MD_CTX_free(qctx);
+			ledger_rows_final(&rows, ls.events_sha256,
+			    ls.events_redacted_sha256);
+			goto out;
+		}
+		ls.events = rows.count;
+		ledger_rows_final(&rows, ls.events_sha256, ls.events_redacted_sha256);
+		EVP_DigestFinal_ex(qctx, ls.quarantine_sha256, NULL);
+		EVP_MD_CTX_free(qctx);
+		v->events += ls.events;
+
+		if (hl != 1 || cs_int8(&l, 0) != sub) {
+			verify_problem(v, "submission %lld has no ledger leaf",
+			    (long long)sub);
+		} else {
+			int64_t idx = cs_int8(&l, 1);
+			buf_reset(&want);
+			if (redacted) {
+				/* The personal columns are gone: the redacted
+				 * digest is what the stored rows must match. */
+				const unsigned char *g = l.f[2];
+				size_t gl = l.flen[2];
+				if (gl >= 32 + 4 + 32)
+					memcpy(ls.events_sha256,
+					    g + gl - 32 - 4 - 32 - 32, 32);
+				v->redactions_seen++;
+			}
+			ledger_encode_submission(&want, &ls);
+			const char *diff = leaf_difference(&want, l.f[2], l.flen[2]);
+			if (diff)
+				verify_problem(v, "leaf %lld (submission %lld): the "
+				    "%s differ%s from what was committed",
+				    (long long)idx, (long long)sub, diff,
+				    diff[strlen(diff) - 1] == 's' ? "" : "s");
+			hl = copystream_next(&l);
+			if (hl == 1 && cs_int8(&l, 0) == sub) {
+				verify_problem(v, "submission %lld has a second "
+				    "leaf %lld", (long long)sub,
+				    (long long)cs_int8(&l, 1));
+				while (hl == 1 && cs_int8(&l, 0) == sub)
+					hl = copystream_next(&l);
+			}
+		}
+		v->submissions++;
+		hs = copystream_next(&s);
+	}
+	while (hl == 1) {
+		verify_problem(v, "leaf %lld names submission %lld, which does "
+		    "not exist", (long long)cs_int8(&l, 1), (long long)cs_int8(&l, 0));
+		hl = copystream_next(&l);
+	}
+	if (take_rows(v, &e, &he, INT64_MAX, "event", NULL, NULL, NULL) < 0 ||
+	    take_rows(v, &q, &hq, INT64_MAX, "quarantine", NULL, NULL, NULL) < 0)
+		goto out;
+	rc = (hs < 0 || hl < 0 || he < 0 || hq < 0) ? -1 : 0;
+	if (rc < 0)
+		fprintf(stderr, "bevis verify: reading failed: %s%s%s%s", s.err,
+		    l.err, e.err, q.err);
+out:
+	copystream_close(&s);
+	copystream_close(&l);
+	copystream_close(&e);
+	copystream_close(&q);
+	buf_free(&want);
+	return rc;
+}
+
+/* ---- the tree pass ---- */
+
+struct head {
+	int64_t size;
+	unsigned char root[SHA256_LEN];
+	char *label;		/* "tree head" or "checkpoint FILE" */
+	int external;
+};
+
+struct tree_ctx {
+	struct verify *v;
+	struct copystream *nodes;
+	int have;
+};
+
+/* Compares each node the frontier completes with the stored one; both come
+ * in order of completion. */
+static void
+check_node(void *arg, unsigned level, uint64_t index,
+    const unsigned char hash[MERKLE_HASH_LEN])
+{
+	struct tree_ctx *t = arg;
+	struct copystream *cs = t->nodes;
+
+	if (level == 0)
+		return;
+	if (t->have != 1) {
+		verify_problem(t->v, "ledger node (level %u, index %llu) is missing",
+		    level, (unsigned long long)index);
+		return;
+	}
+	unsigned sl = (unsigned)cs_int4(cs, 0);
+	uint64_t si = (uint64_t)cs_int8(cs, 1);
+	if (sl != level || si != index) {
+		verify_problem(t->v, "ledger node (level %u, index %llu) is "
+		    "missing or out of place (found level %u, index %llu)", level,
+		    (unsigned long long)index, sl, (unsigned long long)si);
+		/* Skip ahead to the node we expected, if it is there. */
+		while (t->have == 1 && ((uint64_t)cs_int8(cs, 1) + 1) <<
+		    cs_int4(cs, 0) < (index + 1) << level)
+			t->have = copystream_next(cs);
+		return;
+	}
+	if (cs->flen[2] != MERKLE_HASH_LEN || memcmp(cs->f[2], hash, 32) != 0)
+		verify_problem(t->v, "ledger node (level %u, index %llu) does not "
+		    "match the leaves below it (%llu to %llu)", level,
+		    (unsigned long long)index,
+		    (unsigned long long)(index << level),
+		    (unsigned long long)(((index + 1) << level) - 1));
+	t->have = copystream_next(cs);
+}
+
+static int
+cmp_head(const void *a, const void *b)
+{
+	const struct head *x = a, *y = b;
+
+	return x->size < y->size ? -1 : x->size > y->size;
+}
+
+static int
+verify_tree(struct verify *v, struct head *heads, size_t nheads)
+{
+	struct copystream lc, nc;
+	struct merkle_frontier f;
+	struct tree_ctx t = { v, &nc, 0 };
+	size_t h = 0;
+	int64_t expect = 0;
+	int have;
+
+	qsort(heads, nheads, sizeof(*heads), cmp_head);
+	if (copystream_open(&lc, v->conn[0], "SELECT idx, data, hash FROM "
+	    "ledger_leaf ORDER BY idx") < 0 ||
+	    copystream_open(&nc, v->conn[1], "SELECT level::int, idx, hash FROM "
+	    "ledger_node ORDER BY (idx + 1) * (1::bigint << level), level") < 0) {
+		fprintf(stderr, "bevis verify: cannot read the ledger: %s%s",
+		    lc.err, nc.err);
+		return -1;
+	}
+	merkle_frontier_init(&f);
+	t.have = copystream_next(&nc);
+	/* Heads of the empty tree, if any. */
+	while ((have = copystream_next(&lc)) == 1) {
+		int64_t idx = cs_int8(&lc, 0);
+		unsigned char lh[MERKLE_HASH_LEN];
+
+		if (idx != expect) {
+			if (idx > expect)
+				verify_problem(v, "leaf %lld is missing%s",
+				    (long long)expect, idx > expect + 1 ?
+				    " (and the ones up to the next present)" : "");
+			else
+				verify_problem(v, "leaf %lld is out of order",
+				    (long long)idx);
+		}
+		merkle_leaf_hash(lc.f[1], lc.flen[1], lh);
+		if (lc.flen[2] != MERKLE_HASH_LEN || memcmp(lc.f[2], lh, 32) != 0)
+			verify_problem(v, "leaf %lld: the stored hash is not "
+			    "SHA-256(0x00 || data)", (long long)idx);
+		/* The tree is built from what the leaves hold, whatever
+		 * their stored hash says. */
+		if (merkle_frontier_append(&f, lh, check_node, &t) < 0)
+			break;
+		expect = idx + 1;
+		v->leaves++;
+		while (h < nheads && heads[h].size <= (int64_t)f.size) {
+			unsigned char root[MERKLE_HASH_LEN];
+			if (heads[h].size == (int64_t)f.size) {
+				merkle_frontier_root(&f, root);
+				if (memcmp(root, heads[h].root, 32) != 0)
+					verify_problem(v, "%s (size %lld): %s",
+					    heads[h].label, (long long)heads[h].size,
+					    heads[h].external ? "the log does not "
+					    "extend it: its root differs at that size"
+					    : "the root does not match the leaves");
+			}
+			h++;
+		}
+	}
+	if (have < 0)
+		fprintf(stderr, "bevis verify: reading the leaves failed: %s",
+		    lc.err);
+	for (; h < nheads; h++)
+		verify_problem(v, "%s at size %lld is beyond the log (%llu "
+		    "leaves): leaves were removed", heads[h].label,
+		    (long long)heads[h].size, (unsigned long long)f.size);
+	while (t.have == 1) {
+		verify_problem(v, "ledger node (level %d, index %lld) is beyond "
+		    "the leaves", cs_int4(&nc, 0), (long long)cs_int8(&nc, 1));
+		t.have = copystream_next(&nc);
+	}
+	copystream_close(&lc);
+	copystream_close(&nc);
+	return have < 0 || t.have < 0 ? -1 : 0;
+}
+
+/* Tree heads from the database, each with a signature that must verify. */
+static int
+load_heads(struct verify *v, const struct checkpoint_verifier *key,
+    struct head **heads, size_t *n, size_t *cap)
+{
+	PGresult *res = PQexec(v->conn[0], "SELECT tree_size, root, checkpoint "
+	    "FROM tree_head ORDER BY tree_size");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "bevis verify: %s", PQerrorMessage(v->conn[0]));
+		PQclear(res);
+		return -1;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		struct head *hd;
+		size_t rl;
+		unsigned char *root = PQunescapeBytea((const unsigned char *)
+		    PQgetvalue(res, r, 1), &rl);
+		const char *cp = PQgetvalue(res, r, 2);
+		char *origin = NULL, err[256];
+		uint64_t size;
+		unsigned char sroot[32];
+		int64_t ts = atoll(PQgetvalue(res, r, 0));
+
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 64;
+			*heads = xrealloc(*heads, *cap * sizeof(**heads));
+		}
+		hd = &(*heads)[(*n)++];
+		hd->size = ts;
+		hd->external = 0;
+		hd->label = xstrdup("tree head");
+		memset(hd->root, 0, 32);
+		if (root && rl == 32)
+			memcpy(hd->root, root, 32);
+		PQfreemem(root);
+		v->heads++;
+		if (checkpoint_parse_verify(cp, strlen(cp), key, &origin, &size,
+		    sroot, err, sizeof(err)) < 0) {
+			verify_problem(v, "tree head %lld: the signature does not "
+			    "verify: %s", (long long)ts, err);
+		} else if (strcmp(origin, key->name) != 0) {
+			verify_problem(v, "tree head %lld: signed for the log '%s', "
+			    "not '%s'", (long long)ts, origin, key->name);
+		} else if ((int64_t)size != ts || memcmp(sroot, hd->root, 32) != 0) {
+			verify_problem(v, "tree head %lld: the signed checkpoint "
+			    "says size %llu with another root", (long long)ts,
+			    (unsigned long long)size);
+		}
+		free(origin);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
+load_checkpoint(struct verify *v, const char *path,
+    const struct checkpoint_verifier *key, struct head **heads, size_t *n,
+    size_t *cap)
+{
+	struct buf b = BUF_INIT;
+	char err[300], *origin = NULL;
+	uint64_t size;
+	unsigned char root[32];
+
+	if (keyfile_read(path, 0, &b, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bevis verify: %s\n", err);
+		buf_free(&b);
+		return -1;
+	}
+	buf_putc(&b, '\n');	/* keyfile_read took the final newline */
+	if (checkpoint_parse_verify((const char *)b.data, b.len, key, &origin,
+	    &size, root, err, sizeof(err)) < 0) {
+		verify_problem(v, "checkpoint %s: %s", path, err);
+		buf_free(&b);
+		return 0;
+	}
+	if (strcmp(origin, key->name) != 0) {
+		verify_problem(v, "checkpoint %s: it is for the log '%s', not '%s'",
+		    path, origin, key->name);
+		free(origin);
+		buf_free(&b);
+		return 0;
+	}
+	free(origin);
+	buf_free(&b);
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*heads = xrealloc(*heads, *cap * sizeof(**heads));
+	}
+	struct head *hd = &(*heads)[(*n)++];
+	hd->size = (int64_t)size;
+	memcpy(hd->root, root, 32);
+	hd->label = xasprintf("checkpoint %s", path);
+	hd->external = 1;
+	v->checkpoints++;
+	return 0;
+}
+
+static int
+open_snapshot(struct verify *v, struct cli *cli)
+{
+	char snap[64];
+	PGresult *res;
+
+	for (int i = 0; i < VERIFY_CONNS; i++)
+		v->conn[i] = cli_connect(cli);
+	res = PQexec(v->conn[0], "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	PQclear(res);
+	res = PQexec(v->conn[0], "SELECT pg_export_snapshot()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    strspn(PQgetvalue(res, 0, 0), "0123456789ABCDEF-") !=
+	    strlen(PQgetvalue(res, 0, 0))) {
+		fprintf(stderr, "bevis verify: %s", PQerrorMessage(v->conn[0]));
+		PQclear(res);
+		return -1;
+	}
+	snprintf(snap, sizeof(snap), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	for (int i = 1; i < VERIFY_CONNS; i++) {
+		char sql[128];
+		res = PQexec(v->conn[i], "BEGIN ISOLATION LEVEL REPEATABLE READ "
+		    "READ ONLY");
+		PQclear(res);
+		/* The id comes from the server and was checked above. */
+		snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snap);
+		res = PQexec(v->conn[i], sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "bevis verify: %s",
+			    PQerrorMessage(v->conn[i]));
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+	}
+	return 0;
+}
+
+static int
+load_redactions(struct verify *v)
+{
+	PGresult *res = PQexec(v->conn[0], "SELECT r.submission_id, r.leaf_idx, "
+	    "l.kind FROM redaction r LEFT JOIN ledger_leaf l ON l.idx = r.leaf_idx "
+	    "ORDER BY r.submission_id");
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "bevis verify: %s", PQerrorMessage(v->conn[0]));
+		PQclear(res);
+		return -1;
+	}
+	v->nredacted = (size_t)PQntuples(res);
+	v->redacted = xcalloc(v->nredacted + 1, sizeof(int64_t));
+	for (size_t i = 0; i < v->nredacted; i++) {
+		v->redacted[i] = atoll(PQgetvalue(res, (int)i, 0));
+		if (strcmp(PQgetvalue(res, (int)i, 2), "redaction") != 0)
+			verify_problem(v, "redaction of submission %lld: its ledger "
+			    "leaf %s is missing", (long long)v->redacted[i],
+			    PQgetvalue(res, (int)i, 1));
+	}
+	PQclear(res);
+	res = PQexec(v->conn[0], "SELECT l.idx FROM ledger_leaf l WHERE "
+	    "l.kind = 'redaction' AND NOT EXISTS (SELECT 1 FROM redaction r "
+	    "WHERE r.leaf_idx = l.idx) ORDER BY l.idx");
+	for (int r = 0; PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    r < PQntuples(res); r++)
+		verify_problem(v, "leaf %s is a redaction with no redaction "
+		    "recorded", PQgetvalue(res, r, 0));
+	PQclear(res);
+	return 0;
+}
+
+int
+cmd_verify(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = { CLI_COMMON_LONGOPTS,
+		{ "checkpoint", required_argument, NULL, 'C' },
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 } };
+	struct checkpoint_verifier key;
+	struct verify v;
+	struct head *heads = NULL;
+	size_t nheads = 0, cap = 0;
+	const char *keypath = NULL;
+	const char *cps[64];
+	size_t ncp = 0;
+	char err[300];
+	struct timespec t0, t1;
+	int ch, rc = 2;
+
+	memset(&v, 0, sizeof(v));
+	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
+		if (cli_common_opt(cli, ch, optarg))
+			continue;
+		if (ch == 'C' && ncp < 64)
+			cps[ncp++] = optarg;
+		else if (ch == 'k')
+			keypath = optarg;
+		else
+			goto usage;
+	}
+	if (optind != argc)
+		goto usage;
+	if (keypath == NULL) {
+		/* Next to the signing key the config names, as ledger.pub. */
+		cli_load_config(cli);
+		if (cli->cfg.ledger_key[0]) {
+			static char guess[4096];
+			snprintf(guess, sizeof(guess), "%s", cli->cfg.ledger_key);
+			char *slash = strrchr(guess, '/');
+			snprintf(slash ? slash + 1 : guess, sizeof(guess) -
+			    (size_t)(slash ? slash + 1 - guess : 0), "ledger.pub");
+			keypath = guess;
+		}
+	}
+	if (keypath == NULL) {
+		fprintf(stderr, "bevis verify: give the ledger's public key with "
+		    "--key FILE (ledger.pub from bevis keygen --ledger)\n");
+		return 2;
+	}
+	if (keyfile_read_verifier(keypath, &key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bevis verify: %s\n", err);
+		return 2;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (open_snapshot(&v, cli) < 0 || load_redactions(&v) < 0 ||
+	    load_heads(&v, &key, &heads, &nheads, &cap) < 0)
+		goto out;
+	for (size_t i = 0; i < ncp; i++)
+		if (load_checkpoint(&v, cps[i], &key, &heads, &nheads, &cap) < 0)
+			goto out;
+	if (verify_tree(&v, heads, nheads) < 0 || verify_content(&v) < 0)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (v.problems) {
+		if (v.problems > 20)
+			fprintf(stderr, "bevis verify: ... %ld problems in all\n",
+			    v.problems);
+		printf("FAILED: %ld problem%s in %lld leaves\n", v.problems,
+		    v.problems == 1 ? "" : "s", (long long)v.leaves);
+		rc = 1;
+	} else {
+		printf("verified: %lld leaves (%lld submissions, %lld redacted), "
+		    "%lld events, %lld tree heads, %lld checkpoints, in %.2f s\n",
+		    (long long)v.leaves, (long long)v.submissions,
+		    (long long)v.redactions_seen, (long long)v.events,
+		    (long long)v.heads, (long long)v.checkpoints, secs);
+		rc = 0;
+	}
+out:
+	for (size_t i = 0; i < nheads; i++)
+		free(heads[i].label);
+	free(heads);
+	free(v.redacted);
+	for (int i = 0; i < VERIFY_CONNS; i++)
+		if (v.conn[i])
+			PQfinish(v.conn[i]);
+	return rc;
+usage:
+	fprintf(stderr, "usage: bevis verify [--key FILE] [--checkpoint FILE]...\n");
+	return 2;
+}

@@ -1,0 +1,25 @@
+/* keyfile.h - secret key files: read only when nobody but the owner can
+ * read them, written with mode 0600. */
+#ifndef BEVIS_KEYFILE_H
+#define BEVIS_KEYFILE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "checkpoint.h"
+#include "log.h"
+
+/* Reads path into out (NUL-terminated, trailing newline removed). With
+ * secret set, refuses a file that group or others may read. */
+int keyfile_read(const char *path, int secret, struct buf *out, char *err,
+    size_t errlen) MUSTCHECK;
+/* Writes data to path, creating it with mode (0600 or 0644); refuses to
+ * overwrite an existing file. */
+int keyfile_write(const char *path, const void *data, size_t len, int mode,
+    char *err, size_t errlen) MUSTCHECK;
+int keyfile_read_signer(const char *path, struct checkpoint_signer *s,
+    char *err, size_t errlen) MUSTCHECK;
+int keyfile_read_verifier(const char *path, struct checkpoint_verifier *v,
+    char *err, size_t errlen) MUSTCHECK;
+
+#endif
