@@ -16,7 +16,12 @@ static const struct {
 	{ "events", cmd_events, "events [filters]        list stored events" },
 	{ "redact", cmd_redact, "redact --submission ID --reason TEXT\n"
 	    "                          erase a submission's personal data (GDPR)" },
-	{ "keygen", cmd_keygen, "keygen --ledger DIR     make the key pair that signs tree heads" },
+	{ "keygen", cmd_keygen, "keygen --ledger DIR     make the key pair that signs tree heads\n"
+	    "  keygen --curve DIR [--name N]\n"
+	    "                          make a CURVE key pair (bevisd or a supplier)" },
+	{ "supplier", cmd_supplier, "supplier add NAME (--public-key Z85 | --key-file F.pub)\n"
+	    "  supplier list [--json]\n"
+	    "  supplier revoke NAME    register, list and revoke suppliers' CURVE keys" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint              print the newest signed tree head" },
 	{ "verify", cmd_verify, "verify [--key F] [--checkpoint F]...\n"
 	    "                          recompute the ledger and check it" },

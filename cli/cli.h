@@ -39,5 +39,6 @@ int cmd_keygen(struct cli *cli, int argc, char **argv);
 int cmd_checkpoint(struct cli *cli, int argc, char **argv);
 int cmd_proof(struct cli *cli, int argc, char **argv);
 int cmd_verify(struct cli *cli, int argc, char **argv);
+int cmd_supplier(struct cli *cli, int argc, char **argv);
 
 #endif

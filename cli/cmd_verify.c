@@ -23,6 +23,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "copystream.h"
+#include "curvekey.h"
 #include "keyfile.h"
 #include "ledger.h"
 #include "merkle.h"
@@ -53,7 +54,8 @@ leaf_difference(const struct buf *want, const unsigned char *got, size_t glen)
 {
 	static const struct { size_t len; const char *what; } fields[] = {
 		{ 5, "leaf version or kind" }, { 8, "submission id" },
-		{ 0, "supplier" }, { 8, "receipt time" }, { 0, "request id" },
+		{ 0, "supplier" }, { 0, "key fingerprint" }, { 8, "receipt time" },
+		{ 0, "request id" },
 		{ 0, "content type" }, { 32, "body SHA-256" }, { 4, "item count" },
 		{ 4, "number of event rows" }, { 32, "event rows" },
 		{ 32, "redacted event rows" }, { 4, "number of quarantine rows" },
@@ -112,7 +114,8 @@ take_rows(struct verify *v, struct copystream *cs, int *have, int64_t sub,
 }
 
 #define SUB_QUERY "SELECT s.id, coalesce(sp.name, ''), s.received_at, " \
-	"s.request_id, s.content_type, s.sha256, s.body, s.item_count " \
+	"s.request_id, s.content_type, s.sha256, s.body, s.item_count, " \
+	"coalesce(s.key_fingerprint, '') " \
 	"FROM submission s LEFT JOIN supplier sp ON sp.id = s.supplier_id " \
 	"ORDER BY s.id"
 #define LEAF_QUERY "SELECT submission_id, idx, data FROM ledger_leaf " \
@@ -164,7 +167,7 @@ verify_content(struct verify *v)
 		struct ledger_rows rows;
 		EVP_MD_CTX *qctx = EVP_MD_CTX_new();
 		unsigned char body_sha[SHA256_LEN];
-		char supplier[256], rid[256], ct[64];
+		char supplier[256], rid[256], ct[64], fp[80];
 
 		/* Leaves naming submissions that are gone. */
 		while (hl == 1 && cs_int8(&l, 0) < sub) {
@@ -178,7 +181,9 @@ verify_content(struct verify *v)
 		snprintf(supplier, sizeof(supplier), "%.*s", (int)s.flen[1], s.f[1]);
 		snprintf(rid, sizeof(rid), "%.*s", (int)s.flen[3], s.f[3]);
 		snprintf(ct, sizeof(ct), "%.*s", (int)s.flen[4], s.f[4]);
+		snprintf(fp, sizeof(fp), "%.*s", (int)s.flen[8], s.f[8]);
 		ls.supplier = supplier;
+		ls.key_fingerprint = fp;
 		ls.request_id = rid;
 		ls.content_type = ct;
 		ls.received_us = cs_int8(&s, 2) + 946684800000000LL;
@@ -576,6 +581,248 @@ load_redactions(struct verify *v)
 	return 0;
 }
 
+/* ---- supplier keys ---- */
+
+/* A supplier_key leaf (kind 3), decoded; the strings point into a copy. */
+struct key_leaf {
+	int action;			/* 1 added, 2 revoked */
+	char *name, *key, *fp, *actor;
+	int64_t at_us;
+};
+
+/* The replayed state of one supplier, by name. */
+struct key_state {
+	char *name;
+	char *key;			/* NULL: none recorded */
+	int active;
+	int64_t leaf;			/* the last change */
+	int seen;			/* found in the supplier table */
+};
+
+static char *
+take_str(const unsigned char *d, size_t n, size_t *pos)
+{
+	size_t l;
+
+	if (*pos + 2 > n)
+		return NULL;
+	l = (size_t)d[*pos] << 8 | d[*pos + 1];
+	if (*pos + 2 + l > n || memchr(d + *pos + 2, '\0', l))
+		return NULL;
+	char *s = xmalloc(l + 1);
+	memcpy(s, d + *pos + 2, l);
+	s[l] = '\0';
+	*pos += 2 + l;
+	return s;
+}
+
+static void
+key_leaf_free(struct key_leaf *k)
+{
+	free(k->name);
+	free(k->key);
+	free(k->fp);
+	free(k->actor);
+	memset(k, 0, sizeof(*k));
+}
+
+/* Returns NULL, or what does not decode. */
+static const char *
+key_leaf_decode(const unsigned char *d, size_t n, struct key_leaf *k)
+{
+	size_t pos = 6;
+
+	memset(k, 0, sizeof(*k));
+	if (n < 6 || memcmp(d, LEDGER_MAGIC, 4) != 0 || d[4] != 3)
+		return "its version or kind is not BVL1, 3";
+	k->action = d[5];
+	if (k->action != 1 && k->action != 2)
+		return "its action is neither 1 (added) nor 2 (revoked)";
+	if ((k->name = take_str(d, n, &pos)) == NULL)
+		return "its supplier name does not decode";
+	if ((k->key = take_str(d, n, &pos)) == NULL)
+		return "its public key does not decode";
+	if ((k->fp = take_str(d, n, &pos)) == NULL)
+		return "its fingerprint does not decode";
+	if ((k->actor = take_str(d, n, &pos)) == NULL)
+		return "its actor does not decode";
+	if (pos + 8 != n)
+		return pos + 8 > n ? "its time does not decode" :
+		    "it has bytes after its time";
+	uint64_t u = 0;
+	for (int i = 0; i < 8; i++)
+		u = u << 8 | d[pos + (size_t)i];
+	k->at_us = (int64_t)u;
+	return NULL;
+}
+
+static struct key_state *
+key_state_find(struct key_state *st, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(st[i].name, name) == 0)
+			return &st[i];
+	return NULL;
+}
+
+/* Every supplier_key leaf decodes and matches its supplier_key_change row
+ * (and each row has its leaf); replaying the leaves in order gives exactly
+ * the key and active flag of every supplier that has a key. Reads on
+ * conn[0], in the snapshot of the other passes. */
+static int
+verify_supplier_keys(struct verify *v)
+{
+	PGconn *c = v->conn[0];
+	PGresult *lr = PQexec(c, "SELECT idx, data FROM ledger_leaf "
+	    "WHERE kind = 'supplier_key' ORDER BY idx");
+	PGresult *cr = PQexec(c, "SELECT k.leaf_idx, coalesce(sp.name, ''), "
+	    "k.action, k.public_key, k.fingerprint, k.actor, "
+	    "(extract(epoch FROM k.at) * 1000000)::bigint "
+	    "FROM supplier_key_change k LEFT JOIN supplier sp "
+	    "ON sp.id = k.supplier_id ORDER BY k.leaf_idx");
+	PGresult *sr = PQexec(c, "SELECT name, public_key, active FROM supplier "
+	    "ORDER BY name");
+	struct key_state *st = NULL;
+	size_t nst = 0, cap = 0;
+	int rc = -1;
+
+	if (PQresultStatus(lr) != PGRES_TUPLES_OK ||
+	    PQresultStatus(cr) != PGRES_TUPLES_OK ||
+	    PQresultStatus(sr) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "bevis verify: cannot read the supplier keys: %s",
+		    PQerrorMessage(c));
+		goto out;
+	}
+	int nl = PQntuples(lr), nc = PQntuples(cr), i = 0, j = 0;
+	/* Leaves and rows merged by leaf index. */
+	while (i < nl || j < nc) {
+		long long li = i < nl ? atoll(PQgetvalue(lr, i, 0)) : -1;
+		long long ci = j < nc ? atoll(PQgetvalue(cr, j, 0)) : -1;
+
+		if (i >= nl || (j < nc && ci < li)) {
+			verify_problem(v, "supplier %s: the key change recorded "
+			    "with leaf %lld has no supplier_key leaf there",
+			    PQgetvalue(cr, j, 1), ci);
+			j++;
+			continue;
+		}
+		struct key_leaf k;
+		size_t dl;
+
+		memset(&k, 0, sizeof(k));
+		unsigned char *d = PQunescapeBytea((const unsigned char *)
+		    PQgetvalue(lr, i, 1), &dl);
+		const char *why = d ? key_leaf_decode(d, dl, &k) :
+		    "it cannot be read";
+		char fp[CURVE_FINGERPRINT_LEN + 1];
+		PQfreemem(d);
+		i++;
+		if (why) {
+			verify_problem(v, "leaf %lld: a supplier_key leaf that does "
+			    "not decode: %s", li, why);
+			key_leaf_free(&k);
+			if (j < nc && ci == li)
+				j++;
+			continue;
+		}
+		if (curvekey_fingerprint(k.key, fp) < 0)
+			verify_problem(v, "leaf %lld (supplier %s): its public key "
+			    "is not a CURVE key", li, k.name);
+		else if (strcmp(fp, k.fp) != 0)
+			verify_problem(v, "leaf %lld (supplier %s): its fingerprint "
+			    "is not that of its key", li, k.name);
+		if (j >= nc || ci != li) {
+			verify_problem(v, "leaf %lld (supplier %s): a key change "
+			    "with no supplier_key_change row", li, k.name);
+		} else {
+			const char *act = PQgetvalue(cr, j, 2);
+			const char *what =
+			    strcmp(PQgetvalue(cr, j, 1), k.name) != 0 ? "supplier" :
+			    strcmp(act, k.action == 1 ? "added" : "revoked") != 0 ?
+			    "action" :
+			    strcmp(PQgetvalue(cr, j, 3), k.key) != 0 ? "public key" :
+			    strcmp(PQgetvalue(cr, j, 4), k.fp) != 0 ? "fingerprint" :
+			    strcmp(PQgetvalue(cr, j, 5), k.actor) != 0 ? "actor" :
+			    atoll(PQgetvalue(cr, j, 6)) != k.at_us ? "time" : NULL;
+			if (what)
+				verify_problem(v, "leaf %lld (supplier %s): the %s "
+				    "differs from its supplier_key_change row", li,
+				    k.name, what);
+			j++;
+		}
+		/* Replay. */
+		struct key_state *s = key_state_find(st, nst, k.name);
+		if (s == NULL) {
+			if (nst == cap) {
+				cap = cap ? cap * 2 : 16;
+				st = xrealloc(st, cap * sizeof(*st));
+			}
+			s = &st[nst++];
+			memset(s, 0, sizeof(*s));
+			s->name = xstrdup(k.name);
+		}
+		if (k.action == 1) {
+			if (s->key)
+				verify_problem(v, "leaf %lld (supplier %s): adds a key "
+				    "to a supplier that has one since leaf %lld", li,
+				    k.name, (long long)s->leaf);
+			free(s->key);
+			s->key = xstrdup(k.key);
+			s->active = 1;
+		} else {
+			if (s->key == NULL || strcmp(s->key, k.key) != 0)
+				verify_problem(v, "leaf %lld (supplier %s): revokes a "
+				    "key the supplier does not have", li, k.name);
+			else if (!s->active)
+				verify_problem(v, "leaf %lld (supplier %s): revokes a "
+				    "key revoked before, at leaf %lld", li, k.name,
+				    (long long)s->leaf);
+			s->active = 0;
+		}
+		s->leaf = li;
+		key_leaf_free(&k);
+	}
+	/* What the ledger says against what the supplier table holds. */
+	for (int r = 0; r < PQntuples(sr); r++) {
+		const char *name = PQgetvalue(sr, r, 0);
+		int haskey = !PQgetisnull(sr, r, 1);
+		const char *key = PQgetvalue(sr, r, 1);
+		int active = PQgetvalue(sr, r, 2)[0] == 't';
+		struct key_state *s = key_state_find(st, nst, name);
+
+		if (s)
+			s->seen = 1;
+		if (!haskey && (s == NULL || s->key == NULL))
+			continue;	/* no key, none recorded */
+		if (s == NULL || s->key == NULL)
+			verify_problem(v, "supplier %s: it has a key that the ledger "
+			    "does not record", name);
+		else if (!haskey || strcmp(s->key, key) != 0)
+			verify_problem(v, "supplier %s: its key differs from what "
+			    "the ledger records (leaf %lld)", name, (long long)s->leaf);
+		else if (s->active != active)
+			verify_problem(v, "supplier %s: its active flag differs from "
+			    "what the ledger records (leaf %lld: %s)", name,
+			    (long long)s->leaf, s->active ? "active" : "revoked");
+	}
+	for (size_t k = 0; k < nst; k++)
+		if (!st[k].seen)
+			verify_problem(v, "supplier %s: the ledger records its key "
+			    "(leaf %lld), but the supplier table has no such "
+			    "supplier", st[k].name, (long long)st[k].leaf);
+	rc = 0;
+out:
+	for (size_t k = 0; k < nst; k++) {
+		free(st[k].name);
+		free(st[k].key);
+	}
+	free(st);
+	PQclear(lr);
+	PQclear(cr);
+	PQclear(sr);
+	return rc;
+}
+
 int
 cmd_verify(struct cli *cli, int argc, char **argv)
 {
@@ -635,7 +882,8 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < ncp; i++)
 		if (load_checkpoint(&v, cps[i], &key, &heads, &nheads, &cap) < 0)
 			goto out;
-	if (verify_tree(&v, heads, nheads) < 0 || verify_content(&v) < 0)
+	if (verify_tree(&v, heads, nheads) < 0 || verify_content(&v) < 0 ||
+	    verify_supplier_keys(&v) < 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) +

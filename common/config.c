@@ -14,6 +14,9 @@
 
 #define OPT(sec, name, type, min, max, def, help) \
 	{ sec, #name, type, offsetof(struct config, name), min, max, def, help }
+/* An option whose name differs from its field. */
+#define OPTF(sec, name, field, type, min, max, def, help) \
+	{ sec, name, type, offsetof(struct config, field), min, max, def, help }
 
 const struct config_option config_options[] = {
 	OPT("bevisd", endpoint, CT_STRING, 0, 0, DEFAULT_ENDPOINT,
@@ -38,6 +41,26 @@ const struct config_option config_options[] = {
 	    "file with the Ed25519 key that signs tree heads (bevis keygen --ledger)"),
 	OPT("bevisd", checkpoint_interval, CT_INT, 1, 86400, "1",
 	    "seconds between signed tree heads while there are new leaves"),
+	OPT("bevisd", curve_secret_key, CT_STRING, 0, 0, "",
+	    "the server's CURVE secret key file (bevis keygen --curve)"),
+	OPT("bevisd", allow_plaintext, CT_BOOL, 0, 1, "no",
+	    "serve without CURVE: only on a loopback or ipc endpoint"),
+	OPT("bevisd", supplier_refresh, CT_INT, 1, 86400, "60",
+	    "seconds between reloads of the supplier keys (and on SIGHUP)"),
+	OPT("bevisd", user, CT_STRING, 0, 0, "",
+	    "the user bevisd becomes when started as root"),
+	OPT("bevisd", max_items, CT_INT, 1, 10000000, "100000",
+	    "most items in one request"),
+	OPT("bevisd", max_item_bytes, CT_SIZE, 64, 1L << 30, "1MiB",
+	    "largest item"),
+	OPT("bevisd", supplier_inflight_bytes, CT_SIZE, 1024, 1L << 34, "64MiB",
+	    "request bytes one supplier may have in flight before replies say busy"),
+	OPT("bevisd", rcvhwm, CT_INT, 1, 100000, "32",
+	    "messages ZeroMQ queues per connection before it stops reading it"),
+	OPTF("client", "server_key", client_server_key, CT_STRING, 0, 0, "",
+	    "bevis send: the server's CURVE public key file"),
+	OPTF("client", "key", client_key, CT_STRING, 0, 0, "",
+	    "bevis send: this client's CURVE secret key file"),
 	{ NULL, NULL, CT_STRING, 0, 0, 0, NULL, NULL }
 };
 
@@ -117,6 +140,20 @@ set_option(struct config *cfg, const struct config_option *o, const char *value,
 	case CT_STRING:
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
+		return 0;
+	case CT_BOOL:
+		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
+		    strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0)
+			*(int *)field = 1;
+		else if (strcasecmp(value, "no") == 0 ||
+		    strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+		    strcasecmp(value, "off") == 0)
+			*(int *)field = 0;
+		else {
+			snprintf(reason, rlen, "%s: '%s' is not yes or no",
+			    o->name, value);
+			return -1;
+		}
 		return 0;
 	case CT_LOGLEVEL:
 		if ((v = log_level_parse(value)) < 0) {

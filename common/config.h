@@ -19,9 +19,21 @@ struct config {
 	int log_level;
 	char *ledger_key;		/* signer key for tree heads; "" = none */
 	long checkpoint_interval;	/* seconds between signed tree heads */
+	/* authentication and limits */
+	char *curve_secret_key;		/* the server's CURVE secret key file */
+	int allow_plaintext;		/* no CURVE: loopback or ipc only */
+	long supplier_refresh;		/* seconds between supplier reloads */
+	char *user;			/* run as this user when started as root */
+	long max_items;			/* items in one request */
+	long max_item_bytes;		/* bytes in one item */
+	long supplier_inflight_bytes;	/* per supplier, before "busy" */
+	long rcvhwm;			/* messages queued per connection */
+	/* [client]: what bevis send uses */
+	char *client_server_key;	/* the server's public key file */
+	char *client_key;		/* this client's secret key file */
 };
 
-enum config_type { CT_STRING, CT_INT, CT_SIZE, CT_LOGLEVEL };
+enum config_type { CT_STRING, CT_INT, CT_SIZE, CT_LOGLEVEL, CT_BOOL };
 
 struct config_option {
 	const char *section;

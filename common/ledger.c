@@ -106,6 +106,7 @@ ledger_encode_submission(struct buf *out, const struct ledger_submission *s)
 	buf_append(out, &kind, 1);
 	buf_put_be64(out, (uint64_t)s->submission_id);
 	put_str(out, s->supplier);
+	put_str(out, s->key_fingerprint ? s->key_fingerprint : "");
 	buf_put_be64(out, (uint64_t)s->received_us);
 	put_str(out, s->request_id);
 	put_str(out, s->content_type);

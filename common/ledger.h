@@ -47,6 +47,7 @@ void ledger_rows_final(struct ledger_rows *r, unsigned char full[SHA256_LEN],
 struct ledger_submission {
 	int64_t submission_id;
 	const char *supplier;		/* "" when unauthenticated */
+	const char *key_fingerprint;	/* the CURVE key's, "" when none */
 	int64_t received_us;
 	const char *request_id;
 	const char *content_type;

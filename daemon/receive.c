@@ -11,6 +11,7 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "log.h"
 #include "proto.h"
 #include "xmalloc.h"
@@ -18,12 +19,19 @@
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
 #define READ_BURST	256	/* messages per wake-up before yielding */
 
+struct inflight {
+	int32_t supplier_id;	/* 0: unauthenticated senders, together */
+	size_t bytes;
+};
+
 struct receiver {
 	struct event_base *base;
 	const struct config *cfg;
 	struct writer_pool *pool;
-	void *zctx;
+	struct auth *auth;	/* NULL when serving plaintext */
 	void *sock;
+	struct inflight *per_supplier;
+	size_t nsuppliers;
 	struct event *ev_sock;
 	struct event *ev_done;
 	size_t inflight_bytes;
@@ -105,6 +113,36 @@ handle_ping(struct receiver *rc, zmq_msg_t *route, int has_delim,
 }
 
 static void update_reading(struct receiver *rc);
+
+static struct inflight *
+inflight_of(struct receiver *rc, int32_t supplier_id)
+{
+	for (size_t i = 0; i < rc->nsuppliers; i++)
+		if (rc->per_supplier[i].supplier_id == supplier_id)
+			return &rc->per_supplier[i];
+	rc->per_supplier = xrealloc(rc->per_supplier,
+	    (rc->nsuppliers + 1) * sizeof(*rc->per_supplier));
+	rc->per_supplier[rc->nsuppliers].supplier_id = supplier_id;
+	rc->per_supplier[rc->nsuppliers].bytes = 0;
+	return &rc->per_supplier[rc->nsuppliers++];
+}
+
+static void
+send_busy(struct receiver *rc, zmq_msg_t *route, int has_delim,
+    const char *request_id, const char *who)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "{\"status\":\"busy\",\"retry_after_ms\":%d,"
+	    "\"message\":\"%s has %ld bytes in flight; resend this request "
+	    "with the same request id later\"}", 500, who,
+	    rc->cfg->supplier_inflight_bytes);
+	log_info("request %s: busy: %s is over its in-flight budget", request_id,
+	    who);
+	send_reply(rc, zmq_msg_data(route), zmq_msg_size(route), has_delim,
+	    request_id, b.data, b.len);
+	buf_free(&b);
+}
 
 /* Reads one whole message and validates its frames. */
 static void
@@ -198,7 +236,30 @@ read_message(struct receiver *rc)
 		goto done;
 	}
 
+	/* Who sent it: the supplier whose key the ZAP handler admitted. */
+	const struct supplier *sup = NULL;
+	if (rc->auth) {
+		const char *uid = zmq_msg_gets(&f[0], "User-Id");
+		if (uid == NULL || (sup = auth_find(rc->auth, uid)) == NULL) {
+			send_error(rc, route, has_delim, rid, "supplier_revoked",
+			    "this key no longer belongs to an active supplier");
+			goto done;
+		}
+	}
+	struct inflight *fl = inflight_of(rc, sup ? sup->id : 0);
+	if (fl->bytes > 0 && fl->bytes + zmq_msg_size(&f[4]) >
+	    (size_t)rc->cfg->supplier_inflight_bytes) {
+		send_busy(rc, route, has_delim, rid, sup ? sup->name :
+		    "this sender");
+		goto done;
+	}
+
 	struct request *r = xcalloc(1, sizeof(*r));
+	if (sup) {
+		r->supplier_id = sup->id;
+		snprintf(r->supplier_name, sizeof(r->supplier_name), "%s", sup->name);
+		snprintf(r->key_fp, sizeof(r->key_fp), "%s", sup->fingerprint);
+	}
 	memcpy(r->route, zmq_msg_data(route), zmq_msg_size(route));
 	r->route_len = zmq_msg_size(route);
 	r->has_delim = has_delim;
@@ -209,6 +270,7 @@ read_message(struct receiver *rc)
 	zmq_msg_move(&r->body, &f[4]);
 	rc->inflight++;
 	rc->inflight_bytes += zmq_msg_size(&r->body);
+	fl->bytes += zmq_msg_size(&r->body);
 	log_debug("request %s: %zu bytes of %s queued", rid,
 	    zmq_msg_size(&r->body), proto_content_type_name(ct));
 	writer_pool_submit(rc->pool, r);
@@ -274,6 +336,7 @@ deliver_done(struct receiver *rc)
 		    r->request_id, r->reply.data, r->reply.len);
 		rc->inflight--;
 		rc->inflight_bytes -= zmq_msg_size(&r->body);
+		inflight_of(rc, r->supplier_id)->bytes -= zmq_msg_size(&r->body);
 		request_free(r);
 		any = 1;
 	}
@@ -298,32 +361,51 @@ on_done(evutil_socket_t fd, short what, void *arg)
 }
 
 struct receiver *
-receiver_start(struct event_base *base, const struct config *cfg,
-    struct writer_pool *pool)
+receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 {
 	struct receiver *rc = xcalloc(1, sizeof(*rc));
 	int64_t maxmsg = cfg->max_message_size * 2;
-	int one = 1, linger = 2000, fd;
-	size_t sz = sizeof(fd);
+	int one = 1, linger = 2000, hwm = (int)cfg->rcvhwm;
 
-	rc->base = base;
 	rc->cfg = cfg;
-	rc->pool = pool;
-	if ((rc->zctx = zmq_ctx_new()) == NULL ||
-	    (rc->sock = zmq_socket(rc->zctx, ZMQ_ROUTER)) == NULL)
+	if ((rc->sock = zmq_socket(zctx, ZMQ_ROUTER)) == NULL)
 		fatalx("zmq socket: %s", zmq_strerror(errno));
 	/* A frame up to twice the limit still gets a "too_large" reply; a
-	 * larger one makes libzmq drop the connection unread. */
+	 * larger one makes libzmq drop the connection before it is read. */
 	zmq_setsockopt(rc->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(rc->sock, ZMQ_IPV6, &one, sizeof(one));
 	zmq_setsockopt(rc->sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_setsockopt(rc->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	zmq_setsockopt(rc->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	if (curve_secret) {
+		if (zmq_setsockopt(rc->sock, ZMQ_CURVE_SERVER, &one,
+		    sizeof(one)) < 0 ||
+		    zmq_setsockopt(rc->sock, ZMQ_CURVE_SECRETKEY, curve_secret,
+		    strlen(curve_secret)) < 0 ||
+		    zmq_setsockopt(rc->sock, ZMQ_ZAP_DOMAIN, "bevis", 5) < 0)
+			fatalx("CURVE: %s", zmq_strerror(errno));
+	}
 	if (zmq_bind(rc->sock, cfg->endpoint) < 0) {
 		log_error("cannot bind %s: %s", cfg->endpoint, zmq_strerror(errno));
 		zmq_close(rc->sock);
-		zmq_ctx_term(rc->zctx);
 		free(rc);
 		return NULL;
 	}
+	log_info("listening on %s (%s)", cfg->endpoint, curve_secret ?
+	    "CURVE, suppliers by key" : "plaintext, suppliers by field");
+	return rc;
+}
+
+void
+receiver_start(struct receiver *rc, struct event_base *base,
+    struct writer_pool *pool, struct auth *auth)
+{
+	int fd;
+	size_t sz = sizeof(fd);
+
+	rc->base = base;
+	rc->pool = pool;
+	rc->auth = auth;
 	if (zmq_getsockopt(rc->sock, ZMQ_FD, &fd, &sz) < 0)
 		fatalx("zmq_getsockopt ZMQ_FD: %s", zmq_strerror(errno));
 	rc->ev_sock = event_new(base, fd, EV_READ | EV_PERSIST, on_socket, rc);
@@ -331,10 +413,8 @@ receiver_start(struct event_base *base, const struct config *cfg,
 	    on_done, rc);
 	event_add(rc->ev_sock, NULL);
 	event_add(rc->ev_done, NULL);
-	log_info("listening on %s", cfg->endpoint);
 	/* Messages may already be queued before the first edge. */
 	event_active(rc->ev_sock, EV_READ, 0);
-	return rc;
 }
 
 void
@@ -356,9 +436,11 @@ receiver_flush(struct receiver *rc)
 void
 receiver_free(struct receiver *rc)
 {
-	event_free(rc->ev_sock);
-	event_free(rc->ev_done);
+	if (rc->ev_sock)
+		event_free(rc->ev_sock);
+	if (rc->ev_done)
+		event_free(rc->ev_done);
 	zmq_close(rc->sock);
-	zmq_ctx_term(rc->zctx);
+	free(rc->per_supplier);
 	free(rc);
 }

@@ -10,9 +10,16 @@
 
 struct receiver;
 
-/* Binds cfg->endpoint. Returns NULL and logs why on failure. */
-struct receiver *receiver_start(struct event_base *base,
-    const struct config *cfg, struct writer_pool *pool);
+struct auth;
+
+/* Binds cfg->endpoint in zctx, as a CURVE server when curve_secret (Z85)
+ * is given. Returns NULL and logs why on failure. */
+struct receiver *receiver_bind(void *zctx, const struct config *cfg,
+    const char *curve_secret);
+/* Starts reading on the loop. With auth, each request's supplier is the
+ * one whose key the ZAP handler admitted. */
+void receiver_start(struct receiver *rc, struct event_base *base,
+    struct writer_pool *pool, struct auth *auth);
 /* Stops reading new requests; the loop breaks once every request in
  * flight has been answered. */
 void receiver_drain(struct receiver *rc);

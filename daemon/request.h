@@ -21,6 +21,8 @@ struct request {
 	zmq_msg_t body;			/* owned; the bytes are stored as sent */
 	int64_t received_us;		/* receipt time, µs since the epoch */
 	int32_t supplier_id;		/* authenticated supplier, 0 if none */
+	char supplier_name[64];		/* its name, "" if none */
+	char key_fp[33];		/* its key's fingerprint, "" if none */
 	struct buf reply;		/* the JSON status, set by a writer */
 };
 

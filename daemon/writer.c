@@ -58,7 +58,8 @@ struct work {
 	size_t nitems;
 	int64_t replay_sub;	/* committed before under this request id */
 	long leader;		/* earlier request in the batch with this id */
-	const char *conflict;	/* request-level error */
+	const char *conflict;	/* request id reused for another body */
+	char refused[160];	/* request refused before the database */
 };
 
 struct batch {
@@ -319,7 +320,7 @@ ensure_connected(struct writer *w)
 /* ---- taking and preparing a batch ---- */
 
 static void
-batch_add(struct batch *b, struct request *r)
+batch_add(struct writer *w, struct batch *b, struct request *r)
 {
 	struct work *wk;
 	size_t len = zmq_msg_size(&r->body);
@@ -335,6 +336,12 @@ batch_add(struct batch *b, struct request *r)
 	split_body(&wk->sp, r->ct, zmq_msg_data(&r->body), len);
 	/* A body that cannot be split is one quarantined item. */
 	wk->nitems = wk->sp.error ? 1 : wk->sp.n;
+	if (wk->nitems > (size_t)w->pool->cfg->max_items) {
+		snprintf(wk->refused, sizeof(wk->refused), "the request has %zu "
+		    "items; the limit is %ld", wk->nitems, w->pool->cfg->max_items);
+		split_free(&wk->sp);
+		wk->nitems = 0;
+	}
 	wk->items = xcalloc(wk->nitems, sizeof(*wk->items));
 	sha256(zmq_msg_data(&r->body), len, wk->sha);
 	b->rows += wk->nitems;
@@ -377,7 +384,7 @@ take_batch(struct writer *w, struct batch *b)
 		    (size_t)cfg->batch_max_bytes)) {
 			TAILQ_REMOVE(&p->queue, r, entry);
 			pthread_mutex_unlock(&p->mu);
-			batch_add(b, r);
+			batch_add(w, b, r);
 			pthread_mutex_lock(&p->mu);
 		}
 		/* Natural group commit: an idle writer takes what is there.
@@ -474,6 +481,8 @@ prepare_batch(struct writer *w, struct batch *b, struct pgerr *e)
 		wk->replay_sub = 0;
 		wk->leader = -1;
 		wk->conflict = NULL;
+		if (wk->refused[0])
+			continue;
 		for (size_t k = 0; k < wk->nitems; k++) {
 			struct item_res *it = &wk->items[k];
 			free(it->id);
@@ -492,12 +501,32 @@ prepare_batch(struct writer *w, struct batch *b, struct pgerr *e)
 			struct event ev;
 			int32_t sid = wk->req->supplier_id;
 
+			if (sp->len > (size_t)w->pool->cfg->max_item_bytes) {
+				snprintf(reason, sizeof(reason), "the item has %zu "
+				    "bytes; the limit is %ld", sp->len,
+				    w->pool->cfg->max_item_bytes);
+				item_quarantine(it, reason);
+				continue;
+			}
 			if (event_parse_json(body + sp->off, sp->len, &ev, reason,
 			    sizeof(reason)) < 0) {
 				item_quarantine(it, reason);
 				continue;
 			}
 			it->id = xstrndup(ev.id.p, ev.id.n);
+			if (sid != 0 && ev.supplier.p &&
+			    (ev.supplier.n != strlen(wk->req->supplier_name) ||
+			    memcmp(ev.supplier.p, wk->req->supplier_name,
+			    ev.supplier.n) != 0)) {
+				/* The key says who sent it, not the item. */
+				snprintf(reason, sizeof(reason), "supplier mismatch: "
+				    "item names '%.*s', key belongs to '%s'",
+				    (int)utf8_cut(ev.supplier.p, ev.supplier.n, 64),
+				    ev.supplier.p, wk->req->supplier_name);
+				item_quarantine(it, reason);
+				event_clear(&ev);
+				continue;
+			}
 			if (sid == 0) {
 				if (ev.supplier.p == NULL) {
 					item_quarantine(it, "missing required field "
@@ -556,7 +585,8 @@ alloc_ids(struct writer *w, struct batch *b, struct pgerr *e)
 static int
 work_active(const struct work *wk)
 {
-	return wk->replay_sub == 0 && wk->leader < 0 && wk->conflict == NULL;
+	return wk->replay_sub == 0 && wk->leader < 0 && wk->conflict == NULL &&
+	    !wk->refused[0];
 }
 
 static const char *
@@ -726,19 +756,10 @@ insert_staged(struct writer *w, struct batch *b, struct pgerr *e)
 	return 0;
 }
 
-static const char *
-supplier_name(const struct writer *w, int32_t id)
-{
-	for (size_t i = 0; id && i < w->sc.n; i++)
-		if (w->sc.ids[i] == id)
-			return w->sc.names[i];
-	return "";
-}
-
 /* The ledger leaf of a committed request: the digests of its body, of its
  * event rows exactly as copied, and of its quarantine rows. */
 static void
-encode_leaf(struct writer *w, const struct batch *b, const struct work *wk,
+encode_leaf(const struct batch *b, const struct work *wk,
     const unsigned char *qrows, size_t qlen, struct buf *out)
 {
 	struct ledger_submission ls;
@@ -747,7 +768,8 @@ encode_leaf(struct writer *w, const struct batch *b, const struct work *wk,
 
 	memset(&ls, 0, sizeof(ls));
 	ls.submission_id = wk->sub_id;
-	ls.supplier = supplier_name(w, wk->req->supplier_id);
+	ls.supplier = wk->req->supplier_name;
+	ls.key_fingerprint = wk->req->key_fp;
 	ls.received_us = wk->req->received_us;
 	ls.request_id = wk->req->request_id;
 	ls.content_type = proto_content_type_name(wk->req->ct);
@@ -804,10 +826,14 @@ write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 
 		if (!work_active(wk))
 			continue;
-		copy_row(&s, 8);
+		copy_row(&s, 9);
 		copy_int8(&s, wk->sub_id);
 		if (r->supplier_id)
 			copy_int4(&s, r->supplier_id);
+		else
+			copy_null(&s);
+		if (r->key_fp[0])
+			copy_bytes(&s, r->key_fp, strlen(r->key_fp));
 		else
 			copy_null(&s);
 		copy_bytes(&s, r->request_id, strlen(r->request_id));
@@ -834,15 +860,15 @@ write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 			copy_int4(&q, (int32_t)len);
 		}
 		buf_reset(&leaf);
-		encode_leaf(w, b, wk, q.data + qstart, q.len - qstart, &leaf);
+		encode_leaf(b, wk, q.data + qstart, q.len - qstart, &leaf);
 		buf_puts(&kinds, kinds.len ? ",submission" : "{submission");
 		array_hex(&datas, leaf.data, leaf.len);
 		buf_printf(&subs, "%c%lld", subs.len ? ',' : '{',
 		    (long long)wk->sub_id);
 		nleaves++;
 	}
-	if (s.len && copy_in(w, "COPY submission (id, supplier_id, request_id, "
-	    "content_type, received_at, sha256, body, item_count) FROM STDIN "
+	if (s.len && copy_in(w, "COPY submission (id, supplier_id, key_fingerprint, "
+	    "request_id, content_type, received_at, sha256, body, item_count) FROM STDIN "
 	    "(FORMAT binary)", &s, e) < 0)
 		rc = -1;
 	if (rc == 0 && q.len && copy_in(w, "COPY quarantine (" LEDGER_QUARANTINE_COLUMNS
@@ -981,6 +1007,10 @@ build_reply(struct batch *b, struct work *wk)
 	struct buf *out = &wk->req->reply;
 	size_t count[4] = { 0 };
 
+	if (wk->refused[0]) {
+		reply_error(out, "too_many_items", wk->refused);
+		return;
+	}
 	if (wk->conflict) {
 		reply_error(out, "request_id_conflict", wk->conflict);
 		return;

@@ -9,8 +9,21 @@ PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/b
 conninfo="host=$var/pg/run port=$port dbname=bevis user=postgres"
 
 "$build/bevis" --db "$conninfo" migrate
-"$PGBIN/psql" -Atq -d "$conninfo" -c \
-    "INSERT INTO supplier (name) VALUES ('demo') ON CONFLICT (name) DO NOTHING"
+
+# CURVE keys: the server's, and the demo supplier's, registered once.
+if [ ! -f "$var/keys/server.key" ]; then
+	"$build/bevis" keygen --curve "$var/keys" --name server >/dev/null
+	"$build/bevis" keygen --curve "$var/keys" --name demo >/dev/null
+fi
+if [ "$("$PGBIN/psql" -Atq -d "$conninfo" -c \
+    "SELECT count(*) FROM supplier WHERE name = 'demo' AND public_key IS NOT NULL")" = 0 ]; then
+	"$PGBIN/psql" -Atq -d "$conninfo" -c \
+	    "INSERT INTO supplier (name) VALUES ('demo') ON CONFLICT (name) DO NOTHING"
+	"$build/bevis" --db "$conninfo" supplier add demo --key-file "$var/keys/demo.pub" >/dev/null
+fi
+# bevisd will not run as root; under root, it becomes nobody once started.
+user=
+[ "$(id -u)" = 0 ] && user=nobody
 
 # The key that signs tree heads; its public half is what auditors verify with.
 if [ ! -f "$var/ledger/ledger.key" ]; then
@@ -24,6 +37,12 @@ endpoint = tcp://127.0.0.1:7341
 db = $conninfo
 log_level = info
 ledger_key = $var/ledger/ledger.key
+curve_secret_key = $var/keys/server.key
+user = $user
+
+[client]
+server_key = $var/keys/server.pub
+key = $var/keys/demo.key
 CONF
 
 cat > "$var/env.sh" <<ENV
@@ -32,4 +51,4 @@ export PATH="$build:\$PATH"
 export BEVIS_CONFIG="$var/bevisd.conf"
 export PGHOST="$var/pg/run" PGPORT=$port PGDATABASE=bevis PGUSER=postgres
 ENV
-echo "dev setup: database migrated, supplier 'demo' present, ledger key in $var/ledger/, config in $var/bevisd.conf"
+echo "dev setup: database migrated, supplier 'demo' with its CURVE key, keys in $var/keys/ and $var/ledger/, config in $var/bevisd.conf"

@@ -18,6 +18,8 @@ dir=$(cd "$dir" && pwd)
 case $cmd in
 start)
 	[ "$(id -u)" = 0 ] && chown postgres "$dir"
+	# bevisd, running as another user, reaches the socket through here.
+	chmod 0755 "$dir"
 	if [ ! -f "$dir/data/PG_VERSION" ]; then
 		as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres --auth=trust \
 		    -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||

@@ -39,47 +39,99 @@ def test_protocol_examples_run_verbatim(cluster):
 
 
 def test_readme_walkthrough(cluster):
-    """bevis send of the sample file, then bevis events, as the README shows."""
+    """What the README shows after `make run`, on the set-up `make run`
+    makes (tests/pgctl.sh and tests/devsetup.sh, into a temporary var/):
+    bevis send over CURVE with the demo supplier's key, bevis events,
+    bevis checkpoint and bevis verify."""
+    import shutil
     import tempfile
-    keydir = tempfile.mkdtemp(prefix="bevis-readme-")
-    out = run_bevis(None, "keygen", "--ledger", os.path.join(keydir, "ledger"))
-    eq(out.returncode, 0, "keygen")
-    db = cluster.new_database()
-    d = Daemon(db, ledger_key=os.path.join(keydir, "ledger", "ledger.key"))
+    import time
+    from bevistest import BEVIS, BEVISD, PGBIN, free_port
+    var = tempfile.mkdtemp(prefix="bevis-var-")
+    os.chmod(var, 0o755)
+    port = free_port()
+    env = dict(os.environ, PGBIN=PGBIN)
+    subprocess.run(["sh", os.path.join(ROOT, "tests/pgctl.sh"), "start",
+                    os.path.join(var, "pg"), str(port)], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    d = None
     try:
+        out = subprocess.run(["sh", os.path.join(ROOT, "tests/devsetup.sh"),
+                              os.path.dirname(BEVIS), var, str(port)],
+                             capture_output=True, text=True, env=env)
+        eq(out.returncode, 0, "devsetup: " + out.stdout + out.stderr)
+        conf = os.path.join(var, "bevisd.conf")
+        # The README's endpoint is fixed; give this run its own.
+        ep = f"tcp://127.0.0.1:{free_port()}"
+        with open(conf) as f:
+            text = f.read().replace("tcp://127.0.0.1:7341", ep)
+        with open(conf, "w") as f:
+            f.write(text)
+        d = subprocess.Popen([BEVISD, "-f", "-c", conf], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        # What `. var/env.sh` sets.
+        shell = dict(os.environ, BEVIS_CONFIG=conf, PGHOST=os.path.join(var, "pg", "run"),
+                     PGPORT=str(port), PGDATABASE="bevis", PGUSER="postgres")
+
+        def bevis(*args):
+            return subprocess.run([BEVIS, *args], capture_output=True, text=True, env=shell)
+
+        deadline = time.time() + 15
+        while bevis("ping", "--timeout", "0.5").returncode != 0:
+            check(time.time() < deadline, "bevis ping never answered")
         sample = os.path.join(ROOT, "docs", "examples", "events.ndjson")
-        env = {"BEVIS_CONFIG": d.conf}
-        out = run_bevis(db, "send", sample, env=env)
-        eq(out.returncode, 1, "send exit code (one item quarantined)")
-        eq(out.stdout.decode().splitlines()[-1],
+        out = bevis("send", sample)
+        eq(out.returncode, 1, "send exit code (one item quarantined): " + out.stderr)
+        eq(out.stdout.splitlines()[-1],
            f"{sample}: 6 items in 1 requests: 5 accepted, 0 duplicate, 1 quarantined",
            "send summary")
-        check(f"{sample}:6: quarantined: field 'time' is not an RFC 3339" in out.stderr.decode(),
-              out.stderr.decode())
-        out = run_bevis(db, "events", "--since", "2026-10-01", env=env)
-        eq(out.returncode, 0, "events exit code")
-        lines = out.stdout.decode().splitlines()
-        eq(len(lines), 6, "table header + 5 events")
+        check(f"{sample}:6: quarantined: field 'time' is not an RFC 3339" in out.stderr,
+              out.stderr)
+        out = bevis("events", "--since", "2026-10-01")
+        lines = out.stdout.splitlines()
+        eq((out.returncode, len(lines)), (0, 6), "table header + 5 events")
         check(lines[0].startswith("OCCURRED (UTC)"), lines[0])
         check("evt-0005" in lines[5] and "critical" in lines[5], lines[5])
-        eq(out.stderr.decode(), "5 events\n", "count line")
-        # Sending again stores nothing new.
-        out = run_bevis(db, "send", sample, env=env)
-        check("0 accepted, 5 duplicate, 1 quarantined" in out.stdout.decode(), out.stdout)
-        eq(db.count("event"), 5, "events after resend")
-        # The signed head, kept aside, and verify against it.
-        import time
+        eq(out.stderr, "5 events\n", "count line")
+        out = bevis("send", sample)
+        check("0 accepted, 5 duplicate, 1 quarantined" in out.stdout, out.stdout)
         deadline = time.time() + 10
-        while db.value("SELECT max(tree_size) FROM tree_head") != "2" and time.time() < deadline:
+        # Three leaves: the demo supplier's key, and two submissions.
+        while bevis("checkpoint").stdout.splitlines()[1:2] != ["3"]:
+            check(time.time() < deadline, "no signed head of size 3")
             time.sleep(0.1)
-        out = run_bevis(db, "checkpoint", env=env)
-        eq(out.returncode, 0, "bevis checkpoint")
-        cp = os.path.join(keydir, "checkpoint.txt")
-        with open(cp, "wb") as f:
-            f.write(out.stdout)
-        out = run_bevis(db, "verify", "--checkpoint", cp, env=env)
-        eq((out.returncode, out.stderr), (0, b""), "bevis verify")
-        check(out.stdout.startswith(b"verified: 2 leaves (2 submissions, 0 redacted), 5 events, "),
+        cp = os.path.join(var, "checkpoint.txt")
+        with open(cp, "w") as f:
+            f.write(bevis("checkpoint").stdout)
+        out = bevis("verify", "--checkpoint", cp)
+        eq((out.returncode, out.stderr), (0, ""), "bevis verify")
+        check(out.stdout.startswith("verified: 3 leaves (2 submissions, 0 redacted), 5 events, "),
               out.stdout)
+    finally:
+        if d:
+            d.terminate()
+            d.wait(30)
+        subprocess.run(["sh", os.path.join(ROOT, "tests/pgctl.sh"), "stop",
+                        os.path.join(var, "pg"), str(port)], env=env)
+        shutil.rmtree(var, ignore_errors=True)
+
+
+def test_protocol_curve_example_runs_verbatim(cluster):
+    from test_curve import Keys, curve_daemon
+    db = cluster.new_database(suppliers=())
+    keys = Keys()
+    keys.supplier(db, "example-supplier")
+    pub, sec = keys.suppliers["example-supplier"]
+    client_key = keys.write("client.key", sec, 0o600)
+    server_pub = keys.write("server.pub", keys.server_pub, 0o644)
+    d = curve_daemon(db, keys)
+    try:
+        out = subprocess.run([sys.executable, "-c", extract("pyzmq-curve")], capture_output=True,
+                             text=True, timeout=120,
+                             env=dict(os.environ, BEVIS_ENDPOINT=d.endpoint,
+                                      BEVIS_SERVER_KEY=server_pub, BEVIS_CLIENT_KEY=client_key))
+        eq(out.returncode, 0, "curve example exit code: " + out.stdout + out.stderr)
+        eq(db.value("SELECT count(*) FROM event e JOIN supplier s ON s.id = e.supplier_id "
+                    "WHERE s.name = 'example-supplier'"), "2", "events stored as the key's supplier")
     finally:
         eq(d.stop(), 0, "bevisd exit code")

@@ -61,7 +61,7 @@ def decode_submission_leaf(d):
         return take(n).decode()
 
     leaf = {"submission_id": struct.unpack(">q", take(8))[0], "supplier": s(),
-            "received_us": struct.unpack(">q", take(8))[0], "request_id": s(),
+            "key_fingerprint": s(), "received_us": struct.unpack(">q", take(8))[0], "request_id": s(),
             "content_type": s(), "body_sha256": take(32),
             "item_count": struct.unpack(">I", take(4))[0],
             "events": struct.unpack(">I", take(4))[0], "events_sha256": take(32),

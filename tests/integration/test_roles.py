@@ -155,6 +155,7 @@ def submission_leaf_digests(data):
     eq(r.int(1), 1, "kind")
     r.int(8)
     r.str()                 # supplier
+    r.str()                 # key fingerprint
     r.int(8)                # received at
     r.str()                 # request id
     r.str()                 # content type
@@ -214,10 +215,16 @@ def test_roles_and_least_privilege(cluster):
 
     funcs = ["ledger_append(text[],bytea[],bigint[])", "ledger_root(bigint)",
              "ledger_node_hash(integer,bigint)", "bevis_redact(bigint,text)",
-             "bevis_append_only()"]
+             "bevis_append_only()", "bevis_supplier_add(text,text)",
+             "bevis_supplier_revoke(text)", "bevis_curve_fingerprint(text)",
+             "bevis_z85_decode(text)",
+             "bevis_supplier_key_leaf(integer,text,text,text,text,timestamptz)"]
     fwant = {"bevis_ingest": {"ledger_append", "ledger_root", "ledger_node_hash"},
-             "bevis_isam": {"ledger_root", "ledger_node_hash", "bevis_redact"},
-             "bevis_auditor": {"ledger_root", "ledger_node_hash"},
+             "bevis_isam": {"ledger_root", "ledger_node_hash", "bevis_redact",
+                            "bevis_supplier_add", "bevis_supplier_revoke",
+                            "bevis_curve_fingerprint", "bevis_z85_decode"},
+             "bevis_auditor": {"ledger_root", "ledger_node_hash",
+                               "bevis_curve_fingerprint", "bevis_z85_decode"},
              "public": set()}
     for role, fs in fwant.items():
         got = {f.split("(")[0] for f in funcs if db.value(
@@ -232,8 +239,11 @@ def test_roles_and_least_privilege(cluster):
     # Security definers run with a search path a caller cannot redirect.
     rows = db.sql("SELECT proname, prosecdef, array_to_string(proconfig, ',') "
                   "FROM pg_proc WHERE proname IN ('ledger_append', 'ledger_root', "
-                  "'ledger_node_hash', 'bevis_redact') ORDER BY 1")
+                  "'ledger_node_hash', 'bevis_redact', 'bevis_supplier_add', "
+                  "'bevis_supplier_revoke') ORDER BY 1")
     eq(rows, [["bevis_redact", "t", "search_path=pg_catalog, public, pg_temp"],
+              ["bevis_supplier_add", "t", "search_path=pg_catalog, public, pg_temp"],
+              ["bevis_supplier_revoke", "t", "search_path=pg_catalog, public, pg_temp"],
               ["ledger_append", "t", "search_path=pg_catalog, public, pg_temp"],
               ["ledger_node_hash", "f", "search_path=pg_catalog, public, pg_temp"],
               ["ledger_root", "f", "search_path=pg_catalog, public, pg_temp"]],

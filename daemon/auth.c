@@ -1,0 +1,345 @@
+/* auth.c - the supplier registry and the ZAP handler (RFC 27/ZAP).
+ *
+ * The registry lives on the event loop; a loader thread with its own
+ * database connection builds a fresh copy and hands it over through an
+ * eventfd, so the loop never waits for PostgreSQL. Until the first load
+ * succeeds every connection is refused, which fails safe. */
+#include "auth.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+struct registry {
+	struct supplier *s;
+	size_t n;
+};
+
+struct auth {
+	const struct config *cfg;
+	void *zap;			/* REP on inproc://zeromq.zap.01 */
+	struct event *ev_zap;
+	struct event *ev_loaded;
+	struct registry *reg;		/* the loop's copy */
+	/* shared with the loader */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct registry *fresh;		/* handed over, not yet taken */
+	int reload;
+	int stopping;
+	int running;
+	int efd;
+};
+
+static void
+registry_free(struct registry *r)
+{
+	if (r) {
+		free(r->s);
+		free(r);
+	}
+}
+
+/* Returns a new registry, or NULL when the database cannot be read. */
+static struct registry *
+registry_load(PGconn **conn, const char *conninfo)
+{
+	static const char *const keys[] = { "dbname", "fallback_application_name",
+		"connect_timeout", NULL };
+	const char *vals[] = { conninfo, "bevisd-auth", "5", NULL };
+	struct registry *r;
+	PGresult *res;
+
+	if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK) {
+		PQfinish(*conn);
+		*conn = PQconnectdbParams(keys, vals, 1);
+		if (PQstatus(*conn) != CONNECTION_OK) {
+			log_warnx("suppliers: cannot connect to the database: %s",
+			    PQerrorMessage(*conn));
+			return NULL;
+		}
+	}
+	res = PQexec(*conn, "SELECT id, name, public_key FROM supplier "
+	    "WHERE active AND public_key IS NOT NULL ORDER BY id");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warnx("suppliers: cannot read them: %s", PQerrorMessage(*conn));
+		PQclear(res);
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->s = xcalloc((size_t)PQntuples(res) + 1, sizeof(*r->s));
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct supplier *s = &r->s[r->n];
+		const char *key = PQgetvalue(res, i, 2);
+
+		s->id = (int32_t)atol(PQgetvalue(res, i, 0));
+		snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, i, 1));
+		if (!curvekey_valid(key) || zmq_z85_decode(s->key, key) == NULL ||
+		    curvekey_fingerprint(key, s->fingerprint) < 0) {
+			log_warnx("suppliers: %s has an invalid key; ignored",
+			    s->name);
+			continue;
+		}
+		r->n++;
+	}
+	PQclear(res);
+	return r;
+}
+
+static void *
+loader_main(void *arg)
+{
+	struct auth *a = arg;
+	PGconn *conn = NULL;
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->stopping) {
+		struct timespec ts;
+
+		if (!a->reload) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += a->cfg->supplier_refresh;
+			if (pthread_cond_timedwait(&a->cv, &a->mu, &ts) != ETIMEDOUT &&
+			    !a->reload)
+				continue;
+		}
+		if (a->stopping)
+			break;
+		a->reload = 0;
+		pthread_mutex_unlock(&a->mu);
+		struct registry *r = registry_load(&conn, a->cfg->db);
+		pthread_mutex_lock(&a->mu);
+		if (r == NULL) {
+			/* Try again soon rather than at the next refresh. */
+			pthread_mutex_unlock(&a->mu);
+			sleep(1);
+			pthread_mutex_lock(&a->mu);
+			a->reload = 1;
+			continue;
+		}
+		registry_free(a->fresh);
+		a->fresh = r;
+		uint64_t one = 1;
+		if (write(a->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("auth eventfd");
+	}
+	pthread_mutex_unlock(&a->mu);
+	PQfinish(conn);
+	return NULL;
+}
+
+static void
+take_fresh(struct auth *a)
+{
+	struct registry *r;
+
+	pthread_mutex_lock(&a->mu);
+	r = a->fresh;
+	a->fresh = NULL;
+	pthread_mutex_unlock(&a->mu);
+	if (r == NULL)
+		return;
+	if (a->reg == NULL || a->reg->n != r->n)
+		log_info("suppliers: %zu active with a key", r->n);
+	registry_free(a->reg);
+	a->reg = r;
+}
+
+static void
+on_loaded(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t v;
+
+	(void)what;
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("auth eventfd");
+	take_fresh(arg);
+}
+
+static const struct supplier *
+find_key(struct auth *a, const unsigned char *key)
+{
+	for (size_t i = 0; a->reg && i < a->reg->n; i++)
+		if (memcmp(a->reg->s[i].key, key, 32) == 0)
+			return &a->reg->s[i];
+	return NULL;
+}
+
+const struct supplier *
+auth_find(struct auth *a, const char *name)
+{
+	for (size_t i = 0; a->reg && i < a->reg->n; i++)
+		if (strcmp(a->reg->s[i].name, name) == 0)
+			return &a->reg->s[i];
+	return NULL;
+}
+
+/* One ZAP request: version, request id, domain, address, routing id,
+ * mechanism, credentials. */
+static void
+zap_handle(struct auth *a)
+{
+	zmq_msg_t f[8];
+	int n = 0, more;
+	char addr[64] = "";
+
+	do {
+		zmq_msg_t m;
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, a->zap, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		more = zmq_msg_more(&m);
+		if (n < 8) {
+			zmq_msg_init(&f[n]);
+			zmq_msg_move(&f[n++], &m);
+		}
+		zmq_msg_close(&m);
+	} while (more);
+	if (n < 6)
+		goto out;
+	const char *status = "400", *text = "unknown key", *user = "";
+	const struct supplier *s = NULL;
+	snprintf(addr, sizeof(addr), "%.*s", (int)zmq_msg_size(&f[3]),
+	    (const char *)zmq_msg_data(&f[3]));
+	if (zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
+	    n >= 7 && zmq_msg_size(&f[6]) == 32 &&
+	    (s = find_key(a, zmq_msg_data(&f[6]))) != NULL) {
+		status = "200";
+		text = "OK";
+		user = s->name;
+	} else if (zmq_msg_size(&f[5]) == 4 &&
+	    memcmp(zmq_msg_data(&f[5]), "NULL", 4) == 0 && a->cfg->allow_plaintext) {
+		status = "200";
+		text = "OK";
+	}
+	if (*status == '4') {
+		char fp[CURVE_FINGERPRINT_LEN + 1] = "-";
+		char z85[CURVE_Z85_LEN + 1];
+		if (n >= 7 && zmq_msg_size(&f[6]) == 32 &&
+		    zmq_z85_encode(z85, zmq_msg_data(&f[6]), 32) &&
+		    curvekey_fingerprint(z85, fp) < 0)
+			snprintf(fp, sizeof(fp), "-");
+		log_info("refused a connection from %s: key %s is not an active "
+		    "supplier's", addr, fp);
+	} else {
+		log_debug("admitted %s from %s", *user ? user : "(plaintext)", addr);
+	}
+	zmq_send(a->zap, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), ZMQ_SNDMORE);
+	zmq_send(a->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
+	zmq_send(a->zap, status, 3, ZMQ_SNDMORE);
+	zmq_send(a->zap, text, strlen(text), ZMQ_SNDMORE);
+	zmq_send(a->zap, user, strlen(user), ZMQ_SNDMORE);
+	zmq_send(a->zap, "", 0, 0);
+out:
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&f[i]);
+}
+
+static void
+on_zap(evutil_socket_t fd, short what, void *arg)
+{
+	struct auth *a = arg;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		int events = 0;
+		size_t sz = sizeof(events);
+
+		if (zmq_getsockopt(a->zap, ZMQ_EVENTS, &events, &sz) < 0 ||
+		    !(events & ZMQ_POLLIN))
+			return;
+		zap_handle(a);
+	}
+}
+
+struct auth *
+auth_bind(void *zctx, const struct config *cfg)
+{
+	struct auth *a = xcalloc(1, sizeof(*a));
+
+	a->cfg = cfg;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if ((a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		fatal("eventfd");
+	/* Bound before the ROUTER socket, so no CURVE handshake can happen
+	 * without a handler to ask. */
+	a->zap = zmq_socket(zctx, ZMQ_REP);
+	if (a->zap == NULL || zmq_bind(a->zap, "inproc://zeromq.zap.01") < 0)
+		fatalx("ZAP handler: %s", zmq_strerror(errno));
+	return a;
+}
+
+void
+auth_run(struct auth *a, struct event_base *base)
+{
+	PGconn *conn = NULL;
+	int fd;
+	size_t sz = sizeof(fd);
+
+	/* A first load before any connection is admitted. */
+	for (int tries = 0; tries < 3 && a->reg == NULL; tries++) {
+		a->reg = registry_load(&conn, a->cfg->db);
+		if (a->reg == NULL)
+			sleep(1);
+	}
+	PQfinish(conn);
+	if (a->reg)
+		log_info("suppliers: %zu active with a key", a->reg->n);
+	else
+		log_warnx("suppliers: not loaded yet; every connection is "
+		    "refused until they are");
+	if (zmq_getsockopt(a->zap, ZMQ_FD, &fd, &sz) < 0)
+		fatalx("ZAP handler: %s", zmq_strerror(errno));
+	a->ev_zap = event_new(base, fd, EV_READ | EV_PERSIST, on_zap, a);
+	a->ev_loaded = event_new(base, a->efd, EV_READ | EV_PERSIST, on_loaded, a);
+	event_add(a->ev_zap, NULL);
+	event_add(a->ev_loaded, NULL);
+	event_active(a->ev_zap, EV_READ, 0);
+	if ((errno = pthread_create(&a->thread, NULL, loader_main, a)) != 0)
+		fatal("pthread_create");
+	a->running = 1;
+}
+
+void
+auth_reload(struct auth *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->reload = 1;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void
+auth_stop(struct auth *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->stopping = 1;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	if (a->running) {
+		pthread_join(a->thread, NULL);
+		event_free(a->ev_zap);
+		event_free(a->ev_loaded);
+	}
+	zmq_close(a->zap);
+	close(a->efd);
+	registry_free(a->reg);
+	registry_free(a->fresh);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}

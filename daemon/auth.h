@@ -1,0 +1,34 @@
+/* auth.h - who may send: the active suppliers' CURVE keys, loaded from the
+ * database by a thread of their own, and the ZAP handler that admits a
+ * connection only when its key is one of them. */
+#ifndef BEVIS_AUTH_H
+#define BEVIS_AUTH_H
+
+#include <event2/event.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "curvekey.h"
+
+struct supplier {
+	int32_t id;
+	char name[64];
+	unsigned char key[32];
+	char fingerprint[CURVE_FINGERPRINT_LEN + 1];
+};
+
+struct auth;
+
+/* Binds the ZAP handler in zctx; call it before binding the ROUTER socket. */
+struct auth *auth_bind(void *zctx, const struct config *cfg);
+/* Loads the suppliers once (waiting up to a few seconds for the database),
+ * starts answering ZAP requests on the loop and keeps the list fresh:
+ * every cfg->supplier_refresh seconds and on auth_reload(). */
+void auth_run(struct auth *a, struct event_base *base);
+/* The active supplier of that name, or NULL. Valid until the next return
+ * to the event loop. */
+const struct supplier *auth_find(struct auth *a, const char *name);
+void auth_reload(struct auth *a);
+void auth_stop(struct auth *a);
+
+#endif
