@@ -45,6 +45,7 @@ DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_ledger.c cli/cmd_verify.c \
              cli/cmd_supplier.c \
+             cli/cmd_export.c \
              cli/copystream.c cli/ledgerdb.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 

@@ -27,6 +27,10 @@ static const struct {
 	    "                          recompute the ledger and check it" },
 	{ "proof", cmd_proof, "proof --submission ID | --leaf N [--tree-size M] [--json]\n"
 	    "                          an inclusion proof" },
+	{ "export", cmd_export, "export (--submission ID... | --since T --until T) --out DIR\n"
+	    "                          an offline evidence bundle, with proofs" },
+	{ "verify-bundle", cmd_verify_bundle, "verify-bundle DIR [--key F]\n"
+	    "                          check a bundle with no database" },
 };
 
 static int

@@ -39,6 +39,8 @@ int cmd_keygen(struct cli *cli, int argc, char **argv);
 int cmd_checkpoint(struct cli *cli, int argc, char **argv);
 int cmd_proof(struct cli *cli, int argc, char **argv);
 int cmd_verify(struct cli *cli, int argc, char **argv);
+int cmd_export(struct cli *cli, int argc, char **argv);
+int cmd_verify_bundle(struct cli *cli, int argc, char **argv);
 int cmd_supplier(struct cli *cli, int argc, char **argv);
 
 #endif
