@@ -29,6 +29,15 @@ PGconn *cli_connect(struct cli *cli);
 /* The endpoint to connect to: --endpoint, else the config's, with a
  * wildcard bind address turned into loopback. Returns a malloc'd string. */
 char *cli_endpoint(struct cli *cli, const char *opt);
+/* Prints "bevis WHO: message" with the server's detail and hint. */
+void cli_pg_error(const char *who, PGconn *conn, const PGresult *res);
+/* Runs one statement without parameters; on a status other than want it
+ * prints the error (cli_pg_error) and returns -1. */
+int cli_exec(const char *who, PGconn *conn, const char *sql,
+    ExecStatusType want);
+/* The ledger's public key file to verify with: opt, else ledger.pub next
+ * to the config's ledger_key, else NULL. The result stays valid. */
+const char *cli_ledger_pubkey(struct cli *cli, const char *opt);
 
 int cmd_migrate(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);

@@ -111,3 +111,50 @@ cli_endpoint(struct cli *cli, const char *opt)
 		return xasprintf("%.*s://[::1]:%s", (int)(any6 - ep), ep, any6 + 8);
 	return xstrdup(ep);
 }
+
+void
+cli_pg_error(const char *who, PGconn *conn, const PGresult *res)
+{
+	const char *msg = res ? PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail, *hint;
+
+	if (msg == NULL) {
+		fprintf(stderr, "bevis %s: %s", who, PQerrorMessage(conn));
+		return;
+	}
+	fprintf(stderr, "bevis %s: %s\n", who, msg);
+	if ((detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)))
+		fprintf(stderr, "  %s\n", detail);
+	if ((hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT)))
+		fprintf(stderr, "  hint: %s\n", hint);
+}
+
+int
+cli_exec(const char *who, PGconn *conn, const char *sql, ExecStatusType want)
+{
+	PGresult *res = PQexec(conn, sql);
+	int ok = PQresultStatus(res) == want;
+
+	if (!ok)
+		cli_pg_error(who, conn, res);
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+const char *
+cli_ledger_pubkey(struct cli *cli, const char *opt)
+{
+	static char guess[4096];
+
+	if (opt)
+		return opt;
+	cli_load_config(cli);
+	if (cli->cfg.ledger_key[0] == '\0')
+		return NULL;
+	snprintf(guess, sizeof(guess), "%s", cli->cfg.ledger_key);
+	char *slash = strrchr(guess, '/');
+	snprintf(slash ? slash + 1 : guess, sizeof(guess) -
+	    (size_t)(slash ? slash + 1 - guess : 0), "ledger.pub");
+	return guess;
+}

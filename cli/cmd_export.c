@@ -1095,7 +1095,6 @@ cmd_verify_bundle(struct cli *cli, int argc, char **argv)
 	struct checkpoint_verifier key;
 	struct check c;
 	const char *keypath = NULL;
-	static char guess[4096];
 	char err[300];
 	int ch;
 
@@ -1125,17 +1124,8 @@ cmd_verify_bundle(struct cli *cli, int argc, char **argv)
 		    "long\n");
 		return 2;
 	}
-	if (keypath == NULL) {
-		/* As bevis verify: ledger.pub next to the config's ledger_key. */
-		cli_load_config(cli);
-		if (cli->cfg.ledger_key[0]) {
-			snprintf(guess, sizeof(guess), "%s", cli->cfg.ledger_key);
-			char *slash = strrchr(guess, '/');
-			snprintf(slash ? slash + 1 : guess, sizeof(guess) -
-			    (size_t)(slash ? slash + 1 - guess : 0), "ledger.pub");
-			keypath = guess;
-		}
-	}
+	/* Next to the signing key the config names, as ledger.pub. */
+	keypath = cli_ledger_pubkey(cli, keypath);
 	if (keypath == NULL) {
 		fprintf(stderr, "bevis verify-bundle: name the ledger public key "
 		    "you trust with --key FILE (ledger.pub from bevis keygen "

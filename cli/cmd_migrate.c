@@ -8,18 +8,6 @@
 #include "cli.h"
 #include "migrations.h"
 
-static int
-exec_ok(PGconn *conn, const char *sql, ExecStatusType want)
-{
-	PGresult *res = PQexec(conn, sql);
-	int ok = PQresultStatus(res) == want;
-
-	if (!ok)
-		fprintf(stderr, "bevis migrate: %s", PQerrorMessage(conn));
-	PQclear(res);
-	return ok ? 0 : -1;
-}
-
 int
 cmd_migrate(struct cli *cli, int argc, char **argv)
 {
@@ -34,13 +22,13 @@ cmd_migrate(struct cli *cli, int argc, char **argv)
 			return 2;
 		}
 	conn = cli_connect(cli);
-	if (exec_ok(conn, "SET client_min_messages = warning", PGRES_COMMAND_OK) ||
-	    exec_ok(conn, "CREATE TABLE IF NOT EXISTS schema_migration ("
+	if (cli_exec("migrate", conn, "SET client_min_messages = warning", PGRES_COMMAND_OK) ||
+	    cli_exec("migrate", conn, "CREATE TABLE IF NOT EXISTS schema_migration ("
 	    "version integer PRIMARY KEY, name text NOT NULL, "
 	    "sha256 text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
 	    PGRES_COMMAND_OK) ||
 	    /* One migrator at a time. */
-	    exec_ok(conn, "SELECT pg_advisory_lock(7341001)", PGRES_TUPLES_OK))
+	    cli_exec("migrate", conn, "SELECT pg_advisory_lock(7341001)", PGRES_TUPLES_OK))
 		goto fail;
 	for (const struct migration *m = migrations; m->name; m++) {
 		unsigned char h[crypto_hash_sha256_BYTES];
@@ -71,8 +59,8 @@ cmd_migrate(struct cli *cli, int argc, char **argv)
 			continue;
 		}
 		PQclear(res);
-		if (exec_ok(conn, "BEGIN", PGRES_COMMAND_OK) ||
-		    exec_ok(conn, m->sql, PGRES_COMMAND_OK))
+		if (cli_exec("migrate", conn, "BEGIN", PGRES_COMMAND_OK) ||
+		    cli_exec("migrate", conn, m->sql, PGRES_COMMAND_OK))
 			goto fail;
 		res = PQexecParams(conn, "INSERT INTO schema_migration (version, "
 		    "name, sha256) VALUES ($1, $2, $3)", 3, NULL, params, NULL,
@@ -83,7 +71,7 @@ cmd_migrate(struct cli *cli, int argc, char **argv)
 			goto fail;
 		}
 		PQclear(res);
-		if (exec_ok(conn, "COMMIT", PGRES_COMMAND_OK))
+		if (cli_exec("migrate", conn, "COMMIT", PGRES_COMMAND_OK))
 			goto fail;
 		printf("applied %s\n", m->name);
 		applied++;

@@ -22,39 +22,6 @@ redact_usage(void)
 	return 2;
 }
 
-/* The server's message, with its detail and hint, on stderr. */
-static void
-print_error(PGconn *conn, const PGresult *res)
-{
-	const char *msg = res ? PQresultErrorField(res,
-	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *detail, *hint;
-
-	if (msg == NULL) {
-		fprintf(stderr, "bevis redact: %s", PQerrorMessage(conn));
-		return;
-	}
-	fprintf(stderr, "bevis redact: %s\n", msg);
-	if ((detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)))
-		fprintf(stderr, "  %s\n", detail);
-	if ((hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT)))
-		fprintf(stderr, "  hint: %s\n", hint);
-}
-
-/* Runs one parameterless statement; prints the error and returns -1 when
- * it does not return want. */
-static int
-exec_ok(PGconn *conn, const char *sql, ExecStatusType want)
-{
-	PGresult *res = PQexec(conn, sql);
-	int ok = PQresultStatus(res) == want;
-
-	if (!ok)
-		print_error(conn, res);
-	PQclear(res);
-	return ok ? 0 : -1;
-}
-
 int
 cmd_redact(struct cli *cli, int argc, char **argv)
 {
@@ -93,21 +60,21 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 	const char *params[2] = { idbuf, reason };
 	PGresult *res;
 
-	if (exec_ok(conn, "BEGIN", PGRES_COMMAND_OK) < 0)
+	if (cli_exec("redact", conn, "BEGIN", PGRES_COMMAND_OK) < 0)
 		goto fail;
 	/* session_user is the actor bevis_redact() records. */
 	res = PQexecParams(conn, "SELECT bevis_redact($1::bigint, $2::text), "
 	    "session_user", 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
 	    PQgetisnull(res, 0, 0)) {
-		print_error(conn, res);
+		cli_pg_error("redact", conn, res);
 		PQclear(res);
 		goto fail;
 	}
 	long long leaf = atoll(PQgetvalue(res, 0, 0));
 	char *actor = xstrdup(PQgetvalue(res, 0, 1));
 	PQclear(res);
-	if (exec_ok(conn, "COMMIT", PGRES_COMMAND_OK) < 0) {
+	if (cli_exec("redact", conn, "COMMIT", PGRES_COMMAND_OK) < 0) {
 		free(actor);
 		goto fail;
 	}

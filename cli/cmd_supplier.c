@@ -29,19 +29,10 @@ supplier_usage(void)
 static void
 print_error(const char *what, PGconn *conn, const PGresult *res)
 {
-	const char *msg = res ? PQresultErrorField(res,
-	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	const char *detail, *hint;
+	char who[64];
 
-	if (msg == NULL) {
-		fprintf(stderr, "bevis supplier %s: %s", what, PQerrorMessage(conn));
-		return;
-	}
-	fprintf(stderr, "bevis supplier %s: %s\n", what, msg);
-	if ((detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)))
-		fprintf(stderr, "  %s\n", detail);
-	if ((hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT)))
-		fprintf(stderr, "  hint: %s\n", hint);
+	snprintf(who, sizeof(who), "supplier %s", what);
+	cli_pg_error(who, conn, res);
 }
 
 /* Runs a statement with text parameters; returns its result when the status

@@ -854,18 +854,8 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc)
 		goto usage;
-	if (keypath == NULL) {
-		/* Next to the signing key the config names, as ledger.pub. */
-		cli_load_config(cli);
-		if (cli->cfg.ledger_key[0]) {
-			static char guess[4096];
-			snprintf(guess, sizeof(guess), "%s", cli->cfg.ledger_key);
-			char *slash = strrchr(guess, '/');
-			snprintf(slash ? slash + 1 : guess, sizeof(guess) -
-			    (size_t)(slash ? slash + 1 - guess : 0), "ledger.pub");
-			keypath = guess;
-		}
-	}
+	/* Next to the signing key the config names, as ledger.pub. */
+	keypath = cli_ledger_pubkey(cli, keypath);
 	if (keypath == NULL) {
 		fprintf(stderr, "bevis verify: give the ledger's public key with "
 		    "--key FILE (ledger.pub from bevis keygen --ledger)\n");
