@@ -103,7 +103,11 @@ def main():
             # WAL segments, dirty buffers or cache.
             cluster = bevistest.Cluster()
             db = cluster.new_database(SUPPLIERS)
-            d = Daemon(db, writers=args.writers, log_level="warning")
+            keydir = tempfile.mkdtemp(prefix="bevis-bench-key-")
+            subprocess.run([BEVIS, "keygen", "--ledger", keydir, "--name", "bench"],
+                           check=True, capture_output=True)
+            d = Daemon(db, writers=args.writers, log_level="warning",
+                       ledger_key=os.path.join(keydir, "ledger.key"))
             db.sql("CHECKPOINT")
             t0 = time.monotonic()
             out = subprocess.run([BEVIS, "send", "--quiet", "--endpoint", d.endpoint,
@@ -115,7 +119,13 @@ def main():
             assert out.returncode == 0, f"bevis send failed: {out.stdout} {out.stderr}"
             got = db.count("event")
             assert got == n, f"bevis stored {got} rows"
+            t0 = time.monotonic()
+            out = subprocess.run([BEVIS, "--db", db.conninfo, "verify", "--key",
+                                  os.path.join(keydir, "ledger.pub")], capture_output=True, text=True)
+            t_verify = time.monotonic() - t0
+            assert out.returncode == 0, f"bevis verify failed: {out.stdout} {out.stderr}"
             cluster.stop()
+            subprocess.run(["rm", "-rf", keydir])
             cluster = bevistest.Cluster()
             db = cluster.new_database(SUPPLIERS)
             ids = {r[1]: int(r[0]) for r in db.sql("SELECT id, name FROM supplier")}
@@ -142,6 +152,9 @@ def main():
                   f"bevis {r_bevis:,.0f} events/s ({t_bevis:.2f} s); "
                   f"ratio bevis/copy {r_bevis / r_copy:.2f}; bevisd peak RSS {rss / 1024:.1f} MiB")
             ratios.append(r_bevis / r_copy)
+            print(f"bench run {run + 1}: bevis verify of that ledger ({n} events, "
+                  f"{n // 1000} leaves, every body re-hashed): {t_verify:.2f} s, "
+                  f"{n / t_verify:,.0f} events/s")
         ratios.sort()
         print(f"bench: median ratio bevis/copy {ratios[len(ratios) // 2]:.2f} over {len(ratios)} runs "
               f"(min {ratios[0]:.2f}, max {ratios[-1]:.2f})")
