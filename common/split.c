@@ -11,9 +11,14 @@ is_ws(unsigned char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static void
+/* Returns -1, adding nothing, once max_items are there. */
+static int
 add_item(struct split *sp, size_t off, size_t len, size_t line)
 {
+	if (sp->max_items && sp->n == sp->max_items) {
+		sp->over = 1;
+		return -1;
+	}
 	if (sp->n == sp->cap) {
 		sp->cap = sp->cap ? sp->cap * 2 : 64;
 		sp->items = xrealloc(sp->items, sp->cap * sizeof(*sp->items));
@@ -22,6 +27,7 @@ add_item(struct split *sp, size_t off, size_t len, size_t line)
 	sp->items[sp->n].len = len;
 	sp->items[sp->n].line = line;
 	sp->n++;
+	return 0;
 }
 
 static void
@@ -40,7 +46,8 @@ split_ndjson(struct split *sp, const unsigned char *b, size_t len)
 			size_t stop = end;
 			if (b[stop - 1] == '\r')
 				stop--;
-			add_item(sp, start, stop - start, line);
+			if (add_item(sp, start, stop - start, line) < 0)
+				return;
 		}
 		pos = end + 1;	/* past the newline */
 		line++;
@@ -110,7 +117,7 @@ split_json(struct split *sp, const unsigned char *b, size_t len)
 
 		while (end > pos && is_ws(b[end - 1]))
 			end--;
-		add_item(sp, pos, end - pos, line);
+		(void)add_item(sp, pos, end - pos, line);
 		return;
 	}
 	pos++;
@@ -138,7 +145,8 @@ split_json(struct split *sp, const unsigned char *b, size_t len)
 			size_t end = pos;
 			while (end > start && is_ws(b[end - 1]))
 				end--;
-			add_item(sp, start, end - start, start_line);
+			if (add_item(sp, start, end - start, start_line) < 0)
+				return;
 			if (b[pos++] == ']')
 				break;
 		}
@@ -157,6 +165,7 @@ split_body(struct split *sp, enum content_type ct, const unsigned char *body,
 {
 	sp->n = 0;
 	sp->error = NULL;
+	sp->over = 0;
 	if (ct == CT_NDJSON)
 		split_ndjson(sp, body, len);
 	else

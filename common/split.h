@@ -20,6 +20,11 @@ struct split {
 	size_t cap;
 	/* Set when the body as a whole is unusable; items is then empty. */
 	const char *error;
+	/* Set by the caller: stop after this many items (0: no limit), so a
+	 * body of commas cannot cost 24 bytes of spans per byte. over is set
+	 * when the body holds more. */
+	size_t max_items;
+	int over;
 };
 
 /* NDJSON: one item per non-blank line; a trailing CR is not part of the item.

@@ -333,12 +333,13 @@ batch_add(struct writer *w, struct batch *b, struct request *r)
 	memset(wk, 0, sizeof(*wk));
 	wk->req = r;
 	wk->leader = -1;
+	wk->sp.max_items = (size_t)w->pool->cfg->max_items;
 	split_body(&wk->sp, r->ct, zmq_msg_data(&r->body), len);
 	/* A body that cannot be split is one quarantined item. */
 	wk->nitems = wk->sp.error ? 1 : wk->sp.n;
-	if (wk->nitems > (size_t)w->pool->cfg->max_items) {
-		snprintf(wk->refused, sizeof(wk->refused), "the request has %zu "
-		    "items; the limit is %ld", wk->nitems, w->pool->cfg->max_items);
+	if (wk->sp.over) {
+		snprintf(wk->refused, sizeof(wk->refused), "the request has more "
+		    "than %ld items, the limit", w->pool->cfg->max_items);
 		split_free(&wk->sp);
 		wk->nitems = 0;
 	}
@@ -1088,7 +1089,9 @@ process_batch(struct writer *w, struct batch *b)
 	for (;;) {
 		if (ensure_connected(w) < 0) {
 			fail_batch(b, "unavailable", "the database is unreachable "
-			    "and bevisd is stopping; nothing was stored, resend");
+			    "and bevisd is stopping; resend with the same request "
+			    "id (if an earlier try reached COMMIT, the resend gets "
+			    "its outcome)");
 			return;
 		}
 		if ((b->ids_ready || alloc_ids(w, b, &e) == 0) &&
@@ -1096,6 +1099,16 @@ process_batch(struct writer *w, struct batch *b)
 		    (t1 = now_ms()) && run_batch(w, b, mode, &e) == 0)
 			break;
 		if (retryable(&e)) {
+			pthread_mutex_lock(&w->pool->mu);
+			int stopping = w->pool->stopping;
+			pthread_mutex_unlock(&w->pool->mu);
+			if (stopping) {
+				fail_batch(b, "unavailable", "bevisd is stopping and "
+				    "the database did not take the batch; if the "
+				    "connection broke during COMMIT it may be stored: "
+				    "resend with the same request id");
+				return;
+			}
 			log_warnx("writer %d: batch of %zu requests: %s (SQLSTATE "
 			    "%s); retrying", w->num, b->n, e.msg, e.sqlstate);
 			if (PQstatus(w->conn) != CONNECTION_OK)

@@ -589,10 +589,32 @@ test_json_string_roundtrip(void **state)
 	buf_free(&b);
 }
 
+/* A body of commas must not cost a span per byte: the split stops. */
+static void
+test_split_max_items(void **state)
+{
+	struct split sp = { 0 };
+	static const unsigned char commas[] = "[,,,,,,,,,,,,,,,,,,,]";
+
+	(void)state;
+	sp.max_items = 5;
+	split_body(&sp, CT_JSON, commas, sizeof(commas) - 1);
+	assert_int_equal(sp.over, 1);
+	assert_int_equal(sp.n, 5);
+	split_body(&sp, CT_NDJSON, (const unsigned char *)"a\nb\nc\nd\ne\n", 10);
+	assert_int_equal(sp.over, 0);
+	assert_int_equal(sp.n, 5);
+	split_body(&sp, CT_NDJSON, (const unsigned char *)"a\nb\nc\nd\ne\nf", 11);
+	assert_int_equal(sp.over, 1);
+	assert_true(sp.cap <= 64);
+	split_free(&sp);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split_max_items),
 		cmocka_unit_test(test_ndjson_lines),
 		cmocka_unit_test(test_ndjson_crlf),
 		cmocka_unit_test(test_ndjson_blank_lines),
