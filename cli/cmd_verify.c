@@ -214,6 +214,12 @@ verify_content(struct verify *v)
 		}
 		ls.events = rows.count;
 		ledger_rows_final(&rows, ls.events_sha256, ls.events_redacted_sha256);
+		/* After a redaction the personal columns must be NULL: then, and
+		 * only then, the rows hash the same with or without them. */
+		if (redacted && memcmp(ls.events_sha256, ls.events_redacted_sha256,
+		    SHA256_LEN) != 0)
+			verify_problem(v, "submission %lld: redacted, but its event "
+			    "rows hold personal data again", (long long)sub);
 		EVP_DigestFinal_ex(qctx, ls.quarantine_sha256, NULL);
 		EVP_MD_CTX_free(qctx);
 		v->events += ls.events;
@@ -345,7 +351,7 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 	int have;
 
 	qsort(heads, nheads, sizeof(*heads), cmp_head);
-	if (copystream_open(&lc, v->conn[0], "SELECT idx, data, hash FROM "
+	if (copystream_open(&lc, v->conn[0], "SELECT idx, data, hash, kind FROM "
 	    "ledger_leaf ORDER BY idx") < 0 ||
 	    copystream_open(&nc, v->conn[1], "SELECT level::int, idx, hash FROM "
 	    "ledger_node ORDER BY (idx + 1) * (1::bigint << level), level") < 0) {
@@ -369,6 +375,15 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 				verify_problem(v, "leaf %lld is out of order",
 				    (long long)idx);
 		}
+		/* The kind column is not hashed; the kind byte in the data is. */
+		static const char *const kinds[] = { "", "submission",
+			"redaction", "supplier_key", "decision", "link" };
+		if (lc.flen[1] < 5 || memcmp(lc.f[1], LEDGER_MAGIC, 4) != 0 ||
+		    lc.f[1][4] >= sizeof(kinds) / sizeof(kinds[0]) ||
+		    lc.f[3] == NULL || strlen(kinds[lc.f[1][4]]) != lc.flen[3] ||
+		    memcmp(kinds[lc.f[1][4]], lc.f[3], lc.flen[3]) != 0)
+			verify_problem(v, "leaf %lld: its kind column does not say "
+			    "what its data is", (long long)idx);
 		merkle_leaf_hash(lc.f[1], lc.flen[1], lh);
 		if (lc.flen[2] != MERKLE_HASH_LEN || memcmp(lc.f[2], lh, 32) != 0)
 			verify_problem(v, "leaf %lld: the stored hash is not "
@@ -548,12 +563,45 @@ open_snapshot(struct verify *v, struct cli *cli)
 	return 0;
 }
 
+/* Reads a 16-bit-length string of leaf data at *off into out. */
+static int
+leaf_str(const unsigned char *d, size_t n, size_t *off, char *out, size_t cap)
+{
+	if (*off + 2 > n)
+		return -1;
+	size_t l = (size_t)(d[*off] << 8 | d[*off + 1]);
+	if (*off + 2 + l > n || l >= cap)
+		return -1;
+	memcpy(out, d + *off + 2, l);
+	out[l] = '\0';
+	*off += 2 + l;
+	return 0;
+}
+
+static int64_t
+leaf_int8(const unsigned char *d)
+{
+	uint64_t v = 0;
+
+	for (int k = 0; k < 8; k++)
+		v = v << 8 | d[k];
+	return (int64_t)v;
+}
+
+/* Every recorded redaction against its ledger leaf: same submission, who,
+ * when and why, logged after the submission itself; and no redaction leaf
+ * without its record. */
 static int
 load_redactions(struct verify *v)
 {
-	PGresult *res = PQexec(v->conn[0], "SELECT r.submission_id, r.leaf_idx, "
-	    "l.kind FROM redaction r LEFT JOIN ledger_leaf l ON l.idx = r.leaf_idx "
-	    "ORDER BY r.submission_id");
+	PGresult *res = PQexecParams(v->conn[0], "SELECT r.submission_id, "
+	    "r.leaf_idx, l.kind, l.data, r.redacted_by, "
+	    "(extract(epoch FROM r.redacted_at) * 1000000)::bigint, r.reason, "
+	    "sl.idx FROM redaction r "
+	    "LEFT JOIN ledger_leaf l ON l.idx = r.leaf_idx "
+	    "LEFT JOIN ledger_leaf sl ON sl.submission_id = r.submission_id "
+	    "AND sl.kind = 'submission' ORDER BY r.submission_id",
+	    0, NULL, NULL, NULL, NULL, 1);
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "bevis verify: %s", PQerrorMessage(v->conn[0]));
@@ -562,12 +610,41 @@ load_redactions(struct verify *v)
 	}
 	v->nredacted = (size_t)PQntuples(res);
 	v->redacted = xcalloc(v->nredacted + 1, sizeof(int64_t));
-	for (size_t i = 0; i < v->nredacted; i++) {
-		v->redacted[i] = atoll(PQgetvalue(res, (int)i, 0));
-		if (strcmp(PQgetvalue(res, (int)i, 2), "redaction") != 0)
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t sub = leaf_int8((const unsigned char *)PQgetvalue(res, i, 0));
+		int64_t idx = leaf_int8((const unsigned char *)PQgetvalue(res, i, 1));
+		const unsigned char *d = (const unsigned char *)PQgetvalue(res, i, 3);
+		size_t n = (size_t)PQgetlength(res, i, 3), off = 13;
+		char actor[256], reason[4096];
+		int64_t at = 0;
+
+		v->redacted[i] = sub;
+		if (PQgetisnull(res, i, 2) || strcmp(PQgetvalue(res, i, 2),
+		    "redaction") != 0) {
 			verify_problem(v, "redaction of submission %lld: its ledger "
-			    "leaf %s is missing", (long long)v->redacted[i],
-			    PQgetvalue(res, (int)i, 1));
+			    "leaf %lld is missing", (long long)sub, (long long)idx);
+			continue;
+		}
+		if (n < 13 || memcmp(d, LEDGER_MAGIC, 4) != 0 ||
+		    d[4] != LEDGER_KIND_REDACTION || leaf_int8(d + 5) != sub ||
+		    leaf_str(d, n, &off, actor, sizeof(actor)) < 0 ||
+		    off + 8 > n || ((at = leaf_int8(d + off)), off += 8,
+		    leaf_str(d, n, &off, reason, sizeof(reason))) < 0 || off != n) {
+			verify_problem(v, "leaf %lld: not the redaction of submission "
+			    "%lld it is recorded as", (long long)idx, (long long)sub);
+			continue;
+		}
+		if (strcmp(actor, PQgetvalue(res, i, 4)) != 0 ||
+		    at != leaf_int8((const unsigned char *)PQgetvalue(res, i, 5)) ||
+		    strcmp(reason, PQgetvalue(res, i, 6)) != 0)
+			verify_problem(v, "redaction of submission %lld: who, when or "
+			    "why differs from its ledger leaf %lld", (long long)sub,
+			    (long long)idx);
+		if (PQgetisnull(res, i, 7) ||
+		    leaf_int8((const unsigned char *)PQgetvalue(res, i, 7)) >= idx)
+			verify_problem(v, "redaction of submission %lld: its leaf "
+			    "%lld does not come after the submission's", (long long)sub,
+			    (long long)idx);
 	}
 	PQclear(res);
 	res = PQexec(v->conn[0], "SELECT l.idx FROM ledger_leaf l WHERE "

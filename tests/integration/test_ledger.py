@@ -372,3 +372,24 @@ def test_proof_and_checkpoint(cluster):
     import base64
     eq(base64.b64decode(lines[2]).hex(), p["root"], "checkpoint root")
     check(lines[4].startswith("\u2014 bevis.test/ledger "), lines[4])
+
+
+def test_verify_catches_tampering_around_a_redaction(cluster):
+    for sql, want in (
+            ("UPDATE event SET message = 'forged', actor_user = 'mallory' "
+             "WHERE submission_id = {sub} AND item_no = 1",
+             "bevis verify: submission {sub}: redacted, but its event rows hold personal data again"),
+            ("UPDATE redaction SET reason = 'another reason' WHERE submission_id = {sub}",
+             "bevis verify: redaction of submission {sub}: who, when or why differs from "
+             "its ledger leaf 30"),
+            ("UPDATE ledger_leaf SET kind = 'link' WHERE idx = 5",
+             "bevis verify: leaf 5: its kind column does not say what its data is")):
+        db, _key, pub = ledger_with_data(cluster)
+        sub = db.value("SELECT submission_id FROM ledger_leaf WHERE idx = 9")
+        out = run_bevis(db, "--db", db.conninfo, "redact", "--submission", sub,
+                        "--reason", "GDPR Art. 17")
+        eq(out.returncode, 0, "redact")
+        tamper(db, "ALTER TABLE redaction DISABLE TRIGGER ALL; " + sql.format(sub=sub))
+        rc, _out, err = verify(db, pub)
+        eq(rc, 1, "exit code")
+        check(want.format(sub=sub) in err.splitlines(), f"{want.format(sub=sub)!r} in {err!r}")
