@@ -815,7 +815,7 @@ static int
 write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 {
 	struct buf s = BUF_INIT, q = BUF_INIT, leaf = BUF_INIT;
-	struct buf kinds = BUF_INIT, datas = BUF_INIT, subs = BUF_INIT;
+	struct buf datas = BUF_INIT, subs = BUF_INIT;
 	long long nleaves = 0;
 	int rc = 0;
 
@@ -862,7 +862,6 @@ write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 		}
 		buf_reset(&leaf);
 		encode_leaf(b, wk, q.data + qstart, q.len - qstart, &leaf);
-		buf_puts(&kinds, kinds.len ? ",submission" : "{submission");
 		array_hex(&datas, leaf.data, leaf.len);
 		buf_printf(&subs, "%c%lld", subs.len ? ',' : '{',
 		    (long long)wk->sub_id);
@@ -875,14 +874,13 @@ write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 	if (rc == 0 && q.len && copy_in(w, "COPY quarantine (" LEDGER_QUARANTINE_COLUMNS
 	    ") FROM STDIN (FORMAT binary)", &q, e) < 0)
 		rc = -1;
-	if (rc == 0 && kinds.len) {
-		buf_putc(&kinds, '}');
+	if (rc == 0 && nleaves) {
 		buf_putc(&datas, '}');
 		buf_putc(&subs, '}');
-		const char *params[3] = { buf_cstr(&kinds), buf_cstr(&datas),
-			buf_cstr(&subs) };
-		PGresult *res = PQexecParams(w->conn, "SELECT ledger_append($1::text[], "
-		    "$2::bytea[], $3::bigint[])", 3, NULL, params, NULL, NULL, 0);
+		const char *params[2] = { buf_cstr(&datas), buf_cstr(&subs) };
+		PGresult *res = PQexecParams(w->conn, "SELECT "
+		    "ledger_append_submissions($1::bytea[], $2::bigint[])", 2, NULL,
+		    params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			take_err(w, res, e);
 			rc = -1;
@@ -894,7 +892,6 @@ write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 	buf_free(&s);
 	buf_free(&q);
 	buf_free(&leaf);
-	buf_free(&kinds);
 	buf_free(&datas);
 	buf_free(&subs);
 	return rc;

@@ -214,12 +214,13 @@ def test_roles_and_least_privilege(cluster):
             eq(got, table.get(rel, set()), f"{role} on {rel}")
 
     funcs = ["ledger_append(text[],bytea[],bigint[])", "ledger_root(bigint)",
+             "ledger_append_submissions(bytea[],bigint[])",
              "ledger_node_hash(integer,bigint)", "bevis_redact(bigint,text)",
              "bevis_append_only()", "bevis_supplier_add(text,text)",
              "bevis_supplier_revoke(text)", "bevis_curve_fingerprint(text)",
              "bevis_z85_decode(text)",
              "bevis_supplier_key_leaf(integer,text,text,text,text,timestamptz)"]
-    fwant = {"bevis_ingest": {"ledger_append", "ledger_root", "ledger_node_hash"},
+    fwant = {"bevis_ingest": {"ledger_append_submissions", "ledger_root", "ledger_node_hash"},
              "bevis_isam": {"ledger_root", "ledger_node_hash", "bevis_redact",
                             "bevis_supplier_add", "bevis_supplier_revoke",
                             "bevis_curve_fingerprint", "bevis_z85_decode"},
@@ -238,13 +239,15 @@ def test_roles_and_least_privilege(cluster):
                 "'TEMP')"), "t", "ingest may create event_stage")
     # Security definers run with a search path a caller cannot redirect.
     rows = db.sql("SELECT proname, prosecdef, array_to_string(proconfig, ',') "
-                  "FROM pg_proc WHERE proname IN ('ledger_append', 'ledger_root', "
+                  "FROM pg_proc WHERE proname IN ('ledger_append', "
+                  "'ledger_append_submissions', 'ledger_root', "
                   "'ledger_node_hash', 'bevis_redact', 'bevis_supplier_add', "
                   "'bevis_supplier_revoke') ORDER BY 1")
     eq(rows, [["bevis_redact", "t", "search_path=pg_catalog, public, pg_temp"],
               ["bevis_supplier_add", "t", "search_path=pg_catalog, public, pg_temp"],
               ["bevis_supplier_revoke", "t", "search_path=pg_catalog, public, pg_temp"],
               ["ledger_append", "t", "search_path=pg_catalog, public, pg_temp"],
+              ["ledger_append_submissions", "t", "search_path=pg_catalog, public, pg_temp"],
               ["ledger_node_hash", "f", "search_path=pg_catalog, public, pg_temp"],
               ["ledger_root", "f", "search_path=pg_catalog, public, pg_temp"]],
        "function security")
@@ -299,6 +302,14 @@ def test_ingest_role_runs_bevisd_and_cannot_change_evidence(cluster):
             "permission denied for table ledger_node")
     refused(db, user, "INSERT INTO supplier (name) VALUES ('evil')", "42501",
             "permission denied for table supplier")
+    # Through its own door only submission leaves of real submissions pass.
+    sub = db.value("SELECT min(id) FROM submission")
+    refused(db, user, "SELECT ledger_append_submissions(ARRAY['\\x42564c3102'::bytea "
+            f"|| int8send({sub})], ARRAY[{sub}::bigint])", "22023",
+            f"bevis: not the first submission leaf of an existing submission ({sub})")
+    refused(db, user, "SELECT ledger_append_submissions(ARRAY['\\x42564c3101'::bytea "
+            f"|| int8send({sub})], ARRAY[{sub}::bigint])", "22023",
+            f"bevis: not the first submission leaf of an existing submission ({sub})")
     refused(db, user, "SELECT bevis_redact(1, 'no')", "42501",
             "permission denied for function bevis_redact")
     refused(db, user, "SELECT * FROM redaction", "42501",
@@ -340,6 +351,9 @@ def test_auditor_reads_everything_and_writes_nothing(cluster):
             "permission denied for table supplier")
     refused(db, user, "SELECT ledger_append(ARRAY['submission'], ARRAY['\\x00'::bytea], "
             "ARRAY[NULL::bigint])", "42501", "permission denied for function ledger_append")
+    refused(db, user, "SELECT ledger_append_submissions(ARRAY['\\x00'::bytea], "
+            "ARRAY[1::bigint])", "42501",
+            "permission denied for function ledger_append_submissions")
     refused(db, user, "SELECT bevis_redact(1, 'curious')", "42501",
             "permission denied for function bevis_redact")
     refused(db, user, "SELECT nextval('submission_id_seq')", "42501",
