@@ -57,6 +57,8 @@ const struct config_option config_options[] = {
 	    "request bytes one supplier may have in flight before replies say busy"),
 	OPT("bevisd", rcvhwm, CT_INT, 1, 100000, "32",
 	    "messages ZeroMQ queues per connection before it stops reading it"),
+	OPT("bevisd", http_listen, CT_STRING, 0, 0, "",
+	    "loopback HOST:PORT serving /metrics and /healthz; empty: off"),
 	OPTF("client", "server_key", client_server_key, CT_STRING, 0, 0, "",
 	    "bevis send: the server's CURVE public key file"),
 	OPTF("client", "key", client_key, CT_STRING, 0, 0, "",

@@ -28,6 +28,7 @@ struct config {
 	long max_item_bytes;		/* bytes in one item */
 	long supplier_inflight_bytes;	/* per supplier, before "busy" */
 	long rcvhwm;			/* messages queued per connection */
+	char *http_listen;		/* loopback HOST:PORT for /metrics */
 	/* [client]: what bevis send uses */
 	char *client_server_key;	/* the server's public key file */
 	char *client_key;		/* this client's secret key file */

@@ -22,6 +22,7 @@
 #include "curvekey.h"
 #include "keyfile.h"
 #include "log.h"
+#include "metrics.h"
 #include "receive.h"
 #include "writer.h"
 
@@ -230,11 +231,15 @@ main(int argc, char **argv)
 		auth_run(auth, base);
 	struct writer_pool *pool = writer_pool_start(&cfg, sp);
 	receiver_start(receiver, base, pool, auth);
+	if (cfg.http_listen[0] &&
+	    metrics_http_start(base, cfg.http_listen, receiver) < 0)
+		return 1;
 	log_info("bevisd %s ready: %ld writers, batches of up to %ld items",
 	    BEVIS_VERSION, cfg.writers, cfg.batch_max_rows);
 	sd_notify(0, "READY=1");
 	event_base_dispatch(base);
 
+	metrics_http_stop();
 	writer_pool_stop(pool);
 	receiver_flush(receiver);
 	receiver_free(receiver);

@@ -21,7 +21,9 @@
 
 struct inflight {
 	int32_t supplier_id;	/* 0: unauthenticated senders, together */
-	size_t bytes;
+	char name[64];
+	size_t bytes;		/* received, not yet answered */
+	uint64_t requests, accepted, duplicate, quarantined, busy;
 };
 
 struct receiver {
@@ -36,6 +38,7 @@ struct receiver {
 	struct event *ev_done;
 	size_t inflight_bytes;
 	size_t inflight;
+	uint64_t requests, refused, busy;	/* for /metrics */
 	int paused;
 	int draining;
 };
@@ -87,6 +90,7 @@ send_error(struct receiver *rc, zmq_msg_t *route, int has_delim,
 	buf_putc(&b, '}');
 	log_info("request %s: refused: %s: %s", request_id[0] ? request_id : "-",
 	    code, msg);
+	rc->refused++;
 	send_reply(rc, zmq_msg_data(route), zmq_msg_size(route), has_delim,
 	    request_id, b.data, b.len);
 	buf_free(&b);
@@ -122,8 +126,8 @@ inflight_of(struct receiver *rc, int32_t supplier_id)
 			return &rc->per_supplier[i];
 	rc->per_supplier = xrealloc(rc->per_supplier,
 	    (rc->nsuppliers + 1) * sizeof(*rc->per_supplier));
+	memset(&rc->per_supplier[rc->nsuppliers], 0, sizeof(*rc->per_supplier));
 	rc->per_supplier[rc->nsuppliers].supplier_id = supplier_id;
-	rc->per_supplier[rc->nsuppliers].bytes = 0;
 	return &rc->per_supplier[rc->nsuppliers++];
 }
 
@@ -247,12 +251,18 @@ read_message(struct receiver *rc)
 		}
 	}
 	struct inflight *fl = inflight_of(rc, sup ? sup->id : 0);
+	if (sup && !fl->name[0])
+		snprintf(fl->name, sizeof(fl->name), "%s", sup->name);
 	if (fl->bytes > 0 && fl->bytes + zmq_msg_size(&f[4]) >
 	    (size_t)rc->cfg->supplier_inflight_bytes) {
 		send_busy(rc, route, has_delim, rid, sup ? sup->name :
 		    "this sender");
+		rc->busy++;
+		fl->busy++;
 		goto done;
 	}
+	rc->requests++;
+	fl->requests++;
 
 	struct request *r = xcalloc(1, sizeof(*r));
 	if (sup) {
@@ -336,7 +346,11 @@ deliver_done(struct receiver *rc)
 		    r->request_id, r->reply.data, r->reply.len);
 		rc->inflight--;
 		rc->inflight_bytes -= zmq_msg_size(&r->body);
-		inflight_of(rc, r->supplier_id)->bytes -= zmq_msg_size(&r->body);
+		struct inflight *fl = inflight_of(rc, r->supplier_id);
+		fl->bytes -= zmq_msg_size(&r->body);
+		fl->accepted += r->accepted;
+		fl->duplicate += r->duplicate;
+		fl->quarantined += r->quarantined;
 		request_free(r);
 		any = 1;
 	}
@@ -443,4 +457,41 @@ receiver_free(struct receiver *rc)
 	zmq_close(rc->sock);
 	free(rc->per_supplier);
 	free(rc);
+}
+
+void
+receiver_metrics(struct receiver *rc, struct buf *b)
+{
+	buf_printf(b, "# HELP bevis_requests_total EVENTS requests taken in.\n"
+	    "# TYPE bevis_requests_total counter\nbevis_requests_total %llu\n"
+	    "# HELP bevis_requests_refused_total Requests refused at the protocol "
+	    "level.\n# TYPE bevis_requests_refused_total counter\n"
+	    "bevis_requests_refused_total %llu\n"
+	    "# HELP bevis_requests_busy_total Requests answered busy.\n"
+	    "# TYPE bevis_requests_busy_total counter\n"
+	    "bevis_requests_busy_total %llu\n"
+	    "# HELP bevis_in_flight_requests Received, not yet answered.\n"
+	    "# TYPE bevis_in_flight_requests gauge\nbevis_in_flight_requests %zu\n"
+	    "# HELP bevis_in_flight_bytes Request bytes received, not yet "
+	    "answered.\n# TYPE bevis_in_flight_bytes gauge\n"
+	    "bevis_in_flight_bytes %zu\n",
+	    (unsigned long long)rc->requests, (unsigned long long)rc->refused,
+	    (unsigned long long)rc->busy, rc->inflight, rc->inflight_bytes);
+	buf_puts(b, "# HELP bevis_supplier_requests_total Requests, by supplier.\n"
+	    "# TYPE bevis_supplier_requests_total counter\n"
+	    "# HELP bevis_supplier_items_total Items answered, by supplier and "
+	    "outcome.\n# TYPE bevis_supplier_items_total counter\n");
+	for (size_t i = 0; i < rc->nsuppliers; i++) {
+		const struct inflight *f = &rc->per_supplier[i];
+		/* Names are [a-z0-9._-], safe inside a label. */
+		const char *n = f->name[0] ? f->name : "(plaintext)";
+		buf_printf(b, "bevis_supplier_requests_total{supplier=\"%s\"} %llu\n"
+		    "bevis_supplier_items_total{supplier=\"%s\",outcome=\"accepted\"} %llu\n"
+		    "bevis_supplier_items_total{supplier=\"%s\",outcome=\"duplicate\"} %llu\n"
+		    "bevis_supplier_items_total{supplier=\"%s\",outcome=\"quarantined\"} %llu\n",
+		    n, (unsigned long long)f->requests, n,
+		    (unsigned long long)f->accepted, n,
+		    (unsigned long long)f->duplicate, n,
+		    (unsigned long long)f->quarantined);
+	}
 }

@@ -5,6 +5,7 @@
 
 #include <event2/event.h>
 
+#include "buf.h"
 #include "config.h"
 #include "writer.h"
 
@@ -26,5 +27,7 @@ void receiver_drain(struct receiver *rc);
 /* Sends the replies still waiting after the writers stopped. */
 void receiver_flush(struct receiver *rc);
 void receiver_free(struct receiver *rc);
+/* Appends the receiver's counters and gauges in Prometheus text format. */
+void receiver_metrics(struct receiver *rc, struct buf *b);
 
 #endif

@@ -24,6 +24,7 @@ struct request {
 	char supplier_name[64];		/* its name, "" if none */
 	char key_fp[33];		/* its key's fingerprint, "" if none */
 	struct buf reply;		/* the JSON status, set by a writer */
+	uint32_t accepted, duplicate, quarantined;	/* its items, ditto */
 };
 
 TAILQ_HEAD(request_list, request);

@@ -30,6 +30,7 @@
 #include "event.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "sha256.h"
 #include "split.h"
 #include "utf8.h"
@@ -297,8 +298,10 @@ ensure_connected(struct writer *w)
 		    "ON COMMIT DELETE ROWS", PGRES_COMMAND_OK, &e) == 0 &&
 		    supplier_cache_load(w, &e) == 0) {
 			log_info("writer %d: connected to the database", w->num);
+			atomic_store(&metrics.db_ok, 1);
 			return 0;
 		}
+		atomic_store(&metrics.db_ok, 0);
 		if (PQstatus(w->conn) != CONNECTION_OK)
 			log_warnx("writer %d: cannot connect to the database: %s",
 			    w->num, PQerrorMessage(w->conn));
@@ -1021,6 +1024,9 @@ build_reply(struct batch *b, struct work *wk)
 	}
 	for (size_t k = 0; k < wk->nitems; k++)
 		count[wk->items[k].outcome]++;
+	wk->req->accepted = (uint32_t)count[OUT_ACCEPTED];
+	wk->req->duplicate = (uint32_t)count[OUT_DUPLICATE];
+	wk->req->quarantined = (uint32_t)count[OUT_QUARANTINED];
 	buf_reset(out);
 	buf_printf(out, "{\"status\":\"ok\",\"submission\":%lld,%s\"items\":%zu,"
 	    "\"accepted\":%zu,\"duplicate\":%zu,\"quarantined\":%zu,"
@@ -1108,6 +1114,8 @@ process_batch(struct writer *w, struct batch *b)
 			}
 			log_warnx("writer %d: batch of %zu requests: %s (SQLSTATE "
 			    "%s); retrying", w->num, b->n, e.msg, e.sqlstate);
+			if (strncmp(e.sqlstate, "08", 2) == 0)
+				atomic_store(&metrics.db_ok, 0);
 			if (PQstatus(w->conn) != CONNECTION_OK)
 				disconnect(w);
 			usleep((useconds_t)backoff * 1000);
@@ -1145,8 +1153,15 @@ process_batch(struct writer *w, struct batch *b)
 		pthread_mutex_unlock(&w->pool->mu);
 		w->appended = 0;
 	}
-	for (size_t i = 0; i < b->n; i++)
+	uint64_t acc = 0, dup = 0, quar = 0;
+	for (size_t i = 0; i < b->n; i++) {
 		build_reply(b, &b->w[i]);
+		acc += b->w[i].req->accepted;
+		dup += b->w[i].req->duplicate;
+		quar += b->w[i].req->quarantined;
+	}
+	metrics_batch(acc, dup, quar, (now_ms() - t1) * 1000);
+	atomic_store(&metrics.db_ok, 1);
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		log_debug("writer %d: committed %zu requests, %zu items (mode %d): "
 		    "parsed in %lld ms, written in %lld ms", w->num, b->n, b->rows,

@@ -39,6 +39,7 @@ log_level = info
 ledger_key = $var/ledger/ledger.key
 curve_secret_key = $var/keys/server.key
 user = $user
+http_listen = 127.0.0.1:9741
 
 [client]
 server_key = $var/keys/server.pub

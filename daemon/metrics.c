@@ -1,0 +1,134 @@
+#include "metrics.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "receive.h"
+
+struct metrics metrics;
+const double metrics_bucket_seconds[METRICS_BUCKETS] = { 0.001, 0.002, 0.005,
+	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
+
+static struct evhttp *http;
+
+void
+metrics_batch(uint64_t accepted, uint64_t duplicate, uint64_t quarantined,
+    int64_t commit_us)
+{
+	atomic_fetch_add(&metrics.items_accepted, accepted);
+	atomic_fetch_add(&metrics.items_duplicate, duplicate);
+	atomic_fetch_add(&metrics.items_quarantined, quarantined);
+	atomic_fetch_add(&metrics.batches, 1);
+	atomic_fetch_add(&metrics.commit_us_sum, (uint64_t)commit_us);
+	atomic_fetch_add(&metrics.commit_count, 1);
+	for (int i = 0; i < METRICS_BUCKETS; i++)
+		if ((double)commit_us / 1e6 <= metrics_bucket_seconds[i])
+			atomic_fetch_add(&metrics.commit_le[i], 1);
+}
+
+static void
+render(struct buf *b, struct receiver *rc)
+{
+	buf_printf(b, "# HELP bevis_items_total Items answered, by outcome.\n"
+	    "# TYPE bevis_items_total counter\n"
+	    "bevis_items_total{outcome=\"accepted\"} %llu\n"
+	    "bevis_items_total{outcome=\"duplicate\"} %llu\n"
+	    "bevis_items_total{outcome=\"quarantined\"} %llu\n",
+	    (unsigned long long)atomic_load(&metrics.items_accepted),
+	    (unsigned long long)atomic_load(&metrics.items_duplicate),
+	    (unsigned long long)atomic_load(&metrics.items_quarantined));
+	buf_printf(b, "# HELP bevis_batches_total Transactions committed.\n"
+	    "# TYPE bevis_batches_total counter\n"
+	    "bevis_batches_total %llu\n",
+	    (unsigned long long)atomic_load(&metrics.batches));
+	buf_puts(b, "# HELP bevis_commit_seconds Time from BEGIN to COMMIT of a batch.\n"
+	    "# TYPE bevis_commit_seconds histogram\n");
+	for (int i = 0; i < METRICS_BUCKETS; i++)
+		buf_printf(b, "bevis_commit_seconds_bucket{le=\"%g\"} %llu\n",
+		    metrics_bucket_seconds[i],
+		    (unsigned long long)atomic_load(&metrics.commit_le[i]));
+	uint64_t count = atomic_load(&metrics.commit_count);
+	buf_printf(b, "bevis_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "bevis_commit_seconds_sum %.6f\nbevis_commit_seconds_count %llu\n",
+	    (unsigned long long)count,
+	    (double)atomic_load(&metrics.commit_us_sum) / 1e6,
+	    (unsigned long long)count);
+	buf_printf(b, "# HELP bevis_database_up 1 when the writers' last contact "
+	    "with the database succeeded.\n"
+	    "# TYPE bevis_database_up gauge\nbevis_database_up %d\n",
+	    atomic_load(&metrics.db_ok));
+	receiver_metrics(rc, b);
+}
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	const char *uri = evhttp_request_get_uri(req);
+	struct evbuffer *out = evbuffer_new();
+	struct buf b = BUF_INIT;
+
+	if (out == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	if (strcmp(uri, "/metrics") == 0) {
+		render(&b, arg);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "text/plain; version=0.0.4");
+		evbuffer_add(out, b.data, b.len);
+		evhttp_send_reply(req, 200, "OK", out);
+	} else if (strcmp(uri, "/healthz") == 0) {
+		/* With no spool yet, nothing is accepted while the database is
+		 * away, so that is unhealthy. */
+		int up = atomic_load(&metrics.db_ok);
+		evbuffer_add_printf(out, "%s\n", up ? "ok" : "database unreachable");
+		evhttp_send_reply(req, up ? 200 : 503, up ? "OK" :
+		    "Service Unavailable", out);
+	} else {
+		evhttp_send_error(req, 404, NULL);
+	}
+	evbuffer_free(out);
+	buf_free(&b);
+}
+
+int
+metrics_http_start(struct event_base *base, const char *listen,
+    struct receiver *rc)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	long port;
+
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host) ||
+	    (port = strtol(colon + 1, NULL, 10)) <= 0 || port > 65535) {
+		log_error("http_listen: '%s' is not HOST:PORT", listen);
+		return -1;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen), listen);
+	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&
+	    strcmp(host, "localhost") != 0) {
+		log_error("http_listen: %s is not a loopback address", host);
+		return -1;
+	}
+	if ((http = evhttp_new(base)) == NULL ||
+	    evhttp_bind_socket(http, host, (unsigned short)port) != 0) {
+		log_error("http_listen: cannot bind %s", listen);
+		return -1;
+	}
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET);
+	evhttp_set_gencb(http, on_request, rc);
+	log_info("metrics on http://%s/metrics", listen);
+	return 0;
+}
+
+void
+metrics_http_stop(void)
+{
+	if (http)
+		evhttp_free(http);
+	http = NULL;
+}

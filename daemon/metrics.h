@@ -1,0 +1,37 @@
+/* metrics.h - counters for /metrics (Prometheus text format) and the
+ * state /healthz reports. Writers update the atomics; the loop owns the
+ * rest and serves HTTP on a loopback port (libevent's evhttp). */
+#ifndef BEVIS_METRICS_H
+#define BEVIS_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define METRICS_BUCKETS 11
+
+struct metrics {
+	atomic_uint_fast64_t items_accepted, items_duplicate, items_quarantined;
+	atomic_uint_fast64_t batches;
+	atomic_uint_fast64_t commit_le[METRICS_BUCKETS];	/* cumulative */
+	atomic_uint_fast64_t commit_us_sum, commit_count;
+	atomic_int db_ok;		/* the writers' last contact succeeded */
+};
+
+extern struct metrics metrics;
+extern const double metrics_bucket_seconds[METRICS_BUCKETS];
+
+/* A committed batch: its item outcomes and how long COMMIT took. */
+void metrics_batch(uint64_t accepted, uint64_t duplicate, uint64_t quarantined,
+    int64_t commit_us);
+
+struct event_base;
+struct receiver;
+/* Serves /metrics and /healthz on listen ("127.0.0.1:9741"); returns -1 and
+ * logs why when it cannot. Only loopback addresses are accepted. */
+int metrics_http_start(struct event_base *base, const char *listen,
+    struct receiver *rc);
+void metrics_http_stop(void);
+
+#endif
