@@ -40,7 +40,7 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
              common/curvekey.c
 DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c \
-             daemon/auth.c daemon/metrics.c
+             daemon/auth.c daemon/metrics.c daemon/spool.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_ledger.c cli/cmd_verify.c \
@@ -53,9 +53,9 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle \
-             torture_checkpoint
+             torture_checkpoint torture_spool
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
-FUZZERS    = fuzz_json fuzz_split
+FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run check unit fuzz integration bench install clean
