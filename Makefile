@@ -58,7 +58,7 @@ UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run check unit fuzz integration bench install clean
+.PHONY: all deps run stop-db start-db check unit fuzz integration bench install clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/bevisd $(BUILD)/bevis
@@ -128,6 +128,12 @@ run: all
 	@sh tests/devsetup.sh $(BUILD) var 5433
 	@echo "bevisd: in another terminal:  . var/env.sh && bevis send docs/examples/events.ndjson"
 	exec $(BUILD)/bevisd -f -c var/bevisd.conf
+
+# Stop and start the `make run` cluster, to watch bevisd spool and replay.
+stop-db:
+	@sh tests/pgctl.sh stop var/pg 5433 && echo "postgresql: stopped (var/pg)"
+start-db:
+	@sh tests/pgctl.sh start var/pg 5433
 
 # ---- tests ----------------------------------------------------------------
 check: all $(UNIT_BINS) $(FUZZ_BINS)

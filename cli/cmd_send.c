@@ -61,6 +61,7 @@ struct sender {
 	int quiet;
 	size_t accepted, duplicate, quarantined, failed_items, failed_requests;
 	size_t busy;			/* busy replies */
+	size_t spooled;			/* items in requests answered spooled */
 };
 
 static int64_t
@@ -439,6 +440,11 @@ report_reply(struct sender *s, struct chunk *c, struct json_object *st)
 		c->resend_ms = now_ms() + after;
 		return 1;
 	}
+	if (status && strcmp(status, "spooled") == 0) {
+		/* Durable on bevisd's disk; the outcomes come at replay. */
+		s->spooled += c->count;
+		return 0;
+	}
 	if (status == NULL || strcmp(status, "ok") != 0) {
 		const char *err = jstr(st, "error"), *msg = jstr(st, "message");
 		size_t line = c->count ? s->sp.items[c->first].line : 1;
@@ -681,10 +687,17 @@ cmd_send(struct cli *cli, int argc, char **argv)
 	zmq_ctx_term(s.zctx);
 	sodium_memzero(s.secret_key, sizeof(s.secret_key));
 	size_t total = s.sp.error ? 1 : s.sp.n;
+	char spooled[48] = "";
+	if (s.spooled)
+		snprintf(spooled, sizeof(spooled), ", %zu spooled", s.spooled);
 	printf("%s: %zu items in %zu requests: %zu accepted, %zu duplicate, "
-	    "%zu quarantined%s\n", s.name, total, s.nchunks, s.accepted,
-	    s.duplicate, s.quarantined, s.failed_items || rc < 0 ?
+	    "%zu quarantined%s%s\n", s.name, total, s.nchunks, s.accepted,
+	    s.duplicate, s.quarantined, spooled, s.failed_items || rc < 0 ?
 	    " - NOT ALL DELIVERED" : "");
+	if (s.spooled)
+		printf("%s: %zu items spooled: bevisd holds them on disk while its "
+		    "database is away and writes them when it is back\n", s.name,
+		    s.spooled);
 	if (s.failed_items)
 		printf("%s: %zu items in %zu requests were not stored\n", s.name,
 		    s.failed_items, s.failed_requests);

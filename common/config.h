@@ -29,6 +29,11 @@ struct config {
 	long supplier_inflight_bytes;	/* per supplier, before "busy" */
 	long rcvhwm;			/* messages queued per connection */
 	char *http_listen;		/* loopback HOST:PORT for /metrics */
+	/* reliability */
+	char *state_dir;		/* the spool lives in state_dir/spool */
+	long spool_max_bytes;		/* 0: no spool */
+	long spool_after_ms;		/* wait for the database before spooling */
+	long shutdown_timeout;		/* seconds a drain may take */
 	/* [client]: what bevis send uses */
 	char *client_server_key;	/* the server's public key file */
 	char *client_key;		/* this client's secret key file */

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #else
 #define sd_notify(unset, state) ((void)(unset), (void)(state), 0)
+#define sd_watchdog_enabled(unset, usec) ((void)(unset), (void)(usec), 0)
 #endif
 
 #include "auth.h"
@@ -24,11 +26,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "receive.h"
+#include "spool.h"
 #include "writer.h"
 
 #define DEFAULT_CONFIG "/etc/bevis/bevisd.conf"
 
 static struct receiver *receiver;
+static struct writer_pool *pool;
+static struct spool *spool;
 static const char *config_path;
 static struct config cfg;
 static int stop_signals;
@@ -43,51 +48,169 @@ usage(void)
 	exit(1);
 }
 
+/* The drain took longer than shutdown_timeout: what is still in flight
+ * stays unanswered and its senders resend. Async-signal-safe. */
+static void
+on_shutdown_timeout(int sig)
+{
+	static const char msg[] = "bevisd: shutdown_timeout passed with requests "
+	    "still in flight; exiting (their senders resend)\n";
+
+	(void)sig;
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
 static void
 on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
+	struct sigaction sa;
 
 	(void)what;
 	if (++stop_signals > 1) {
 		log_warnx("second %s: exiting at once", strsignal((int)sig));
 		_exit(1);
 	}
-	log_info("%s: finishing what is in flight", strsignal((int)sig));
+	log_info("%s: finishing what is in flight (at most %ld s)",
+	    strsignal((int)sig), cfg.shutdown_timeout);
 	sd_notify(0, "STOPPING=1");
+	/* A timer outside the loop: the writers may be stuck in libpq. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_shutdown_timeout;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm((unsigned)cfg.shutdown_timeout);
 	if (receiver)
 		receiver_drain(receiver);
 	else
 		event_base_loopbreak(base);
 }
 
-/* Only the log level is reloaded for now; the rest takes a restart. A bad
- * file keeps the running configuration. */
+/* What a SIGHUP may change. The rest is fixed by what bevisd did at start
+ * (bound, connected, read keys, dropped privileges, started threads). */
+static const char *const reloadable[] = {
+	"log_level", "batch_max_rows", "batch_max_bytes", "batch_max_ms",
+	"max_items", "max_item_bytes", "checkpoint_interval", "spool_after_ms",
+	"supplier_inflight_bytes", "max_inflight_bytes", "spool_max_bytes",
+	"shutdown_timeout", NULL
+};
+
+static int
+option_differs(const struct config_option *o, const struct config *a,
+    const struct config *b)
+{
+	const char *pa = (const char *)a + o->offset;
+	const char *pb = (const char *)b + o->offset;
+
+	switch (o->type) {
+	case CT_STRING: {
+		const char *sa = *(char *const *)(const void *)pa;
+		const char *sb = *(char *const *)(const void *)pb;
+		return strcmp(sa ? sa : "", sb ? sb : "") != 0;
+	}
+	case CT_INT:
+	case CT_SIZE:
+		return *(const long *)(const void *)pa !=
+		    *(const long *)(const void *)pb;
+	default:
+		return *(const int *)(const void *)pa !=
+		    *(const int *)(const void *)pb;
+	}
+}
+
+static int
+is_reloadable(const struct config_option *o, const struct config *next)
+{
+	if (strcmp(o->section, "bevisd") != 0)
+		return 0;
+	/* Turning the spool on or off takes a restart; resizing it not. */
+	if (strcmp(o->name, "spool_max_bytes") == 0 &&
+	    (cfg.spool_max_bytes == 0) != (next->spool_max_bytes == 0))
+		return 0;
+	for (size_t i = 0; reloadable[i]; i++)
+		if (strcmp(o->name, reloadable[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Reloads the supplier keys and every option that can change while
+ * running; a bad file keeps the whole running configuration. */
 static void
 on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct config next;
-	char err[512];
+	struct writer_limits lim;
+	char err[512], changed[512] = "", fixed[512] = "";
 
 	(void)sig;
 	(void)what;
+	sd_notify(0, "RELOADING=1");
 	if (arg)
 		auth_reload(arg);	/* the supplier keys */
-	if (config_path == NULL)
+	if (config_path == NULL) {
+		sd_notify(0, "READY=1");
 		return;
-	sd_notify(0, "RELOADING=1");
+	}
 	config_defaults(&next);
 	if (config_load(config_path, &next, err, sizeof(err)) < 0) {
 		log_warnx("reload refused, keeping the running configuration: %s",
 		    err);
-	} else {
-		cfg.log_level = next.log_level;
-		log_set_level((enum log_level)cfg.log_level);
-		log_info("configuration reloaded (log_level and the supplier "
-		    "keys; other options take a restart)");
+		config_free(&next);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	for (const struct config_option *o = config_options; o->name; o++) {
+		if (!option_differs(o, &cfg, &next))
+			continue;
+		if (strcmp(o->section, "bevisd") != 0)
+			continue;	/* [client] is bevis's */
+		char *list = is_reloadable(o, &next) ? changed : fixed;
+		size_t len = strlen(list);
+		snprintf(list + len, 512 - len, "%s%s", len ? ", " : "", o->name);
+		if (list == changed)	/* all of them are int or long */
+			memcpy((char *)&cfg + o->offset, (char *)&next + o->offset,
+			    o->type == CT_INT || o->type == CT_SIZE ?
+			    sizeof(long) : sizeof(int));
 	}
 	config_free(&next);
+	log_set_level((enum log_level)cfg.log_level);
+	writer_limits_from(&lim, &cfg);
+	if (pool)
+		writer_pool_reconfigure(pool, &lim);
+	if (spool)
+		spool_set_max(spool, (uint64_t)cfg.spool_max_bytes);
+	log_info("configuration reloaded: %s%s%s%s", changed[0] ? "changed " :
+	    "no option changed", changed, fixed[0] ? "; these take a restart "
+	    "and keep their running values: " : "", fixed);
 	sd_notify(0, "READY=1");
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* state_dir and state_dir/spool, owned by the user bevisd becomes. */
+static void
+make_state_dirs(const struct config *c, char *spool_dir, size_t len)
+{
+	struct passwd *pw = NULL;
+
+	snprintf(spool_dir, len, "%s/spool", c->state_dir);
+	if ((getuid() == 0 || geteuid() == 0) && c->user[0] &&
+	    (pw = getpwnam(c->user)) == NULL)
+		fatalx("user %s: no such user", c->user);
+	const char *dirs[] = { c->state_dir, spool_dir };
+	for (int i = 0; i < 2; i++) {
+		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
+			fatal("cannot create %s", dirs[i]);
+		if (pw && chown(dirs[i], pw->pw_uid, pw->pw_gid) < 0)
+			fatal("cannot give %s to %s", dirs[i], c->user);
+	}
 }
 
 static int
@@ -215,7 +338,24 @@ main(int argc, char **argv)
 	sodium_memzero(curve, sizeof(curve));
 	if (receiver == NULL)
 		return 1;
+	char spool_dir[4096];
+	int with_spool = cfg.spool_max_bytes > 0 && cfg.state_dir[0];
+	if (with_spool)
+		make_state_dirs(&cfg, spool_dir, sizeof(spool_dir));
 	drop_privileges(&cfg);
+	if (with_spool) {
+		if ((spool = spool_open(spool_dir, (uint64_t)cfg.spool_max_bytes,
+		    err, sizeof(err))) == NULL)
+			fatalx("spool: %s", err);
+		struct spool_stats st;
+		spool_stats(spool, &st);
+		log_info("spool %s: %llu requests (%llu bytes) to replay, room for "
+		    "%ld bytes", spool_dir, (unsigned long long)st.records,
+		    (unsigned long long)st.bytes, cfg.spool_max_bytes);
+	} else {
+		log_warnx("no spool (spool_max_bytes = 0 or no state_dir): while "
+		    "the database is away, requests wait in memory");
+	}
 
 	struct event_base *base = event_base_new();
 	if (base == NULL)
@@ -229,11 +369,21 @@ main(int argc, char **argv)
 
 	if (auth)
 		auth_run(auth, base);
-	struct writer_pool *pool = writer_pool_start(&cfg, sp);
+	pool = writer_pool_start(&cfg, sp, spool);
 	receiver_start(receiver, base, pool, auth);
 	if (cfg.http_listen[0] &&
-	    metrics_http_start(base, cfg.http_listen, receiver) < 0)
+	    metrics_http_start(base, cfg.http_listen, receiver, pool, spool) < 0)
 		return 1;
+	uint64_t wd_usec = 0;
+	struct event *ev_wd = NULL;
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		struct timeval half = { (time_t)(wd_usec / 2000000),
+			(suseconds_t)(wd_usec / 2 % 1000000) };
+		ev_wd = event_new(base, -1, EV_PERSIST, on_watchdog, NULL);
+		event_add(ev_wd, &half);
+		log_info("systemd watchdog: a ping every %llu ms",
+		    (unsigned long long)(wd_usec / 2000));
+	}
 	log_info("bevisd %s ready: %ld writers, batches of up to %ld items",
 	    BEVIS_VERSION, cfg.writers, cfg.batch_max_rows);
 	sd_notify(0, "READY=1");
@@ -242,6 +392,8 @@ main(int argc, char **argv)
 	metrics_http_stop();
 	writer_pool_stop(pool);
 	receiver_flush(receiver);
+	if (ev_wd)
+		event_free(ev_wd);
 	receiver_free(receiver);
 	if (auth)
 		auth_stop(auth);
@@ -251,6 +403,8 @@ main(int argc, char **argv)
 	event_free(ev_hup);
 	event_base_free(base);
 	writer_pool_free(pool);
+	if (spool)
+		spool_close(spool);
 	if (sp)
 		checkpoint_signer_clear(sp);
 	config_free(&cfg);

@@ -8,12 +8,21 @@
 
 #include "log.h"
 #include "receive.h"
+#include "spool.h"
+#include "writer.h"
 
 struct metrics metrics;
 const double metrics_bucket_seconds[METRICS_BUCKETS] = { 0.001, 0.002, 0.005,
 	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
 
 static struct evhttp *http;
+
+struct sources {
+	struct receiver *rc;
+	struct writer_pool *pool;
+	struct spool *spool;
+};
+static struct sources src;
 
 void
 metrics_batch(uint64_t accepted, uint64_t duplicate, uint64_t quarantined,
@@ -28,6 +37,44 @@ metrics_batch(uint64_t accepted, uint64_t duplicate, uint64_t quarantined,
 	for (int i = 0; i < METRICS_BUCKETS; i++)
 		if ((double)commit_us / 1e6 <= metrics_bucket_seconds[i])
 			atomic_fetch_add(&metrics.commit_le[i], 1);
+}
+
+static void
+render_spool(struct buf *b, struct spool *sp)
+{
+	struct spool_stats st;
+
+	memset(&st, 0, sizeof(st));
+	if (sp)
+		spool_stats(sp, &st);
+	buf_printf(b, "# HELP bevis_spool_bytes Bytes of spool files on disk "
+	    "(0 without a spool).\n# TYPE bevis_spool_bytes gauge\n"
+	    "bevis_spool_bytes %llu\n"
+	    "# HELP bevis_spool_max_bytes The spool's bound (spool_max_bytes).\n"
+	    "# TYPE bevis_spool_max_bytes gauge\nbevis_spool_max_bytes %llu\n"
+	    "# HELP bevis_spool_records Spooled requests not yet committed.\n"
+	    "# TYPE bevis_spool_records gauge\nbevis_spool_records %llu\n"
+	    "# HELP bevis_spool_appended_total Requests spooled.\n"
+	    "# TYPE bevis_spool_appended_total counter\n"
+	    "bevis_spool_appended_total %llu\n"
+	    "# HELP bevis_spool_replayed_total Spooled requests committed.\n"
+	    "# TYPE bevis_spool_replayed_total counter\n"
+	    "bevis_spool_replayed_total %llu\n"
+	    "# HELP bevis_spool_corrupt_total Damaged spool records moved aside.\n"
+	    "# TYPE bevis_spool_corrupt_total counter\n"
+	    "bevis_spool_corrupt_total %llu\n"
+	    "# HELP bevis_spool_busy_total Requests answered busy because the "
+	    "spool was full.\n# TYPE bevis_spool_busy_total counter\n"
+	    "bevis_spool_busy_total %llu\n"
+	    "# HELP bevis_spool_write_errors_total Requests answered busy "
+	    "because the spool could not be written.\n"
+	    "# TYPE bevis_spool_write_errors_total counter\n"
+	    "bevis_spool_write_errors_total %llu\n",
+	    (unsigned long long)st.bytes, (unsigned long long)st.max_bytes,
+	    (unsigned long long)st.records, (unsigned long long)st.appended,
+	    (unsigned long long)st.replayed, (unsigned long long)st.corrupt,
+	    (unsigned long long)atomic_load(&metrics.spool_busy),
+	    (unsigned long long)atomic_load(&metrics.spool_failed));
 }
 
 static void
@@ -61,12 +108,14 @@ render(struct buf *b, struct receiver *rc)
 	    "with the database succeeded.\n"
 	    "# TYPE bevis_database_up gauge\nbevis_database_up %d\n",
 	    atomic_load(&metrics.db_ok));
+	render_spool(b, src.spool);
 	receiver_metrics(rc, b);
 }
 
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
+	(void)arg;
 	const char *uri = evhttp_request_get_uri(req);
 	struct evbuffer *out = evbuffer_new();
 	struct buf b = BUF_INIT;
@@ -76,18 +125,21 @@ on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(uri, "/metrics") == 0) {
-		render(&b, arg);
+		render(&b, src.rc);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Content-Type", "text/plain; version=0.0.4");
 		evbuffer_add(out, b.data, b.len);
 		evhttp_send_reply(req, 200, "OK", out);
 	} else if (strcmp(uri, "/healthz") == 0) {
-		/* With no spool yet, nothing is accepted while the database is
-		 * away, so that is unhealthy. */
+		/* Serving while the database is up, or while the spool can
+		 * take what it cannot. */
+		int bad = writer_pool_unhealthy(src.pool);
 		int up = atomic_load(&metrics.db_ok);
-		evbuffer_add_printf(out, "%s\n", up ? "ok" : "database unreachable");
-		evhttp_send_reply(req, up ? 200 : 503, up ? "OK" :
-		    "Service Unavailable", out);
+		evbuffer_add_printf(out, "%s\n", up ? "ok" : bad ?
+		    "database unreachable and no room in the spool" :
+		    "database unreachable; spooling");
+		evhttp_send_reply(req, bad ? 503 : 200, bad ?
+		    "Service Unavailable" : "OK", out);
 	} else {
 		evhttp_send_error(req, 404, NULL);
 	}
@@ -97,7 +149,7 @@ on_request(struct evhttp_request *req, void *arg)
 
 int
 metrics_http_start(struct event_base *base, const char *listen,
-    struct receiver *rc)
+    struct receiver *rc, struct writer_pool *pool, struct spool *spool)
 {
 	char host[64];
 	const char *colon = strrchr(listen, ':');
@@ -120,7 +172,10 @@ metrics_http_start(struct event_base *base, const char *listen,
 		return -1;
 	}
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET);
-	evhttp_set_gencb(http, on_request, rc);
+	src.rc = rc;
+	src.pool = pool;
+	src.spool = spool;
+	evhttp_set_gencb(http, on_request, NULL);
 	log_info("metrics on http://%s/metrics", listen);
 	return 0;
 }

@@ -17,6 +17,8 @@ struct metrics {
 	atomic_uint_fast64_t commit_le[METRICS_BUCKETS];	/* cumulative */
 	atomic_uint_fast64_t commit_us_sum, commit_count;
 	atomic_int db_ok;		/* the writers' last contact succeeded */
+	atomic_uint_fast64_t spool_busy;	/* requests refused: spool full */
+	atomic_uint_fast64_t spool_failed;	/* spool writes that failed */
 };
 
 extern struct metrics metrics;
@@ -28,10 +30,13 @@ void metrics_batch(uint64_t accepted, uint64_t duplicate, uint64_t quarantined,
 
 struct event_base;
 struct receiver;
+struct writer_pool;
+struct spool;
 /* Serves /metrics and /healthz on listen ("127.0.0.1:9741"); returns -1 and
- * logs why when it cannot. Only loopback addresses are accepted. */
+ * logs why when it cannot. Only loopback addresses are accepted. spool may
+ * be NULL. */
 int metrics_http_start(struct event_base *base, const char *listen,
-    struct receiver *rc);
+    struct receiver *rc, struct writer_pool *pool, struct spool *spool);
 void metrics_http_stop(void);
 
 #endif

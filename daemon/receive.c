@@ -336,18 +336,30 @@ on_socket(evutil_socket_t fd, short what, void *arg)
 }
 
 static int
+sup_name_missing(const struct inflight *fl, const struct request *r)
+{
+	return fl->name[0] == '\0' && r->supplier_name[0] != '\0';
+}
+
+static int
 deliver_done(struct receiver *rc)
 {
 	struct request *r;
 	int any = 0;
 
 	while ((r = writer_pool_take_done(rc->pool)) != NULL) {
-		send_reply(rc, r->route, r->route_len, r->has_delim,
-		    r->request_id, r->reply.data, r->reply.len);
-		rc->inflight--;
-		rc->inflight_bytes -= zmq_msg_size(&r->body);
 		struct inflight *fl = inflight_of(rc, r->supplier_id);
-		fl->bytes -= zmq_msg_size(&r->body);
+
+		if (sup_name_missing(fl, r))
+			snprintf(fl->name, sizeof(fl->name), "%s", r->supplier_name);
+		/* A replayed spool record was answered when it was spooled. */
+		if (!r->from_spool) {
+			send_reply(rc, r->route, r->route_len, r->has_delim,
+			    r->request_id, r->reply.data, r->reply.len);
+			rc->inflight--;
+			rc->inflight_bytes -= zmq_msg_size(&r->body);
+			fl->bytes -= zmq_msg_size(&r->body);
+		}
 		fl->accepted += r->accepted;
 		fl->duplicate += r->duplicate;
 		fl->quarantined += r->quarantined;

@@ -23,6 +23,8 @@ struct request {
 	int32_t supplier_id;		/* authenticated supplier, 0 if none */
 	char supplier_name[64];		/* its name, "" if none */
 	char key_fp[33];		/* its key's fingerprint, "" if none */
+	int from_spool;			/* replayed from the spool: no reply */
+	uint64_t spool_seq;		/* its spool record */
 	struct buf reply;		/* the JSON status, set by a writer */
 	uint32_t accepted, duplicate, quarantined;	/* its items, ditto */
 };

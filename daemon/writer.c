@@ -13,7 +13,17 @@
  *             is staged under its own savepoint, so the one the database
  *             refuses is quarantined and the rest still commit.
  * Connection, serialization and resource errors (classes 08, 40, 53, 57)
- * retry the whole batch after a reconnect, with backoff. */
+ * retry the whole batch after a reconnect, with backoff.
+ *
+ * The spool: when the database stays unreachable (classes 08, 53, 57) for
+ * spool_after_ms, the batch's requests are appended to the spool, made
+ * durable with fdatasync, and answered "spooled". From then on batches go
+ * to the spool at once, until a writer reaches the database again. One
+ * writer at a time replays the spool, oldest record first, through the same
+ * write path; a record leaves the spool only after its COMMIT. A record
+ * replayed twice (a crash between COMMIT and the spool's truncation) is
+ * answered from the stored outcome by its request id, so nothing is stored
+ * twice. */
 #include "writer.h"
 
 #include <errno.h>
@@ -33,6 +43,7 @@
 #include "metrics.h"
 #include "sha256.h"
 #include "split.h"
+#include "spool.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -90,16 +101,25 @@ struct writer {
 	int num;
 	PGconn *conn;
 	struct supplier_cache sc;
+	struct writer_limits lim;	/* the pool's, as of the last batch */
 	int appended;		/* the last batch appended ledger leaves */
+	int conn_failed;	/* the last connection attempt failed */
+	int64_t conn_logged_ms;	/* when that was last logged */
 };
 
 struct writer_pool {
-	const struct config *cfg;
+	const struct config *cfg;	/* what only a restart changes */
+	struct writer_limits lim;	/* what SIGHUP changes; under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct request_list queue;
 	struct request_list done;
 	int stopping;
+	/* the spool */
+	struct spool *spool;	/* NULL: none */
+	int db_down;		/* a batch was spooled; spool the next at once */
+	int replaying;		/* a writer is replaying the spool */
+	int64_t next_probe_ms;	/* when the database is next tried for replay */
 	/* signed tree heads */
 	const struct checkpoint_signer *signer;	/* NULL: none are signed */
 	int dirty;		/* leaves appended since the last head */
@@ -278,46 +298,64 @@ disconnect(struct writer *w)
 	w->conn = NULL;
 }
 
-/* Connects, retrying with backoff. Returns -1 only when the pool is
- * stopping and the database is still away. */
 static int
-ensure_connected(struct writer *w)
+pool_stopping(struct writer_pool *p)
 {
-	static const char *const keys[] = { "dbname", "fallback_application_name", NULL };
-	long backoff = 100;
-	struct pgerr e;
+	pthread_mutex_lock(&p->mu);
+	int stopping = p->stopping;
+	pthread_mutex_unlock(&p->mu);
+	return stopping;
+}
 
-	while (w->conn == NULL || PQstatus(w->conn) != CONNECTION_OK) {
-		const char *vals[] = { w->pool->cfg->db, "bevisd", NULL };
+/* One attempt to be connected; callers retry with their own backoff. A
+ * failure is logged when it starts and then every 30 s, not on every try. */
+static int
+ensure_connected(struct writer *w, struct pgerr *e)
+{
+	/* connect_timeout first: the conninfo in db may override it. */
+	static const char *const keys[] = { "connect_timeout", "dbname",
+		"fallback_application_name", NULL };
+	const char *vals[] = { "10", w->pool->cfg->db, "bevisd", NULL };
 
-		disconnect(w);
-		w->conn = PQconnectdbParams(keys, vals, 1);
-		if (PQstatus(w->conn) == CONNECTION_OK &&
-		    exec_ok(w, "CREATE TEMP TABLE IF NOT EXISTS event_stage "
-		    "(LIKE event INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
-		    "ON COMMIT DELETE ROWS", PGRES_COMMAND_OK, &e) == 0 &&
-		    supplier_cache_load(w, &e) == 0) {
-			log_info("writer %d: connected to the database", w->num);
-			atomic_store(&metrics.db_ok, 1);
-			return 0;
-		}
-		atomic_store(&metrics.db_ok, 0);
-		if (PQstatus(w->conn) != CONNECTION_OK)
-			log_warnx("writer %d: cannot connect to the database: %s",
-			    w->num, PQerrorMessage(w->conn));
-		else
-			log_warnx("writer %d: database not ready (run `bevis "
-			    "migrate`?): %s", w->num, e.msg);
-		disconnect(w);
+	if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
+		return 0;
+	disconnect(w);
+	w->conn = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(w->conn) == CONNECTION_OK &&
+	    exec_ok(w, "CREATE TEMP TABLE IF NOT EXISTS event_stage "
+	    "(LIKE event INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
+	    "ON COMMIT DELETE ROWS", PGRES_COMMAND_OK, e) == 0 &&
+	    supplier_cache_load(w, e) == 0) {
+		log_info("writer %d: connected to the database", w->num);
+		w->conn_failed = 0;
+		atomic_store(&metrics.db_ok, 1);
 		pthread_mutex_lock(&w->pool->mu);
-		int stopping = w->pool->stopping;
+		if (w->pool->db_down) {
+			w->pool->db_down = 0;
+			log_info("the database answers again: replaying the spool");
+			pthread_cond_broadcast(&w->pool->cv);
+		}
 		pthread_mutex_unlock(&w->pool->mu);
-		if (stopping)
-			return -1;
-		usleep((useconds_t)backoff * 1000);
-		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+		return 0;
 	}
-	return 0;
+	atomic_store(&metrics.db_ok, 0);
+	if (PQstatus(w->conn) != CONNECTION_OK) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(w->conn));
+		msg[strcspn(msg, "\n")] = '\0';
+		set_err(e, "08001", msg);
+		if (!w->conn_failed || now_ms() - w->conn_logged_ms >= 30000) {
+			log_warnx("writer %d: cannot connect to the database: %s",
+			    w->num, msg);
+			w->conn_logged_ms = now_ms();
+		}
+	} else {
+		log_warnx("writer %d: database not ready (run `bevis migrate`?): "
+		    "%s", w->num, e->msg);
+	}
+	w->conn_failed = 1;
+	disconnect(w);
+	return -1;
 }
 
 /* ---- taking and preparing a batch ---- */
@@ -336,13 +374,14 @@ batch_add(struct writer *w, struct batch *b, struct request *r)
 	memset(wk, 0, sizeof(*wk));
 	wk->req = r;
 	wk->leader = -1;
-	wk->sp.max_items = (size_t)w->pool->cfg->max_items;
+	/* A spooled request was taken under the limit of its day. */
+	wk->sp.max_items = r->from_spool ? SIZE_MAX / 2 : (size_t)w->lim.max_items;
 	split_body(&wk->sp, r->ct, zmq_msg_data(&r->body), len);
 	/* A body that cannot be split is one quarantined item. */
 	wk->nitems = wk->sp.error ? 1 : wk->sp.n;
 	if (wk->sp.over) {
 		snprintf(wk->refused, sizeof(wk->refused), "the request has more "
-		    "than %ld items, the limit", w->pool->cfg->max_items);
+		    "than %ld items, the limit", w->lim.max_items);
 		split_free(&wk->sp);
 		wk->nitems = 0;
 	}
@@ -352,40 +391,75 @@ batch_add(struct writer *w, struct batch *b, struct request *r)
 	b->bytes += len;
 }
 
-/* Pops requests until a bound is reached. Returns 0 when stopping and the
- * queue is empty. */
+enum take { TAKE_STOP, TAKE_BATCH, TAKE_IDLE, TAKE_REPLAY };
+
+/* A turn at the spool is due: nobody replays, the pause after a failed
+ * turn is over, and records wait or the database is down and due for
+ * another try (a turn is also the probe that ends db_down). Called with
+ * p->mu held. */
 static int
-take_batch(struct writer *w, struct batch *b)
+replay_due(struct writer_pool *p, int64_t now)
+{
+	return p->spool != NULL && !p->stopping && !p->replaying &&
+	    now >= p->next_probe_ms && (p->db_down || spool_pending(p->spool));
+}
+
+/* Waits for work: a batch from the queue (TAKE_BATCH), a turn at replaying
+ * the spool (TAKE_REPLAY), a tree head due (TAKE_IDLE), or the end
+ * (TAKE_STOP, when stopping and the queue is empty). With one writer,
+ * replay and the queue take turns; with more, one replays while the
+ * others serve the queue. */
+static enum take
+take_batch(struct writer *w, struct batch *b, int last_was_replay)
 {
 	struct writer_pool *p = w->pool;
-	const struct config *cfg = p->cfg;
 	int64_t deadline = 0;
 
 	pthread_mutex_lock(&p->mu);
-	while (TAILQ_EMPTY(&p->queue) && !p->stopping) {
+	for (;;) {
+		int64_t now = now_ms(), wake = INT64_MAX;
+
+		if (replay_due(p, now) && (p->nwriters > 1 ||
+		    TAILQ_EMPTY(&p->queue) || !last_was_replay)) {
+			p->replaying = 1;
+			w->lim = p->lim;
+			pthread_mutex_unlock(&p->mu);
+			return TAKE_REPLAY;
+		}
+		if (!TAILQ_EMPTY(&p->queue))
+			break;
+		if (p->stopping) {
+			pthread_mutex_unlock(&p->mu);
+			return TAKE_STOP;
+		}
 		/* While leaves wait for a signed tree head, wake up for it. */
 		if (p->signer && p->dirty) {
-			struct timespec ts;
-			if (now_ms() >= p->next_sign_ms)
-				break;
-			abs_deadline(&ts, p->next_sign_ms - now_ms());
-			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-		} else {
+			if (now >= p->next_sign_ms) {
+				pthread_mutex_unlock(&p->mu);
+				return TAKE_IDLE;
+			}
+			wake = p->next_sign_ms;
+		}
+		if (p->spool && !p->replaying && p->next_probe_ms > now &&
+		    p->next_probe_ms < wake && (p->db_down ||
+		    spool_pending(p->spool)))
+			wake = p->next_probe_ms;
+		if (wake == INT64_MAX) {
 			pthread_cond_wait(&p->cv, &p->mu);
+		} else {
+			struct timespec ts;
+			abs_deadline(&ts, wake - now);
+			pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 		}
 	}
-	if (TAILQ_EMPTY(&p->queue)) {
-		int sign = !p->stopping;
-		pthread_mutex_unlock(&p->mu);
-		return sign ? 2 : 0;
-	}
+	w->lim = p->lim;
 	for (;;) {
 		struct request *r;
 
 		while ((r = TAILQ_FIRST(&p->queue)) != NULL &&
-		    b->rows < (size_t)cfg->batch_max_rows &&
+		    b->rows < (size_t)w->lim.batch_max_rows &&
 		    (b->n == 0 || b->bytes + zmq_msg_size(&r->body) <=
-		    (size_t)cfg->batch_max_bytes)) {
+		    (size_t)w->lim.batch_max_bytes)) {
 			TAILQ_REMOVE(&p->queue, r, entry);
 			pthread_mutex_unlock(&p->mu);
 			batch_add(w, b, r);
@@ -393,10 +467,10 @@ take_batch(struct writer *w, struct batch *b)
 		}
 		/* Natural group commit: an idle writer takes what is there.
 		 * batch_max_ms > 0 lets it wait that long for more. */
-		if (r != NULL || cfg->batch_max_ms == 0 || p->stopping)
+		if (r != NULL || w->lim.batch_max_ms == 0 || p->stopping)
 			break;
 		if (deadline == 0)
-			deadline = now_ms() + cfg->batch_max_ms;
+			deadline = now_ms() + w->lim.batch_max_ms;
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
 			break;
@@ -405,7 +479,7 @@ take_batch(struct writer *w, struct batch *b)
 		pthread_cond_timedwait(&p->cv, &p->mu, &ts);
 	}
 	pthread_mutex_unlock(&p->mu);
-	return 1;
+	return TAKE_BATCH;
 }
 
 /* The reason may quote the item, cut to a length that can split a UTF-8
@@ -505,10 +579,10 @@ prepare_batch(struct writer *w, struct batch *b, struct pgerr *e)
 			struct event ev;
 			int32_t sid = wk->req->supplier_id;
 
-			if (sp->len > (size_t)w->pool->cfg->max_item_bytes) {
+			if (sp->len > (size_t)w->lim.max_item_bytes) {
 				snprintf(reason, sizeof(reason), "the item has %zu "
 				    "bytes; the limit is %ld", sp->len,
-				    w->pool->cfg->max_item_bytes);
+				    w->lim.max_item_bytes);
 				item_quarantine(it, reason);
 				continue;
 			}
@@ -1076,57 +1150,212 @@ data_error(const struct pgerr *e)
 static void
 fail_batch(struct batch *b, const char *code, const char *msg)
 {
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
 		reply_error(&b->w[i].req->reply, code, msg);
+		log_info("request %s: %s: %s", b->w[i].req->request_id, code, msg);
+	}
+}
+
+/* The database is away (08), out of resources (53) or shutting down (57):
+ * worth spooling for, unlike a serialization failure (40). */
+static int
+unreachable(const struct pgerr *e)
+{
+	return strncmp(e->sqlstate, "08", 2) == 0 ||
+	    strncmp(e->sqlstate, "53", 2) == 0 ||
+	    strncmp(e->sqlstate, "57", 2) == 0;
+}
+
+/* "id1 id2 id3 (+7 more)": the requests a line about a batch is about. */
+static const char *
+batch_ids(const struct batch *b, char *out, size_t n)
+{
+	size_t len = 0, i;
+
+	out[0] = '\0';
+	for (i = 0; i < b->n && len + strlen(b->w[i].req->request_id) + 16 < n;
+	    i++)
+		len += (size_t)snprintf(out + len, n - len, "%s%s", i ? " " : "",
+		    b->w[i].req->request_id);
+	if (i < b->n)
+		snprintf(out + len, n - len, " (+%zu more)", b->n - i);
+	return out;
 }
 
 static void
-process_batch(struct writer *w, struct batch *b)
+pool_set_db_down(struct writer_pool *p, const char *why)
 {
+	pthread_mutex_lock(&p->mu);
+	if (!p->db_down) {
+		p->db_down = 1;
+		p->next_probe_ms = now_ms() + 1000;
+		log_warnx("the database is unreachable (%s): spooling requests "
+		    "until it answers again", why);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+static int
+pool_db_down(struct writer_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int down = p->db_down;
+	pthread_mutex_unlock(&p->mu);
+	return down;
+}
+
+/* Appends the batch's requests to the spool, fdatasync'd, and answers them
+ * "spooled"; "busy" when the spool is full or cannot be written, so the
+ * sender keeps the request. A request refused before the database is
+ * answered as such. */
+static void
+spool_batch(struct writer *w, struct batch *b, const char *why)
+{
+	struct writer_pool *p = w->pool;
+	struct spool_rec *recs = xcalloc(b->n ? b->n : 1, sizeof(*recs));
+	size_t n = 0, k = 0;
+	int rc = 0, err = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct request *r = b->w[i].req;
+		struct spool_rec *rec = &recs[n];
+
+		if (b->w[i].refused[0])
+			continue;
+		rec->received_us = r->received_us;
+		rec->supplier_id = r->supplier_id;
+		rec->ct = (uint8_t)r->ct;
+		memcpy(rec->request_id, r->request_id, sizeof(rec->request_id));
+		memcpy(rec->supplier_name, r->supplier_name,
+		    sizeof(rec->supplier_name));
+		memcpy(rec->key_fp, r->key_fp, sizeof(rec->key_fp));
+		rec->body = zmq_msg_data((zmq_msg_t *)&r->body);
+		rec->body_len = zmq_msg_size((zmq_msg_t *)&r->body);
+		n++;
+	}
+	if (n > 0 && spool_append(p->spool, recs, n) < 0) {
+		rc = -1;
+		err = errno;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct work *wk = &b->w[i];
+		struct buf *out = &wk->req->reply;
+
+		if (wk->refused[0]) {
+			build_reply(b, wk);
+			continue;
+		}
+		buf_reset(out);
+		if (rc == 0) {
+			buf_printf(out, "{\"status\":\"spooled\",\"items\":%zu,"
+			    "\"spool_record\":%llu,\"message\":\"the database is "
+			    "unreachable; the request is stored in bevisd's spool on "
+			    "disk and will be written in order when the database "
+			    "is back\"}", wk->nitems,
+			    (unsigned long long)recs[k].seq);
+			log_info("request %s: spooled as record %llu (%s)",
+			    wk->req->request_id, (unsigned long long)recs[k].seq,
+			    why);
+		} else if (err == ENOSPC) {
+			buf_printf(out, "{\"status\":\"busy\",\"retry_after_ms\":"
+			    "1000,\"message\":\"the database is unreachable and "
+			    "bevisd's spool is full; resend this request with the "
+			    "same request id later\"}");
+			log_info("request %s: busy: the database is unreachable and "
+			    "the spool is full", wk->req->request_id);
+			atomic_fetch_add(&metrics.spool_busy, 1);
+		} else {
+			buf_printf(out, "{\"status\":\"busy\",\"retry_after_ms\":"
+			    "1000,\"message\":\"the database is unreachable and "
+			    "bevisd cannot write its spool; resend this request "
+			    "with the same request id later\"}");
+			log_error("request %s: busy: cannot write the spool: %s",
+			    wk->req->request_id, strerror(err));
+			atomic_fetch_add(&metrics.spool_failed, 1);
+		}
+		k++;
+	}
+	free(recs);
+	if (rc == 0 && n > 0) {
+		pthread_mutex_lock(&p->mu);
+		pthread_cond_broadcast(&p->cv);	/* a probe is now due later */
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* Commits the batch and sets every reply. Returns 0 when each request has
+ * its answer (committed, refused, spooled or busy). In replay mode nothing
+ * is answered and -1 means the database did not take the batch: the records
+ * stay in the spool. */
+static int
+process_batch(struct writer *w, struct batch *b, int replay)
+{
+	struct writer_pool *p = w->pool;
 	enum mode mode = MODE_FAST;
 	int other = 0, unique = 0;
 	long backoff = 50;
 	struct pgerr e;
-	int64_t t0 = now_ms(), t1 = 0;
+	int64_t t0 = now_ms(), t1 = 0, down_since = 0;
+	char ids[256];
 
 	for (;;) {
-		if (ensure_connected(w) < 0) {
-			fail_batch(b, "unavailable", "the database is unreachable "
-			    "and bevisd is stopping; resend with the same request "
-			    "id (if an earlier try reached COMMIT, the resend gets "
-			    "its outcome)");
-			return;
+		if (!replay && p->spool && pool_db_down(p)) {
+			spool_batch(w, b, "the database is unreachable");
+			return 0;
 		}
-		if ((b->ids_ready || alloc_ids(w, b, &e) == 0) &&
+		if (ensure_connected(w, &e) == 0 &&
+		    (b->ids_ready || alloc_ids(w, b, &e) == 0) &&
 		    prepare_batch(w, b, &e) == 0 &&
 		    (t1 = now_ms()) && run_batch(w, b, mode, &e) == 0)
 			break;
 		if (retryable(&e)) {
-			pthread_mutex_lock(&w->pool->mu);
-			int stopping = w->pool->stopping;
-			pthread_mutex_unlock(&w->pool->mu);
+			int stopping = pool_stopping(p), away = unreachable(&e);
+
+			if (w->conn && PQstatus(w->conn) != CONNECTION_OK)
+				disconnect(w);
+			if (away) {
+				atomic_store(&metrics.db_ok, 0);
+				if (down_since == 0)
+					down_since = now_ms();
+			}
+			if (replay && (away || stopping))
+				return -1;
+			if (away && p->spool && (stopping || now_ms() -
+			    down_since >= w->lim.spool_after_ms)) {
+				pool_set_db_down(p, e.msg);
+				spool_batch(w, b, e.msg);
+				return 0;
+			}
 			if (stopping) {
 				fail_batch(b, "unavailable", "bevisd is stopping and "
 				    "the database did not take the batch; if the "
 				    "connection broke during COMMIT it may be stored: "
 				    "resend with the same request id");
-				return;
+				return 0;
 			}
-			log_warnx("writer %d: batch of %zu requests: %s (SQLSTATE "
-			    "%s); retrying", w->num, b->n, e.msg, e.sqlstate);
-			if (strncmp(e.sqlstate, "08", 2) == 0)
-				atomic_store(&metrics.db_ok, 0);
-			if (PQstatus(w->conn) != CONNECTION_OK)
-				disconnect(w);
-			usleep((useconds_t)backoff * 1000);
+			/* A failed connection attempt has been logged. */
+			if (strcmp(e.sqlstate, "08001") != 0)
+				log_warnx("writer %d: requests %s: %s (SQLSTATE %s); "
+				    "retrying", w->num, batch_ids(b, ids,
+				    sizeof(ids)), e.msg, e.sqlstate);
+			long sleep_ms = backoff;
+			if (p->spool && away) {
+				/* Not past the moment the batch is due to spool. */
+				int64_t left = down_since + w->lim.spool_after_ms -
+				    now_ms();
+				if (left < sleep_ms)
+					sleep_ms = left < 10 ? 10 : (long)left;
+			}
+			usleep((useconds_t)sleep_ms * 1000);
 			backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 			continue;
 		}
 		if (data_error(&e) && mode != MODE_PER_ITEM) {
 			int uv = strcmp(e.sqlstate, "23505") == 0;
 
-			log_debug("writer %d: %s (SQLSTATE %s) in mode %d",
-			    w->num, e.msg, e.sqlstate, mode);
+			log_debug("writer %d: requests %s: %s (SQLSTATE %s) in "
+			    "mode %d", w->num, batch_ids(b, ids, sizeof(ids)),
+			    e.msg, e.sqlstate, mode);
 			/* A concurrent writer committing the same request id
 			 * shows as a unique violation on submission: look again. */
 			if (mode == MODE_FAST || (uv && ++unique < 3))
@@ -1135,14 +1364,18 @@ process_batch(struct writer *w, struct batch *b)
 				mode = MODE_PER_ITEM;
 			continue;
 		}
-		log_error("writer %d: batch of %zu requests refused: %s "
-		    "(SQLSTATE %s)", w->num, b->n, e.msg, e.sqlstate);
+		log_error("writer %d: requests %s refused by the database: %s "
+		    "(SQLSTATE %s)", w->num, batch_ids(b, ids, sizeof(ids)),
+		    e.msg, e.sqlstate);
 		if (++other >= 3) {
 			char msg[600];
+			/* Spooled records were acknowledged: they stay. */
+			if (replay)
+				return -1;
 			snprintf(msg, sizeof(msg), "database refused the batch: %s "
 			    "(SQLSTATE %s); nothing was stored", e.msg, e.sqlstate);
 			fail_batch(b, "internal", msg);
-			return;
+			return 0;
 		}
 		usleep((useconds_t)backoff * 1000);
 		backoff *= 2;
@@ -1163,9 +1396,11 @@ process_batch(struct writer *w, struct batch *b)
 	metrics_batch(acc, dup, quar, (now_ms() - t1) * 1000);
 	atomic_store(&metrics.db_ok, 1);
 	if (log_get_level() >= LOG_LVL_DEBUG)
-		log_debug("writer %d: committed %zu requests, %zu items (mode %d): "
-		    "parsed in %lld ms, written in %lld ms", w->num, b->n, b->rows,
-		    mode, (long long)(t1 - t0), (long long)(now_ms() - t1));
+		log_debug("writer %d: committed requests %s, %zu items (mode %d): "
+		    "parsed in %lld ms, written in %lld ms", w->num,
+		    batch_ids(b, ids, sizeof(ids)), b->rows, mode,
+		    (long long)(t1 - t0), (long long)(now_ms() - t1));
+	return 0;
 }
 
 static void
@@ -1210,9 +1445,10 @@ sign_head(struct writer *w)
 	char err[256], size[24], root_hex[2 + 2 * SHA256_LEN + 1];
 	unsigned char root[SHA256_LEN];
 	PGresult *res;
+	struct pgerr e;
 	int rc = -1;
 
-	if (ensure_connected(w) < 0)
+	if (ensure_connected(w, &e) < 0)
 		return -1;
 	res = PQexecParams(w->conn, "SELECT n, ledger_root(n), "
 	    "n > coalesce((SELECT max(tree_size) FROM tree_head), 0) "
@@ -1281,7 +1517,93 @@ maybe_sign(struct writer *w, int force)
 	p->signing = 0;
 	if (rc < 0)
 		p->dirty = 1;
-	p->next_sign_ms = now_ms() + p->cfg->checkpoint_interval * 1000;
+	p->next_sign_ms = now_ms() + p->lim.checkpoint_interval * 1000;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* A request rebuilt from a spool record; there is no one to answer. */
+static struct request *
+request_from_spool(const struct spool_rec *rec)
+{
+	struct request *r = xcalloc(1, sizeof(*r));
+
+	r->from_spool = 1;
+	r->spool_seq = rec->seq;
+	snprintf(r->request_id, sizeof(r->request_id), "%s", rec->request_id);
+	snprintf(r->supplier_name, sizeof(r->supplier_name), "%s",
+	    rec->supplier_name);
+	snprintf(r->key_fp, sizeof(r->key_fp), "%s", rec->key_fp);
+	r->supplier_id = rec->supplier_id;
+	r->ct = (enum content_type)rec->ct;
+	r->received_us = rec->received_us;
+	if (zmq_msg_init_size(&r->body, rec->body_len) < 0)
+		fatalx("out of memory");
+	memcpy(zmq_msg_data(&r->body), rec->body, rec->body_len);
+	return r;
+}
+
+/* One turn at the spool: takes the oldest records, commits them through
+ * the usual path and drops them from the spool; if the database does not
+ * take them, they stay and the next turn comes after a pause. */
+static void
+replay_turn(struct writer *w, struct batch *b)
+{
+	struct writer_pool *p = w->pool;
+	struct spool_batch sb;
+	struct pgerr e;
+	int ok = 0, away = 1;
+
+	memset(&sb, 0, sizeof(sb));
+	if (ensure_connected(w, &e) < 0)
+		goto out;
+	away = 0;
+	/* Items are only known once split: bound the records and bytes. */
+	int n = spool_read(p->spool, 1024, (size_t)w->lim.batch_max_bytes, &sb);
+	if (n <= 0) {
+		ok = n == 0;
+		goto out;
+	}
+	for (size_t i = 0; i < sb.n; i++)
+		batch_add(w, b, request_from_spool(&sb.recs[i]));
+	if (process_batch(w, b, 1) < 0) {
+		away = atomic_load(&metrics.db_ok) == 0;
+		spool_rewind(p->spool, &sb);
+		for (size_t i = 0; i < b->n; i++)
+			request_free(b->w[i].req);
+		batch_reset(b);
+		goto out;
+	}
+	spool_commit(p->spool, &sb);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct request *r = b->w[i].req;
+		static const char st_ok[] = "{\"status\":\"ok\"";
+		if (r->reply.len >= sizeof(st_ok) - 1 &&
+		    memcmp(r->reply.data, st_ok, sizeof(st_ok) - 1) == 0)
+			log_info("request %s: spool record %llu written: %u "
+			    "accepted, %u duplicate, %u quarantined", r->request_id,
+			    (unsigned long long)r->spool_seq, r->accepted,
+			    r->duplicate, r->quarantined);
+		else
+			log_warnx("request %s: spool record %llu answered %.*s",
+			    r->request_id, (unsigned long long)r->spool_seq,
+			    (int)r->reply.len, (const char *)r->reply.data);
+	}
+	deliver(w, b);		/* for the per-supplier counters */
+	batch_reset(b);
+	ok = 1;
+out:
+	spool_batch_free(&sb);
+	pthread_mutex_lock(&p->mu);
+	p->replaying = 0;
+	if (!ok) {
+		/* Not now: the database is away (new requests go to the spool
+		 * at once), or it refused the records, or the spool could not
+		 * be read. Try again in a while. */
+		if (away)
+			p->db_down = 1;
+		p->next_probe_ms = now_ms() + (away ? 1000 : 5000);
+	}
+	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -1290,16 +1612,21 @@ writer_main(void *arg)
 {
 	struct writer *w = arg;
 	struct batch b;
+	struct pgerr e;
+	enum take got;
+	int last_was_replay = 0;
 
 	memset(&b, 0, sizeof(b));
 	/* Connect now, so a wrong conninfo shows in the log at start. */
-	(void)ensure_connected(w);
-	int got;
-	while ((got = take_batch(w, &b)) != 0) {
-		if (got == 1) {
-			process_batch(w, &b);
+	(void)ensure_connected(w, &e);
+	while ((got = take_batch(w, &b, last_was_replay)) != TAKE_STOP) {
+		last_was_replay = got == TAKE_REPLAY;
+		if (got == TAKE_BATCH) {
+			(void)process_batch(w, &b, 0);
 			deliver(w, &b);
 			batch_reset(&b);
+		} else if (got == TAKE_REPLAY) {
+			replay_turn(w, &b);
 		}
 		maybe_sign(w, 0);
 	}
@@ -1313,14 +1640,28 @@ writer_main(void *arg)
 	return NULL;
 }
 
+void
+writer_limits_from(struct writer_limits *l, const struct config *cfg)
+{
+	l->batch_max_rows = cfg->batch_max_rows;
+	l->batch_max_bytes = cfg->batch_max_bytes;
+	l->batch_max_ms = cfg->batch_max_ms;
+	l->max_items = cfg->max_items;
+	l->max_item_bytes = cfg->max_item_bytes;
+	l->checkpoint_interval = cfg->checkpoint_interval;
+	l->spool_after_ms = cfg->spool_after_ms;
+}
+
 struct writer_pool *
 writer_pool_start(const struct config *cfg,
-    const struct checkpoint_signer *signer)
+    const struct checkpoint_signer *signer, struct spool *spool)
 {
 	struct writer_pool *p = xcalloc(1, sizeof(*p));
 
 	p->cfg = cfg;
+	writer_limits_from(&p->lim, cfg);
 	p->signer = signer;
+	p->spool = spool;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	TAILQ_INIT(&p->queue);
@@ -1337,6 +1678,29 @@ writer_pool_start(const struct config *cfg,
 			fatal("pthread_create");
 	}
 	return p;
+}
+
+void
+writer_pool_reconfigure(struct writer_pool *p, const struct writer_limits *l)
+{
+	pthread_mutex_lock(&p->mu);
+	p->lim = *l;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int
+writer_pool_unhealthy(struct writer_pool *p)
+{
+	struct spool_stats st;
+
+	if (atomic_load(&metrics.db_ok))
+		return 0;
+	if (p->spool == NULL)
+		return 1;
+	spool_stats(p->spool, &st);
+	/* Room for no more than a small request: as good as full. */
+	return st.bytes + 4096 > st.max_bytes;
 }
 
 void

@@ -40,6 +40,7 @@ ledger_key = $var/ledger/ledger.key
 curve_secret_key = $var/keys/server.key
 user = $user
 http_listen = 127.0.0.1:9741
+state_dir = $var/state
 
 [client]
 server_key = $var/keys/server.pub

@@ -1,4 +1,4 @@
-"""/metrics and /healthz on a loopback port (a first part of issue 5)."""
+"""/metrics and /healthz on a loopback port."""
 import os
 import subprocess
 import time
@@ -24,12 +24,12 @@ def value(text, name):
     raise AssertionError(f"{name} not in /metrics")
 
 
-def test_metrics_count_what_was_answered_and_healthz_follows_the_database(cluster):
+def test_metrics_count_what_was_answered_and_healthz_follows_the_spool(cluster):
     own = bevistest.Cluster()  # this test stops PostgreSQL
     try:
         db = own.new_database()
         port = free_port()
-        d = Daemon(db, http_listen=f"127.0.0.1:{port}")
+        d = Daemon(db, http_listen=f"127.0.0.1:{port}", spool_max_bytes="64KiB")
         try:
             c = Client(d.endpoint)
             c.events(ndjson([event(i) for i in range(10)]) + b'{"id":"x"}\n')
@@ -52,13 +52,43 @@ def test_metrics_count_what_was_answered_and_healthz_follows_the_database(cluste
             eq(get(port, "/nothing")[0], 404, "unknown path")
             subprocess.run(["sh", os.path.join(ROOT, "tests/pgctl.sh"), "stop", own.dir,
                             str(own.port)], check=True)
-            # The writers notice when they next try the database.
-            c.send(b"EVENTS", b"application/x-ndjson", ndjson([event(99)]))
-            deadline = time.time() + 20
-            while get(port, "/healthz")[0] != 503:
-                check(time.time() < deadline, "healthz never said 503")
+            # The database is away: the request is spooled, and bevisd is
+            # still healthy, since the spool has room.
+            rep = c.events(ndjson([event(99)]), timeout=20)
+            eq(rep["status"], "spooled", "reply while the database is down")
+            eq(get(port, "/healthz"), (200, "database unreachable; spooling\n"),
+               "healthy while spooling")
+            status, text = get(port, "/metrics")
+            eq(value(text, "bevis_database_up"), 0, "database down")
+            eq(value(text, "bevis_spool_records"), 1, "spooled records")
+            check(value(text, "bevis_spool_bytes") > 0, "spool bytes")
+            # Fill the spool (64 KiB): busy, and now unhealthy.
+            statuses = []
+            for i in range(10):
+                body = ndjson([event(1000 + 20 * i + k, message="x" * 800)
+                               for k in range(20)])
+                statuses.append(c.events(body, timeout=20)["status"])
+                if statuses[-1] == "busy":
+                    break
+            eq(statuses[-1], "busy", f"a full spool answers busy ({statuses})")
+            eq(get(port, "/healthz"), (503, "database unreachable and no room in "
+                                       "the spool\n"), "unhealthy")
+            status, text = get(port, "/metrics")
+            eq(value(text, "bevis_spool_busy_total"), 1, "busy for a full spool")
+            spooled = statuses.count("spooled") + 1
+            eq(value(text, "bevis_spool_records"), spooled, "spooled records")
+            # The database is back: the spool is written and emptied.
+            subprocess.run(["sh", os.path.join(ROOT, "tests/pgctl.sh"), "start", own.dir,
+                            str(own.port)], check=True, stdout=subprocess.DEVNULL)
+            deadline = time.time() + 30
+            while value(get(port, "/metrics")[1], "bevis_spool_records") != 0:
+                check(time.time() < deadline, "the spool was not replayed")
                 time.sleep(0.2)
-            eq(get(port, "/healthz"), (503, "database unreachable\n"), "unhealthy")
+            status, text = get(port, "/metrics")
+            eq(value(text, "bevis_spool_replayed_total"), spooled, "replayed")
+            eq(value(text, "bevis_spool_bytes"), 0, "spool empty on disk")
+            eq(get(port, "/healthz"), (200, "ok\n"), "healthy again")
+            eq(db.count("event"), 10 + 1 + 20 * (spooled - 1), "events stored")
         finally:
             eq(d.stop(), 0, "bevisd exit code")
     finally:

@@ -136,12 +136,13 @@ def test_daemon_options_and_config_check(cluster):
 
 
 def test_sigterm_while_database_down_answers_unavailable(cluster):
-    """A cluster of its own, since this test stops PostgreSQL."""
+    """A cluster of its own, since this test stops PostgreSQL. Without a
+    spool: with one, the reply is `spooled` (test_faults.py)."""
     import bevistest
     own = bevistest.Cluster()
     try:
         db = own.new_database()
-        d = Daemon(db)
+        d = Daemon(db, spool_max_bytes=0)
         c = Client(d.endpoint)
         eq(c.events(ndjson([event(1)]))["accepted"], 1, "before the outage")
         subprocess.run(["sh", os.path.join(ROOT, "tests/pgctl.sh"), "stop", own.dir,
