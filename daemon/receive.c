@@ -18,6 +18,7 @@
 
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
 #define READ_BURST	256	/* messages per wake-up before yielding */
+#define SNDHWM_MIN	1000	/* replies queued per peer */
 
 struct inflight {
 	int32_t supplier_id;	/* 0: unauthenticated senders, together */
@@ -39,7 +40,6 @@ struct receiver {
 	size_t inflight_bytes;
 	size_t inflight;
 	uint64_t requests, refused, busy;	/* for /metrics */
-	int paused;
 	int draining;
 };
 
@@ -116,8 +116,6 @@ handle_ping(struct receiver *rc, zmq_msg_t *route, int has_delim,
 	buf_free(&b);
 }
 
-static void update_reading(struct receiver *rc);
-
 static struct inflight *
 inflight_of(struct receiver *rc, int32_t supplier_id)
 {
@@ -133,16 +131,16 @@ inflight_of(struct receiver *rc, int32_t supplier_id)
 
 static void
 send_busy(struct receiver *rc, zmq_msg_t *route, int has_delim,
-    const char *request_id, const char *who)
+    const char *request_id, int retry_ms, const char *why)
 {
 	struct buf b = BUF_INIT;
 
 	buf_printf(&b, "{\"status\":\"busy\",\"retry_after_ms\":%d,"
-	    "\"message\":\"%s has %ld bytes in flight; resend this request "
-	    "with the same request id later\"}", 500, who,
-	    rc->cfg->supplier_inflight_bytes);
-	log_info("request %s: busy: %s is over its in-flight budget", request_id,
-	    who);
+	    "\"message\":", retry_ms);
+	buf_put_json_string(&b, why, strlen(why));
+	buf_putc(&b, '}');
+	log_info("request %s: busy: %s", request_id, why);
+	rc->busy++;
 	send_reply(rc, zmq_msg_data(route), zmq_msg_size(route), has_delim,
 	    request_id, b.data, b.len);
 	buf_free(&b);
@@ -156,7 +154,7 @@ read_message(struct receiver *rc)
 	size_t n = 0, extra = 0, total = 0;
 	int more;
 	char rid[PROTO_REQUEST_ID_MAX + 1] = "";
-	char msg[160];
+	char msg[256];
 
 	do {
 		zmq_msg_t m;
@@ -255,9 +253,23 @@ read_message(struct receiver *rc)
 		snprintf(fl->name, sizeof(fl->name), "%s", sup->name);
 	if (fl->bytes > 0 && fl->bytes + zmq_msg_size(&f[4]) >
 	    (size_t)rc->cfg->supplier_inflight_bytes) {
-		send_busy(rc, route, has_delim, rid, sup ? sup->name :
-		    "this sender");
-		rc->busy++;
+		snprintf(msg, sizeof(msg), "%s has %ld bytes in flight; resend "
+		    "this request with the same request id later", sup ?
+		    sup->name : "this sender", rc->cfg->supplier_inflight_bytes);
+		send_busy(rc, route, has_delim, rid, 500, msg);
+		fl->busy++;
+		goto done;
+	}
+	/* Over the memory budget: answer at once rather than stop reading.
+	 * A peer that reconnects leaves its unread messages in libzmq until
+	 * they are read, so a socket left unread would grow with each Lazy
+	 * Pirate retry. One request always gets through. */
+	if (rc->inflight_bytes > 0 && rc->inflight_bytes + zmq_msg_size(&f[4]) >
+	    (size_t)rc->cfg->max_inflight_bytes) {
+		snprintf(msg, sizeof(msg), "bevisd holds %ld bytes of requests "
+		    "not yet written; resend this request with the same request "
+		    "id later", rc->cfg->max_inflight_bytes);
+		send_busy(rc, route, has_delim, rid, 1000, msg);
 		fl->busy++;
 		goto done;
 	}
@@ -284,7 +296,6 @@ read_message(struct receiver *rc)
 	log_debug("request %s: %zu bytes of %s queued", rid,
 	    zmq_msg_size(&r->body), proto_content_type_name(ct));
 	writer_pool_submit(rc->pool, r);
-	update_reading(rc);
 done:
 	for (size_t i = 0; i < n; i++)
 		zmq_msg_close(&parts[i]);
@@ -297,7 +308,7 @@ read_available(struct receiver *rc)
 		int events = 0;
 		size_t sz = sizeof(events);
 
-		if (rc->paused || rc->draining)
+		if (rc->draining)
 			return;
 		if (zmq_getsockopt(rc->sock, ZMQ_EVENTS, &events, &sz) < 0) {
 			log_warnx("zmq_getsockopt ZMQ_EVENTS: %s",
@@ -310,21 +321,6 @@ read_available(struct receiver *rc)
 	}
 	/* More is waiting: come back after other events had a turn. */
 	event_active(rc->ev_sock, EV_READ, 0);
-}
-
-/* Backpressure: past max_inflight_bytes we stop reading, and ZeroMQ's
- * high-water marks push back on the senders. */
-static void
-update_reading(struct receiver *rc)
-{
-	if (!rc->paused && rc->inflight_bytes > (size_t)rc->cfg->max_inflight_bytes) {
-		rc->paused = 1;
-		log_debug("%zu bytes in flight: pausing reads", rc->inflight_bytes);
-	} else if (rc->paused &&
-	    rc->inflight_bytes <= (size_t)rc->cfg->max_inflight_bytes / 2) {
-		rc->paused = 0;
-		log_debug("%zu bytes in flight: reading again", rc->inflight_bytes);
-	}
 }
 
 static void
@@ -382,7 +378,6 @@ on_done(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(rc->base);
 		return;
 	}
-	update_reading(rc);
 	read_available(rc);
 }
 
@@ -402,6 +397,12 @@ receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 	zmq_setsockopt(rc->sock, ZMQ_IPV6, &one, sizeof(one));
 	zmq_setsockopt(rc->sock, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_setsockopt(rc->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	/* A ROUTER drops a reply silently once a peer's outgoing queue is at
+	 * its high-water mark, and a burst of busy replies to a client with
+	 * many requests in flight would reach a small one: the client would
+	 * wait for its timeout. Replies are small and one per request read,
+	 * so a larger mark costs little (SNDHWM_MIN x a reply per peer). */
+	hwm = hwm < SNDHWM_MIN ? SNDHWM_MIN : hwm;
 	zmq_setsockopt(rc->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	if (curve_secret) {
 		if (zmq_setsockopt(rc->sock, ZMQ_CURVE_SERVER, &one,
