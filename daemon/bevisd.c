@@ -204,10 +204,15 @@ make_state_dirs(const struct config *c, char *spool_dir, size_t len)
 	if ((getuid() == 0 || geteuid() == 0) && c->user[0] &&
 	    (pw = getpwnam(c->user)) == NULL)
 		fatalx("user %s: no such user", c->user);
+	/* Only what bevisd creates is handed over: a state_dir that exists
+	 * (StateDirectory=, or a mistake like /var/lib) is the operator's. */
 	const char *dirs[] = { c->state_dir, spool_dir };
 	for (int i = 0; i < 2; i++) {
-		if (mkdir(dirs[i], 0700) < 0 && errno != EEXIST)
-			fatal("cannot create %s", dirs[i]);
+		if (mkdir(dirs[i], 0700) < 0) {
+			if (errno != EEXIST)
+				fatal("cannot create %s", dirs[i]);
+			continue;
+		}
 		if (pw && chown(dirs[i], pw->pw_uid, pw->pw_gid) < 0)
 			fatal("cannot give %s to %s", dirs[i], c->user);
 	}

@@ -307,6 +307,21 @@ pool_stopping(struct writer_pool *p)
 	return stopping;
 }
 
+/* The database took a connection or a commit: batches go to it again. */
+static void
+pool_set_db_up(struct writer_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	int was = p->db_down;
+	p->db_down = 0;
+	if (was)
+		pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	if (was)
+		log_info("the database answers again: new requests go to it, and "
+		    "the spool is replayed");
+}
+
 /* One attempt to be connected; callers retry with their own backoff. A
  * failure is logged when it starts and then every 30 s, not on every try. */
 static int
@@ -329,13 +344,7 @@ ensure_connected(struct writer *w, struct pgerr *e)
 		log_info("writer %d: connected to the database", w->num);
 		w->conn_failed = 0;
 		atomic_store(&metrics.db_ok, 1);
-		pthread_mutex_lock(&w->pool->mu);
-		if (w->pool->db_down) {
-			w->pool->db_down = 0;
-			log_info("the database answers again: replaying the spool");
-			pthread_cond_broadcast(&w->pool->cv);
-		}
-		pthread_mutex_unlock(&w->pool->mu);
+		pool_set_db_up(w->pool);
 		return 0;
 	}
 	atomic_store(&metrics.db_ok, 0);
@@ -433,7 +442,7 @@ take_batch(struct writer *w, struct batch *b, int last_was_replay)
 			return TAKE_STOP;
 		}
 		/* While leaves wait for a signed tree head, wake up for it. */
-		if (p->signer && p->dirty) {
+		if (p->signer && p->dirty && !p->signing) {
 			if (now >= p->next_sign_ms) {
 				pthread_mutex_unlock(&p->mu);
 				return TAKE_IDLE;
@@ -1157,13 +1166,15 @@ fail_batch(struct batch *b, const char *code, const char *msg)
 }
 
 /* The database is away (08), out of resources (53) or shutting down (57):
- * worth spooling for, unlike a serialization failure (40). */
+ * worth spooling for, unlike a serialization failure (40) or a statement
+ * timeout (57014), which the same batch would meet again at replay. */
 static int
 unreachable(const struct pgerr *e)
 {
 	return strncmp(e->sqlstate, "08", 2) == 0 ||
 	    strncmp(e->sqlstate, "53", 2) == 0 ||
-	    strncmp(e->sqlstate, "57", 2) == 0;
+	    (strncmp(e->sqlstate, "57", 2) == 0 &&
+	    strcmp(e->sqlstate, "57014") != 0);
 }
 
 /* "id1 id2 id3 (+7 more)": the requests a line about a batch is about. */
@@ -1186,13 +1197,15 @@ static void
 pool_set_db_down(struct writer_pool *p, const char *why)
 {
 	pthread_mutex_lock(&p->mu);
-	if (!p->db_down) {
+	int was = p->db_down;
+	if (!was) {
 		p->db_down = 1;
 		p->next_probe_ms = now_ms() + 1000;
-		log_warnx("the database is unreachable (%s): spooling requests "
-		    "until it answers again", why);
 	}
 	pthread_mutex_unlock(&p->mu);
+	if (!was)
+		log_warnx("the database is unreachable (%s): spooling requests "
+		    "until it answers again", why);
 }
 
 static int
@@ -1285,8 +1298,8 @@ spool_batch(struct writer *w, struct batch *b, const char *why)
 
 /* Commits the batch and sets every reply. Returns 0 when each request has
  * its answer (committed, refused, spooled or busy). In replay mode nothing
- * is answered and -1 means the database did not take the batch: the records
- * stay in the spool. */
+ * is answered and a failure leaves the records in the spool: -1 when the
+ * database is away (or bevisd stops), -2 when it refused the batch. */
 static int
 process_batch(struct writer *w, struct batch *b, int replay)
 {
@@ -1299,11 +1312,18 @@ process_batch(struct writer *w, struct batch *b, int replay)
 	char ids[256];
 
 	for (;;) {
+		int64_t attempt = now_ms();
+
 		if (!replay && p->spool && pool_db_down(p)) {
 			spool_batch(w, b, "the database is unreachable");
 			return 0;
 		}
-		if (ensure_connected(w, &e) == 0 &&
+		/* Stopping with the database away: no connect attempt, which
+		 * may take connect_timeout, before spooling or answering. */
+		if (w->conn == NULL && !atomic_load(&metrics.db_ok) &&
+		    pool_stopping(p)) {
+			set_err(&e, "08001", "the database is unreachable");
+		} else if (ensure_connected(w, &e) == 0 &&
 		    (b->ids_ready || alloc_ids(w, b, &e) == 0) &&
 		    prepare_batch(w, b, &e) == 0 &&
 		    (t1 = now_ms()) && run_batch(w, b, mode, &e) == 0)
@@ -1315,8 +1335,10 @@ process_batch(struct writer *w, struct batch *b, int replay)
 				disconnect(w);
 			if (away) {
 				atomic_store(&metrics.db_ok, 0);
+				/* From the start of the failed attempt: a connect
+				 * can take connect_timeout. */
 				if (down_since == 0)
-					down_since = now_ms();
+					down_since = attempt;
 			}
 			if (replay && (away || stopping))
 				return -1;
@@ -1371,7 +1393,7 @@ process_batch(struct writer *w, struct batch *b, int replay)
 			char msg[600];
 			/* Spooled records were acknowledged: they stay. */
 			if (replay)
-				return -1;
+				return -2;
 			snprintf(msg, sizeof(msg), "database refused the batch: %s "
 			    "(SQLSTATE %s); nothing was stored", e.msg, e.sqlstate);
 			fail_batch(b, "internal", msg);
@@ -1556,17 +1578,28 @@ replay_turn(struct writer *w, struct batch *b)
 	memset(&sb, 0, sizeof(sb));
 	if (ensure_connected(w, &e) < 0)
 		goto out;
-	away = 0;
 	/* Items are only known once split: bound the records and bytes. */
 	int n = spool_read(p->spool, 1024, (size_t)w->lim.batch_max_bytes, &sb);
-	if (n <= 0) {
-		ok = n == 0;
+	if (n < 0) {
+		away = 0;	/* the spool could not be read: logged */
+		goto out;
+	}
+	if (n == 0) {
+		/* Only a probe: a connection that was already open proves
+		 * nothing until the database answers on it. */
+		if (exec_ok(w, "SELECT 1", PGRES_TUPLES_OK, &e) == 0) {
+			pool_set_db_up(p);
+			ok = 1;
+		} else if (PQstatus(w->conn) != CONNECTION_OK) {
+			disconnect(w);
+		}
 		goto out;
 	}
 	for (size_t i = 0; i < sb.n; i++)
 		batch_add(w, b, request_from_spool(&sb.recs[i]));
-	if (process_batch(w, b, 1) < 0) {
-		away = atomic_load(&metrics.db_ok) == 0;
+	int rc = process_batch(w, b, 1);
+	if (rc < 0) {
+		away = rc == -1;
 		spool_rewind(p->spool, &sb);
 		for (size_t i = 0; i < b->n; i++)
 			request_free(b->w[i].req);
@@ -1574,6 +1607,7 @@ replay_turn(struct writer *w, struct batch *b)
 		goto out;
 	}
 	spool_commit(p->spool, &sb);
+	pool_set_db_up(p);	/* it took a commit */
 	for (size_t i = 0; i < b->n; i++) {
 		const struct request *r = b->w[i].req;
 		static const char st_ok[] = "{\"status\":\"ok\"";

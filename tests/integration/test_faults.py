@@ -16,7 +16,7 @@ import random
 import re
 import time
 
-from bevistest import (Client, Daemon, Senders, Sender, TestFailure, Throttle,
+from bevistest import (SANITIZE, Client, Daemon, Senders, Sender, TestFailure, Throttle,
                        assert_chkseq, check, chkseq, eq, event, free_port, http_get,
                        metrics, ndjson, own_cluster, proc_mem, spool_records,
                        spool_segments, wait_for)
@@ -544,6 +544,11 @@ def memory_run(cluster, what, sender_timeout, slow, fast, seconds=10):
         check(max_inflight_seen >= max_inflight / 2,
               f"the senders never filled bevisd's in-flight budget (at most "
               f"{max_inflight_seen} bytes): the test did not push hard enough")
+        if SANITIZE:
+            # ASan keeps freed memory in its quarantine (256 MiB) and adds
+            # shadow memory: RSS says nothing about bevisd's own bound.
+            note(f"{what}: SANITIZE build, the RSS bound is not checked")
+            return
         check(peak <= bound and hwm <= bound,
               f"bevisd's memory passed its bound: peak RSS {peak / MiB:.1f} MiB, VmHWM "
               f"{hwm / MiB:.1f} MiB, bound {bound / MiB:.1f} MiB, with {reconnects} "
@@ -571,3 +576,39 @@ def test_bounded_memory_when_senders_reconnect(cluster):
     which is why bevisd does not stop reading)."""
     memory_run(cluster, "reconnect", 1.0, lambda t: t.stall(True),
                lambda t: t.stall(False), seconds=12)
+
+
+def test_disk_full_in_the_database_spools_then_recovers(cluster):
+    """SQLSTATE 53100 (disk full) with the connections up: after
+    spool_after_ms the requests are spooled; once the database takes writes
+    again, the spool is replayed and new requests are answered ok, not
+    spooled (the writers' open connections must not keep bevisd in its
+    spooling state)."""
+    db = cluster.new_database()
+    db.sql("CREATE TABLE disk_full (on_ boolean NOT NULL)")
+    db.sql("INSERT INTO disk_full VALUES (true)")
+    db.sql("CREATE FUNCTION fake_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ "
+           "BEGIN IF (SELECT on_ FROM disk_full) THEN RAISE EXCEPTION 'could not "
+           "extend file: No space left on device' USING ERRCODE = 'disk_full'; END IF; "
+           "RETURN NULL; END $$")
+    db.sql("CREATE TRIGGER fake_disk_full AFTER INSERT ON event "
+           "FOR EACH STATEMENT EXECUTE FUNCTION fake_disk_full()")
+    port = free_port()
+    d = Daemon(db, http_listen=f"127.0.0.1:{port}", spool_after_ms=200)
+    try:
+        c = Client(d.endpoint)
+        rep = c.events(ndjson([event(i) for i in range(10)]), timeout=30)
+        eq(rep["status"], "spooled", "reply while the disk is full")
+        rep = c.events(ndjson([event(i) for i in range(10, 20)]), timeout=30)
+        eq(rep["status"], "spooled", "the next one is spooled at once")
+        db.sql("UPDATE disk_full SET on_ = false")
+        wait_for(lambda: metrics(port).get("bevis_spool_records") == 0, 30,
+                 "the spool replayed")
+        eq(db.count("event"), 20, "spooled events stored")
+        rep = c.events(ndjson([event(i) for i in range(20, 30)]), timeout=30)
+        eq((rep["status"], rep.get("accepted")), ("ok", 10),
+           "a new request after recovery goes to the database")
+        eq(http_get(port, "/healthz")[0], 200, "healthy")
+        check("the database answers again" in d.logtext(), "the log says it recovered")
+    finally:
+        eq(d.stop(), 0, "exit code")
