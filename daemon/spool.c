@@ -10,11 +10,20 @@
  * is acknowledged. <dir>/corrupt/ receives damaged bytes, as
  * <segment number>-<offset>.bad.
  *
+ * <dir>/key holds the spool's key: 16 random bytes, mode 0600, made by
+ * the first spool_open of the directory (written to key.tmp, fsync'd,
+ * renamed, the directory fsync'd) before any segment can exist. Segment
+ * files without a key file are refused: they cannot be verified (written
+ * by a bevisd from before the key, or the key was deleted), and the
+ * operator decides what becomes of them (move them out of the directory).
+ *
  * Record, all integers little-endian:
  *   magic        4 bytes "BVS1"
  *   length       u32, of the payload: 29 .. 2^30
- *   crc          u32, CRC-32C (Castagnoli) of the 4 length bytes and the
- *                payload, so a garbled length is caught too
+ *   crc          u32, CRC-32C (Castagnoli) of the key, the 4 length bytes
+ *                and the payload: crc32c(seed, length || payload) with
+ *                seed = crc32c(0, key) (spool_key_seed), so a garbled
+ *                length is caught too
  *   payload:
  *     seq          u64   increases over the spool's life
  *     received_us  i64   receipt time, µs since the epoch
@@ -25,6 +34,19 @@
  *     key          u8 length 0..32, then its fingerprint (no NUL)
  *     body         u32 length, then the body as received
  *   The field lengths must add up to the payload length exactly.
+ *
+ * Why the key. A body is what a supplier sent, not checked when spooled,
+ * so it can hold a whole record in this format, naming any supplier. Read
+ * in order such a quote is only body bytes; but when its record is damaged
+ * (a crash during its write), the resync below looks at every magic in it.
+ * Without the key, the quote would pass and be replayed as another
+ * supplier's request. With it, a supplier, who never sees the spool's
+ * files, can only guess the CRC: each quoted record passes with a chance
+ * of 2^-32 (for given bytes, each seed gives another CRC). A damaged
+ * record quoting n of them lets one through with a chance of at most
+ * n * 2^-32, and n < b / 4 for a body of b bytes (the magic cannot
+ * overlap itself): a residue only a longer tag would remove. Whoever can
+ * read the spool's files can forge records anyway.
  *
  * Appending. The records of one spool_append go out in one pwrite at the
  * end of the newest segment and one fdatasync; only then does the reader
@@ -41,7 +63,10 @@
  * Recovery at open. Each segment is decoded from offset 0. Where a record
  * does not decode, the scan looks forward byte by byte for the magic
  * followed by a record that decodes and whose seq is above all seen
- * before it (so an old record quoted in a body is not taken for one):
+ * before it (so an old record of this spool, quoted in a body, is not
+ * taken for one). The CRCs of the places tried are computed together, in
+ * one pass over the bytes (see "resync"), so that a body full of magics
+ * and long lengths costs time in proportion to its size, not its square:
  *   - found: the bytes in between are copied to corrupt/ (fsync'd),
  *     logged as a warning with segment, offset, length and the copy's
  *     name, counted in stats.corrupt, and skipped by replay (a list of
@@ -72,6 +97,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "xmalloc.h"
 
 #define FIXED_LEN	21		/* seq, received_us, supplier_id, ct */
@@ -82,15 +109,41 @@
 #define SCAN_CHUNK	((size_t)64 << 10)
 #define SEG_NAME_LEN	22		/* 16 digits and ".spool" */
 #define CORRUPT_DIR	"corrupt"
+#define KEY_FILE	"key"
+#define KEY_TMP		"key.tmp"
 
 /* ---- CRC-32C -------------------------------------------------------------
  * None of our libraries (libcrypto, libsodium, libzmq, libpq, json-c)
  * offers CRC-32C, so here it is, one table lookup per byte: plenty for a
  * spool that only fills while the database is away. Reflected polynomial
- * 0x82f63b78; the check value of "123456789" is 0xe3069283. */
+ * 0x82f63b78; the check value of "123456789" is 0xe3069283.
+ *
+ * crc_raw is the register without the inversions at both ends: with
+ * U(c, M) = crc_raw(c, M), spool_crc32c(c, M) = ~U(~c, M). U is linear:
+ * U(c, M) = Z_n(c) ^ U(0, M) for n = |M|, where Z_n(c) = U(c, n zero
+ * bytes) multiplies c by x^8n modulo the polynomial (crc_zeros, as zlib's
+ * crc32_combine). The resync uses it to get the CRC of any range from the
+ * registers at its two ends. */
+
+#define CRC_POLY	0x82f63b78u
 
 static uint32_t crc_table[256];
+static uint32_t x2n_table[64];	/* x^(2^k) modulo the polynomial */
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+/* a * b modulo the polynomial; bit 31 is the coefficient of x^0. */
+static uint32_t
+gf2_mul(uint32_t a, uint32_t b)
+{
+	uint32_t p = 0;
+
+	for (int i = 0; i < 32; i++) {
+		if (a & (UINT32_C(0x80000000) >> i))
+			p ^= b;
+		b = b & 1 ? (b >> 1) ^ CRC_POLY : b >> 1;
+	}
+	return p;
+}
 
 static void
 crc_init(void)
@@ -99,21 +152,46 @@ crc_init(void)
 		uint32_t c = i;
 
 		for (int k = 0; k < 8; k++)
-			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+			c = c & 1 ? (c >> 1) ^ CRC_POLY : c >> 1;
 		crc_table[i] = c;
 	}
+	x2n_table[0] = UINT32_C(1) << 30;	/* x^1 */
+	for (int k = 1; k < 64; k++)
+		x2n_table[k] = gf2_mul(x2n_table[k - 1], x2n_table[k - 1]);
+}
+
+static uint32_t
+crc_raw(uint32_t reg, const unsigned char *p, size_t n)
+{
+	pthread_once(&crc_once, crc_init);
+	while (n--)
+		reg = crc_table[(reg ^ *p++) & 0xff] ^ (reg >> 8);
+	return reg;
+}
+
+/* Z_n(reg): the register after n zero bytes, n < 2^60. */
+static uint32_t
+crc_zeros(uint32_t reg, uint64_t n)
+{
+	uint32_t x = UINT32_C(0x80000000);	/* x^0 */
+
+	pthread_once(&crc_once, crc_init);
+	for (int k = 3; n != 0; n >>= 1, k++)
+		if (n & 1)
+			x = gf2_mul(x2n_table[k], x);
+	return gf2_mul(x, reg);
 }
 
 uint32_t
 spool_crc32c(uint32_t crc, const void *p, size_t n)
 {
-	const unsigned char *q = p;
+	return ~crc_raw(~crc, p, n);
+}
 
-	pthread_once(&crc_once, crc_init);
-	crc = ~crc;
-	while (n--)
-		crc = crc_table[(crc ^ *q++) & 0xff] ^ (crc >> 8);
-	return ~crc;
+uint32_t
+spool_key_seed(const unsigned char key[SPOOL_KEY_LEN])
+{
+	return spool_crc32c(0, key, SPOOL_KEY_LEN);
 }
 
 /* ---- framing ------------------------------------------------------------- */
@@ -180,7 +258,7 @@ put_str(unsigned char *q, const char *s)
 }
 
 void
-spool_encode(struct buf *out, const struct spool_rec *r)
+spool_encode(struct buf *out, const struct spool_rec *r, uint32_t seed)
 {
 	size_t len, plen;
 	unsigned char *p, *q;
@@ -205,7 +283,7 @@ spool_encode(struct buf *out, const struct spool_rec *r)
 	put_le32(q, (uint32_t)r->body_len);
 	if (r->body_len)
 		memcpy(q + 4, r->body, r->body_len);
-	crc = spool_crc32c(0, p + 4, 4);
+	crc = spool_crc32c(seed, p + 4, 4);
 	crc = spool_crc32c(crc, p + SPOOL_HDR_LEN, plen);
 	put_le32(p + 8, crc);
 	out->len += len;
@@ -217,7 +295,7 @@ spool_encode(struct buf *out, const struct spool_rec *r)
  * no longer become a record is -1 at once, and stays -1. */
 static int
 frame_check(const unsigned char *p, size_t len, struct spool_rec *r,
-    size_t *used, uint32_t *blen)
+    size_t *used, uint32_t *blen, uint32_t seed)
 {
 	static const size_t fmax[3] = { PROTO_REQUEST_ID_MAX, NAME_MAX_LEN,
 		FP_MAX_LEN };
@@ -262,7 +340,7 @@ frame_check(const unsigned char *p, size_t len, struct spool_rec *r,
 	off += 4;
 	if (len < end)
 		return 0;
-	crc = spool_crc32c(0, p + 4, 4);
+	crc = spool_crc32c(seed, p + 4, 4);
 	crc = spool_crc32c(crc, p + SPOOL_HDR_LEN, plen);
 	if (crc != get_le32(p + 8))
 		return -1;
@@ -289,9 +367,9 @@ frame_check(const unsigned char *p, size_t len, struct spool_rec *r,
 
 int
 spool_decode(const unsigned char *p, size_t len, struct spool_rec *r,
-    size_t *used)
+    size_t *used, uint32_t seed)
 {
-	return frame_check(p, len, r, used, NULL);
+	return frame_check(p, len, r, used, NULL, seed);
 }
 
 /* ---- recovery scan ------------------------------------------------------- */
@@ -310,7 +388,7 @@ scan_decode(struct spool_scan *sc, uint64_t off, struct spool_rec *r,
 
 	if ((p = sc->get(sc->arg, off, n)) == NULL)
 		return -2;
-	rc = spool_decode(p, n, r, used);
+	rc = spool_decode(p, n, r, used, sc->seed);
 	if (rc != 0 || n == avail)
 		return rc;
 	/* Sound so far with SPOOL_PREFIX_MAX bytes: the length is sane. */
@@ -319,16 +397,20 @@ scan_decode(struct spool_scan *sc, uint64_t off, struct spool_rec *r,
 		return 0;
 	if ((p = sc->get(sc->arg, off, rlen)) == NULL)
 		return -2;
-	return spool_decode(p, rlen, r, used);
+	return spool_decode(p, rlen, r, used, sc->seed);
 }
 
-/* Sets *at to the next place of the magic at or after from, or to size. */
+/* Sets *at to the next place of the magic at or after from, or to size.
+ * The chunks read grow from small, so that magics close together cost
+ * little each. */
 static int
 scan_find_magic(struct spool_scan *sc, uint64_t from, uint64_t *at)
 {
+	size_t chunk = 256;
+
 	while (from < sc->size && sc->size - from >= 4) {
 		uint64_t left = sc->size - from;
-		size_t n = left < SCAN_CHUNK ? (size_t)left : SCAN_CHUNK;
+		size_t n = left < chunk ? (size_t)left : chunk;
 		const unsigned char *p = sc->get(sc->arg, from, n);
 		const unsigned char *m;
 
@@ -339,14 +421,118 @@ scan_find_magic(struct spool_scan *sc, uint64_t from, uint64_t *at)
 			return 0;
 		}
 		from += n - 3;	/* a magic may straddle the chunks */
+		if (chunk < SCAN_CHUNK)
+			chunk *= 2;
 	}
 	*at = sc->size;
 	return 0;
 }
 
+/* ---- resync: the CRCs of all the places tried, in one pass ---------------
+ * A body may hold a magic every few bytes, each with a sound header whose
+ * length runs to the body's end. Running the CRC over each would cost
+ * their number times their length: quadratic. Instead the resync keeps the
+ * register U(0, bytes [base, x)) (see CRC-32C) at every x = base + i *
+ * RESYNC_STEP it has reached, and gets a record's CRC from the registers at
+ * the start and the end of its payload and one crc_zeros: the bytes go
+ * through the CRC once, and each place costs at most 2 * RESYNC_STEP table
+ * steps and a few hundred more. */
+
+#define RESYNC_STEP	256
+
+struct resync {
+	struct spool_scan *sc;
+	uint64_t base;		/* where the resync started */
+	uint32_t *reg;		/* reg[i]: U(0, [base, base + i * RESYNC_STEP)) */
+	size_t n, cap;
+};
+
+/* Sets *out to U(0, [base, at)), base <= at <= size. Returns -1 when get
+ * failed. */
+static int
+resync_reg(struct resync *rs, uint64_t at, uint32_t *out)
+{
+	struct spool_scan *sc = rs->sc;
+	size_t i = (size_t)((at - rs->base) / RESYNC_STEP), rest;
+	const unsigned char *p;
+
+	if (rs->n == 0) {
+		rs->cap = 64;
+		rs->reg = xmalloc(rs->cap * sizeof(*rs->reg));
+		rs->reg[rs->n++] = 0;
+	}
+	while (rs->n <= i) {
+		/* Up to base + i * RESYNC_STEP <= at, a chunk at a time. */
+		uint64_t from = rs->base + (uint64_t)(rs->n - 1) * RESYNC_STEP;
+		size_t steps = i + 1 - rs->n;
+
+		if (steps > SCAN_CHUNK / RESYNC_STEP)
+			steps = SCAN_CHUNK / RESYNC_STEP;
+		if ((p = sc->get(sc->arg, from, steps * RESYNC_STEP)) == NULL)
+			return -1;
+		if (rs->n + steps > rs->cap) {
+			while (rs->n + steps > rs->cap)
+				rs->cap *= 2;
+			rs->reg = xrealloc(rs->reg, rs->cap * sizeof(*rs->reg));
+		}
+		for (size_t k = 0; k < steps; k++, rs->n++)
+			rs->reg[rs->n] = crc_raw(rs->reg[rs->n - 1],
+			    p + k * RESYNC_STEP, RESYNC_STEP);
+	}
+	rest = (size_t)(at - rs->base - (uint64_t)i * RESYNC_STEP);
+	if (rest == 0) {
+		*out = rs->reg[i];
+		return 0;
+	}
+	if ((p = sc->get(sc->arg, at - rest, rest)) == NULL)
+		return -1;
+	*out = crc_raw(rs->reg[i], p, rest);
+	return 0;
+}
+
+/* Whether a record with a seq above sc->last_seq starts at q (>= base):
+ * 1 or 0; -1 when get failed. */
+static int
+resync_try(struct resync *rs, uint64_t q)
+{
+	struct spool_scan *sc = rs->sc;
+	uint64_t avail = sc->size - q;
+	size_t n = avail < SPOOL_PREFIX_MAX ? (size_t)avail : SPOOL_PREFIX_MAX;
+	const unsigned char *p;
+	unsigned char lenb[4];
+	struct spool_rec r;
+	size_t used;
+	uint32_t plen, want, start, end, reg;
+	int rc;
+
+	if ((p = sc->get(sc->arg, q, n)) == NULL)
+		return -1;
+	rc = spool_decode(p, n, &r, &used, sc->seed);
+	if (rc == 1)
+		return r.seq > sc->last_seq;
+	if (rc < 0 || n == avail)
+		return 0;
+	/* Sound up to the body (SPOOL_PREFIX_MAX reaches it): only the
+	 * body's bytes and the CRC are left to check. */
+	plen = get_le32(p + 4);
+	if (SPOOL_HDR_LEN + (uint64_t)plen > avail)
+		return 0;		/* runs past the end: torn */
+	if (get_le64(p + SPOOL_HDR_LEN) <= sc->last_seq)
+		return 0;
+	memcpy(lenb, p + 4, 4);		/* p is gone at the next get */
+	want = get_le32(p + 8);
+	if (resync_reg(rs, q + SPOOL_HDR_LEN, &start) < 0 ||
+	    resync_reg(rs, q + SPOOL_HDR_LEN + plen, &end) < 0)
+		return -1;
+	/* U(U(~seed, length), payload), payload = [q + 12, q + 12 + plen) */
+	reg = crc_raw(~sc->seed, lenb, 4);
+	return ~(crc_zeros(reg ^ start, plen) ^ end) == want;
+}
+
 int
 spool_scan_next(struct spool_scan *sc, struct spool_scan_item *it)
 {
+	struct resync rs;
 	struct spool_rec r;
 	size_t used;
 	uint64_t q;
@@ -368,20 +554,27 @@ spool_scan_next(struct spool_scan *sc, struct spool_scan_item *it)
 		return it->kind;
 	}
 	/* Not a record: the next one that is, if any, ends the bad bytes. */
-	for (q = sc->off + 1;; q++) {
+	memset(&rs, 0, sizeof(rs));
+	rs.sc = sc;
+	rs.base = sc->off + 1;
+	for (q = rs.base;; q++) {
 		if (scan_find_magic(sc, q, &q) < 0)
-			return -1;
+			goto ioerr;
 		if (q >= sc->size)
 			break;
-		if ((rc = scan_decode(sc, q, &r, &used)) == -2)
-			return -1;
-		if (rc == 1 && r.seq > sc->last_seq)
+		if ((rc = resync_try(&rs, q)) < 0)
+			goto ioerr;
+		if (rc == 1)
 			break;
 	}
+	free(rs.reg);
 	it->kind = q < sc->size ? SPOOL_SCAN_BAD : SPOOL_SCAN_TAIL;
 	it->len = q - sc->off;
 	sc->off = q;
 	return it->kind;
+ioerr:
+	free(rs.reg);
+	return -1;
 }
 
 /* ---- the spool on disk --------------------------------------------------- */
@@ -407,6 +600,7 @@ struct pos {
 struct spool {
 	char *dir;
 	int dirfd;		/* also holds the lock against a second bevisd */
+	uint32_t seed;		/* spool_key_seed of <dir>/key */
 	pthread_mutex_t append_mu;
 	pthread_mutex_t mu;
 	/* under mu */
@@ -710,6 +904,107 @@ corrupt_max_num(struct spool *s)
 	return max;
 }
 
+/* Sets s->seed from <dir>/key; creates the key when the spool has no
+ * segment, and refuses segments without one (see the top comment). After
+ * list_segments. */
+static int
+load_key(struct spool *s, char *err, size_t errlen)
+{
+	unsigned char key[SPOOL_KEY_LEN + 1];	/* one more: a longer file */
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = openat(s->dirfd, KEY_FILE, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) >= 0) {
+		if (fstat(fd, &st) < 0) {
+			snprintf(err, errlen, "%s/" KEY_FILE ": %s", s->dir,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		for (;;) {
+			n = read(fd, key + got, sizeof(key) - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0 || (got += (size_t)n) == sizeof(key))
+				break;
+		}
+		close(fd);
+		if (n < 0 || got != SPOOL_KEY_LEN || !S_ISREG(st.st_mode)) {
+			sodium_memzero(key, sizeof(key));
+			if (n < 0)
+				snprintf(err, errlen, "%s/" KEY_FILE ": cannot "
+				    "read: %s", s->dir, strerror(errno));
+			else
+				snprintf(err, errlen, "%s/" KEY_FILE ": not a "
+				    "spool key (%s%zu bytes, want a file of %d); "
+				    "the spool's records cannot be verified without "
+				    "it", s->dir, got > SPOOL_KEY_LEN ? "over " : "",
+				    got > SPOOL_KEY_LEN ? (size_t)SPOOL_KEY_LEN : got,
+				    SPOOL_KEY_LEN);
+			return -1;
+		}
+		if (st.st_mode & 077)
+			log_warnx("spool: %s/" KEY_FILE " can be read by others "
+			    "(mode %03o): whoever reads it can forge spool "
+			    "records; chmod 600 it", s->dir,
+			    (unsigned)(st.st_mode & 0777));
+		s->seed = spool_key_seed(key);
+		sodium_memzero(key, sizeof(key));
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s/" KEY_FILE ": cannot open: %s", s->dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (s->nsegs > 0) {
+		snprintf(err, errlen, "%s: %zu segment file%s but no key file ("
+		    KEY_FILE "): their records cannot be verified (written "
+		    "before spools had keys, or the key was deleted); move the "
+		    "*.spool files out of the directory to start with an empty "
+		    "spool", s->dir, s->nsegs, s->nsegs == 1 ? "" : "s");
+		return -1;
+	}
+	/* A new spool: nothing in it yet, no segment before the key is
+	 * durable. A key.tmp is what a crash left here. */
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "%s: libsodium failed to initialise", s->dir);
+		return -1;
+	}
+	randombytes_buf(key, SPOOL_KEY_LEN);
+	if ((unlinkat(s->dirfd, KEY_TMP, 0) < 0 && errno != ENOENT) ||
+	    (fd = openat(s->dirfd, KEY_TMP, O_WRONLY | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, errlen, "%s/" KEY_TMP ": cannot create: %s", s->dir,
+		    strerror(errno));
+		sodium_memzero(key, sizeof(key));
+		return -1;
+	}
+	if (pwrite_full(fd, key, SPOOL_KEY_LEN, 0) < 0 || fsync(fd) < 0) {
+		snprintf(err, errlen, "%s/" KEY_TMP ": cannot write: %s", s->dir,
+		    strerror(errno));
+		close(fd);
+		unlinkat(s->dirfd, KEY_TMP, 0);
+		sodium_memzero(key, sizeof(key));
+		return -1;
+	}
+	close(fd);
+	if (renameat(s->dirfd, KEY_TMP, s->dirfd, KEY_FILE) < 0 ||
+	    fsync(s->dirfd) < 0) {
+		snprintf(err, errlen, "%s/" KEY_FILE ": cannot create: %s", s->dir,
+		    strerror(errno));
+		sodium_memzero(key, sizeof(key));
+		return -1;
+	}
+	s->seed = spool_key_seed(key);
+	sodium_memzero(key, sizeof(key));
+	log_info("spool: %s: created a new key", s->dir);
+	return 0;
+}
+
 /* Scans segment g at open, as the comment at the top says. */
 static int
 recover_segment(struct spool *s, struct seg *g, int newest, uint64_t *last_seq,
@@ -736,6 +1031,7 @@ recover_segment(struct spool *s, struct seg *g, int newest, uint64_t *last_seq,
 	sc.arg = &fs;
 	sc.size = (uint64_t)st.st_size;
 	sc.last_seq = *last_seq;
+	sc.seed = s->seed;
 	g->size = sc.size;
 	while ((rc = spool_scan_next(&sc, &it)) != SPOOL_SCAN_END) {
 		if (rc < 0) {
@@ -801,7 +1097,7 @@ spool_open(const char *dir, uint64_t max_bytes, char *err, size_t errlen)
 		    "in use by another process" : strerror(errno));
 		goto fail;
 	}
-	if (list_segments(s, err, errlen) < 0)
+	if (list_segments(s, err, errlen) < 0 || load_key(s, err, errlen) < 0)
 		goto fail;
 	for (size_t i = 0; i < s->nsegs; i++)
 		if (recover_segment(s, s->segs[i], i + 1 == s->nsegs, &last_seq,
@@ -909,7 +1205,7 @@ spool_append(struct spool *s, struct spool_rec *recs, size_t n)
 	pthread_mutex_lock(&s->append_mu);
 	for (size_t i = 0; i < n; i++) {
 		recs[i].seq = s->next_seq + i;
-		spool_encode(&out, &recs[i]);
+		spool_encode(&out, &recs[i], s->seed);
 	}
 	pthread_mutex_lock(&s->mu);
 	if (out.len > s->max_bytes || s->bytes > s->max_bytes - out.len) {
@@ -1090,6 +1386,7 @@ read_damaged(struct spool *s, struct seg *g, int fd, uint64_t off,
 	sc.size = limit;
 	sc.off = off;
 	sc.last_seq = s->last_seq;
+	sc.seed = s->seed;
 	rc = spool_scan_next(&sc, &it);
 	scanbuf_trim(s);
 	if (rc < 0)
@@ -1174,7 +1471,7 @@ spool_read(struct spool *s, size_t max_recs, size_t max_bytes,
 
 		if (pread_full(fd, pre, n, p.off) < 0)
 			goto ioerr;
-		rc = frame_check(pre, n, &r, &used, &blen);
+		rc = frame_check(pre, n, &r, &used, &blen, s->seed);
 		/* Sound but cut short by the durable end: damaged too. With a
 		 * full prefix, the length and the body length are known. */
 		if (rc == 0 && n == limit - p.off)
@@ -1196,7 +1493,8 @@ spool_read(struct spool *s, size_t max_recs, size_t max_bytes,
 		} else {
 			if (pread_full(fd, b->data.data + at, rlen, p.off) < 0)
 				goto ioerr;
-			if (spool_decode(b->data.data + at, rlen, &r, &used) != 1) {
+			if (spool_decode(b->data.data + at, rlen, &r, &used,
+			    s->seed) != 1) {
 				if (read_damaged(s, g, fd, p.off, limit) < 0)
 					goto ioerr;
 				p.off = bad_skip(g, p.off);

@@ -1,8 +1,8 @@
 /* spool.h - the durable spool. While PostgreSQL is away, bevisd appends
  * each request here and answers "spooled" only after fdatasync; one writer
  * replays the spool, oldest first, once the database is back, and a record
- * leaves it only after its COMMIT. spool.c describes the format and the
- * recovery after a crash. */
+ * leaves it only after its COMMIT. spool.c describes the format, the
+ * spool's key and the recovery after a crash. */
 #ifndef BEVIS_SPOOL_H
 #define BEVIS_SPOOL_H
 
@@ -14,6 +14,7 @@
 #include "proto.h"		/* PROTO_REQUEST_ID_MAX */
 
 #define SPOOL_MAGIC		"BVS1"
+#define SPOOL_KEY_LEN		16	/* bytes of <dir>/key */
 #define SPOOL_HDR_LEN		12	/* magic, payload length, CRC-32C */
 #define SPOOL_PAYLOAD_MIN	29	/* a one-byte request id, the rest empty */
 /* A longer length field is garbage, not a record to wait for. */
@@ -43,23 +44,28 @@ struct spool_rec {
 /* CRC-32C (Castagnoli); crc is 0 to start or the result of the previous
  * call, so a message can be fed in pieces. */
 uint32_t spool_crc32c(uint32_t crc, const void *p, size_t n);
+/* The seed of a spool's record CRCs: spool_crc32c(0, key, SPOOL_KEY_LEN).
+ * A record's CRC is spool_crc32c(seed, length bytes || payload), so only
+ * who knows the key can frame a record that decodes (spool.c says why). */
+uint32_t spool_key_seed(const unsigned char key[SPOOL_KEY_LEN]);
 /* Nonzero when r can be framed: a valid request id, NUL-terminated name
  * and fingerprint without overlong contents, a body that fits. */
 int spool_rec_valid(const struct spool_rec *r);
 /* The bytes spool_encode appends for r. */
 size_t spool_encoded_len(const struct spool_rec *r);
-/* Appends one framed record. r must be valid (spool_rec_valid); an invalid
- * one ends the process, as it is a bug of the caller. */
-void spool_encode(struct buf *out, const struct spool_rec *r);
-/* Decodes one record at p. Returns 1 and sets *r and *used on success
- * (r->body points into p); 0 if p[0..len) is a prefix of a record that
- * could still be valid (torn: more bytes needed); -1 if it is not a valid
- * record (bad magic, a length out of range, fields that do not add up to
- * the payload length, a bad request id, a NUL in the name or fingerprint,
- * a CRC mismatch). Never reads p[len] or beyond. Once -1, more bytes
- * cannot make it 0 or 1. */
+/* Appends one record framed with the CRC seed of its spool (spool_key_seed).
+ * r must be valid (spool_rec_valid); an invalid one ends the process, as it
+ * is a bug of the caller. */
+void spool_encode(struct buf *out, const struct spool_rec *r, uint32_t seed);
+/* Decodes one record at p, framed with seed. Returns 1 and sets *r and
+ * *used on success (r->body points into p); 0 if p[0..len) is a prefix of a
+ * record that could still be valid (torn: more bytes needed); -1 if it is
+ * not a valid record (bad magic, a length out of range, fields that do not
+ * add up to the payload length, a bad request id, a NUL in the name or
+ * fingerprint, a CRC mismatch, as for a record framed with another seed).
+ * Never reads p[len] or beyond. Once -1, more bytes cannot make it 0 or 1. */
 int spool_decode(const unsigned char *p, size_t len, struct spool_rec *r,
-    size_t *used) MUSTCHECK;
+    size_t *used, uint32_t seed) MUSTCHECK;
 
 /* ---- recovery scan: the rules of spool.c over any byte source ---------- */
 
@@ -85,14 +91,17 @@ struct spool_scan {
 	uint64_t size;		/* bytes in the segment */
 	uint64_t off;		/* where the next item starts: 0 at first */
 	/* The highest seq seen so far (0: none). A record found by looking
-	 * past bad bytes must be above it, so an old record quoted inside a
-	 * body is not taken for one. Kept up to date by the scan. */
+	 * past bad bytes must be above it, so an old record of this spool
+	 * quoted inside a body is not taken for one. Kept up to date by the
+	 * scan. */
 	uint64_t last_seq;
+	uint32_t seed;		/* of the spool's key: spool_key_seed */
 };
 
 /* Reports the next item of the segment, in order; the items tile
  * [off, size) without gaps. Returns the item's kind, or -1 when get
- * failed. */
+ * failed. Looking past bad bytes takes time in proportion to the bytes
+ * looked at, and memory of a 64th of them. */
 int spool_scan_next(struct spool_scan *sc, struct spool_scan_item *it)
     MUSTCHECK;
 
@@ -100,10 +109,12 @@ int spool_scan_next(struct spool_scan *sc, struct spool_scan_item *it)
 
 struct spool;
 
-/* Creates dir (mode 0700) if missing, takes an exclusive lock on it,
- * scans every segment (recovering as spool.c describes) and returns the
- * spool; NULL with a message in err on failure. max_bytes bounds the bytes
- * of all segment files together. */
+/* Creates dir (mode 0700) if missing, takes an exclusive lock on it, reads
+ * its key (<dir>/key, created with mode 0600 for a spool with no segment
+ * yet, from libsodium's randombytes_buf; segments without a key file are
+ * refused), scans every segment (recovering as spool.c describes) and
+ * returns the spool; NULL with a message in err on failure. max_bytes
+ * bounds the bytes of all segment files together. Calls sodium_init. */
 struct spool *spool_open(const char *dir, uint64_t max_bytes, char *err,
     size_t errlen);
 /* For a SIGHUP reload. Bytes already spooled stay, even above the bound. */

@@ -1,14 +1,18 @@
 /* fuzz_spool.c - libFuzzer harness for the spool's framing and recovery
- * scan (daemon/spool.c):
+ * scan (daemon/spool.c), all under the key FUZZ_KEY:
  *  - spool_decode at every offset of the input: a record that decodes is
- *    valid, encodes back to the same bytes and is 0 at every shorter cut;
- *    -1 never turns into 0 or 1 with more bytes;
+ *    valid, encodes back to the same bytes, is 0 at every shorter cut and
+ *    -1 under another key; -1 never turns into 0 or 1 with more bytes;
  *  - the recovery scan over the input as a segment: its items tile the
  *    input, good ones decode there, and bad bytes end at the first record
- *    with a seq above those before it, or run to the end;
+ *    with a seq above those before it (found the long way: spool_decode at
+ *    every place, against the scan's CRCs of ranges), or run to the end;
+ *  - the CRC of a message from the CRCs of its two parts (crc_zeros);
  *  - records built from the input, damaged once (a changed byte, a cut, or
  *    junk between records), scanned: every record the damage did not touch
- *    comes back, and the damage is reported where it is.
+ *    comes back, and the damage is reported where it is; none of them
+ *    decodes under another key.
+ * tests/fuzz/seeds/spool_segment.bin is a segment framed under FUZZ_KEY.
  * Invariants that fail call abort(). */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +27,12 @@
 #include "spool.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The key of the seed segment; its seed is 0xd9c908eb. */
+static const unsigned char FUZZ_KEY[SPOOL_KEY_LEN] = {
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+};
+static uint32_t seed;
 
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\
@@ -79,13 +89,15 @@ check_record(const unsigned char *p, size_t len, const struct spool_rec *r,
 	CHECK(r->body >= p && r->body + r->body_len == p + used);
 	CHECK(spool_rec_valid(r));
 	CHECK(spool_encoded_len(r) == used);
-	spool_encode(&b, r);
+	spool_encode(&b, r, seed);
 	CHECK(b.len == used && memcmp(b.data, p, used) == 0);
 	buf_free(&b);
 	/* Every shorter cut waits for more. */
 	for (size_t k = 0; k < used; k++)
-		CHECK(spool_decode(p, k, &again, &u2) == 0);
-	CHECK(spool_decode(p, used, &again, &u2) == 1 && u2 == used);
+		CHECK(spool_decode(p, k, &again, &u2, seed) == 0);
+	CHECK(spool_decode(p, used, &again, &u2, seed) == 1 && u2 == used);
+	/* Another seed, another CRC. */
+	CHECK(spool_decode(p, used, &again, &u2, seed ^ used) == -1);
 }
 
 static void
@@ -95,7 +107,7 @@ decode_everywhere(const unsigned char *p, size_t size)
 		const unsigned char *q = p + i;
 		size_t len = size - i, used = 0;
 		struct spool_rec r;
-		int rc = spool_decode(q, len, &r, &used);
+		int rc = spool_decode(q, len, &r, &used, seed);
 
 		CHECK(rc >= -1 && rc <= 1);
 		CHECK(rc == -1 || memcmp(q, SPOOL_MAGIC, len < 4 ? len : 4) == 0);
@@ -108,7 +120,7 @@ decode_everywhere(const unsigned char *p, size_t size)
 			size_t lim = len < 300 ? len : 300;
 
 			for (size_t k = 0; k < lim; k++)
-				CHECK(spool_decode(q, k, &r, &used) == 0);
+				CHECK(spool_decode(q, k, &r, &used, seed) == 0);
 		}
 	}
 }
@@ -125,7 +137,8 @@ next_valid(const unsigned char *p, size_t size, size_t from, uint64_t last)
 		size_t used;
 
 		if (has_magic(p + q, size - q) &&
-		    spool_decode(p + q, size - q, &r, &used) == 1 && r.seq > last)
+		    spool_decode(p + q, size - q, &r, &used, seed) == 1 &&
+		    r.seq > last)
 			return q;
 	}
 	return size;
@@ -146,6 +159,7 @@ scan_buffer(const unsigned char *p, size_t size, uint64_t last_seq)
 	sc.arg = &m;
 	sc.size = size;
 	sc.last_seq = last_seq;
+	sc.seed = seed;
 	while ((rc = spool_scan_next(&sc, &it)) != SPOOL_SCAN_END) {
 		struct spool_rec r;
 		size_t used;
@@ -157,17 +171,17 @@ scan_buffer(const unsigned char *p, size_t size, uint64_t last_seq)
 			CHECK(rc == SPOOL_SCAN_GOOD && it.seq > last);
 		switch (rc) {
 		case SPOOL_SCAN_GOOD:
-			CHECK(spool_decode(p + at, size - at, &r, &used) == 1);
+			CHECK(spool_decode(p + at, size - at, &r, &used, seed) == 1);
 			CHECK(used == it.len && r.seq == it.seq);
 			if (r.seq > last)
 				last = r.seq;
 			break;
 		case SPOOL_SCAN_BAD:
-			CHECK(spool_decode(p + at, size - at, &r, &used) != 1);
+			CHECK(spool_decode(p + at, size - at, &r, &used, seed) != 1);
 			CHECK(next_valid(p, size, at + 1, last) == at + it.len);
 			break;
 		case SPOOL_SCAN_TAIL:
-			CHECK(spool_decode(p + at, size - at, &r, &used) != 1);
+			CHECK(spool_decode(p + at, size - at, &r, &used, seed) != 1);
 			CHECK(at + it.len == size);
 			CHECK(next_valid(p, size, at + 1, last) == size);
 			break;
@@ -213,8 +227,8 @@ build(struct cursor *c, struct built *bt, struct buf *out)
 
 	bt->n = 1 + take(c) % MAX_RECS;
 	for (size_t i = 0; i < bt->n; i++) {
-		struct spool_rec *r = &bt->r[i];
-		size_t len;
+		struct spool_rec *r = &bt->r[i], again;
+		size_t len, used;
 
 		memset(r, 0, sizeof(*r));
 		seq += 1 + take(c) % 3;
@@ -237,7 +251,9 @@ build(struct cursor *c, struct built *bt, struct buf *out)
 		r->body = bt->body[i];
 		r->body_len = len;
 		bt->off[i] = out->len;
-		spool_encode(out, r);
+		spool_encode(out, r, seed);
+		CHECK(spool_decode(out->data + bt->off[i], out->len - bt->off[i],
+		    &again, &used, seed ^ (1u << (len % 32))) == -1);
 	}
 	bt->off[bt->n] = out->len;
 }
@@ -262,6 +278,7 @@ scan_expect(const unsigned char *p, size_t size, const struct built *bt,
 	sc.get = mem_get;
 	sc.arg = &m;
 	sc.size = size;
+	sc.seed = seed;
 	for (size_t i = 0; i <= nw; i++) {
 		int rc = spool_scan_next(&sc, &it);
 
@@ -275,7 +292,8 @@ scan_expect(const unsigned char *p, size_t size, const struct built *bt,
 			struct spool_rec r;
 			size_t used;
 
-			CHECK(spool_decode(copy + it.off, it.len, &r, &used) == 1);
+			CHECK(spool_decode(copy + it.off, it.len, &r, &used,
+			    seed) == 1);
 			CHECK(r.seq == a->seq && it.seq == a->seq);
 			CHECK(r.received_us == a->received_us);
 			CHECK(r.supplier_id == a->supplier_id && r.ct == a->ct);
@@ -334,7 +352,7 @@ damage_and_scan(struct cursor *c)
 		b.data[pos] ^= (unsigned char)(1 + take(c) % 255);
 		/* A changed length can, rarely, meet its CRC. */
 		if (spool_decode(b.data + bt.off[k], total - bt.off[k], &r,
-		    &used) == 1)
+		    &used, seed) == 1)
 			goto out;
 		for (size_t i = 0; i < bt.n; i++)
 			w[nw++] = (struct want){ i != k ? SPOOL_SCAN_GOOD :
@@ -397,6 +415,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cursor c = { data, size };
 	uint64_t last = 0;
 
+	if (seed == 0)
+		seed = spool_key_seed(FUZZ_KEY);
 	decode_everywhere(p, size);
 	scan_buffer(p, size, 0);
 	/* Again with a seq floor from the input, for the resync rule. */
@@ -408,6 +428,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		CHECK(spool_crc32c(spool_crc32c(0, p, k), p + k, size - k) ==
 		    spool_crc32c(0, p, size));
+		/* What the resync does: a range's CRC from the registers at
+		 * its ends. */
+		CHECK(crc_raw(0, p, size) == (crc_zeros(crc_raw(0, p, k),
+		    size - k) ^ crc_raw(0, p + k, size - k)));
+		CHECK(crc_raw(0, p + k, size - k) == (crc_raw(0, p, size) ^
+		    crc_zeros(crc_raw(0, p, k), size - k)));
 	}
 	free(p);
 	damage_and_scan(&c);

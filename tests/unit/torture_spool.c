@@ -1,8 +1,10 @@
 /* torture_spool.c - the durable spool (daemon/spool.c): CRC-32C against the
  * RFC 3720 vectors, the record framing (round trips, every prefix, every
- * byte changed), and the files in a temporary directory: append, replay,
- * commit, the bound, rollover, reopen, torn tails, damaged records, a
- * failed write, and appends from several threads during replay. */
+ * byte changed, another key), and the files in a temporary directory: the
+ * key file, append, replay, commit, the bound, rollover, reopen, torn
+ * tails, damaged records, records forged inside a body, a resync over a
+ * body full of magics, a failed write, and appends from several threads
+ * during replay. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,13 +21,22 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "buf.h"
 #include "log.h"
 #include "spool.h"
 
 #define FP	"0123456789abcdef0123456789abcdef"
+
+/* The framing tests' key, and its seed (set in main). */
+static const unsigned char test_key[SPOOL_KEY_LEN] = {
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+};
+static uint32_t seed;
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -256,6 +267,23 @@ file_size(const char *path)
 	return st.st_size;
 }
 
+/* The seed of the spool in dir, from its key file. */
+static uint32_t
+dir_seed(const char *dir)
+{
+	char path[512];
+	size_t len;
+	unsigned char *k;
+	uint32_t sd;
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	k = slurp(path, &len);
+	assert_int_equal(len, SPOOL_KEY_LEN);
+	sd = spool_key_seed(k);
+	free(k);
+	return sd;
+}
+
 /* ---- CRC-32C ------------------------------------------------------------- */
 
 static void
@@ -284,6 +312,10 @@ test_crc32c(void **state)
 	for (size_t k = 0; k <= sizeof(b); k++)
 		assert_int_equal(spool_crc32c(spool_crc32c(0, b, k), b + k,
 		    sizeof(b) - k), whole);
+	/* The seed is the CRC-32C of the key. */
+	assert_int_equal(spool_key_seed(test_key), 0xd9c908eb);
+	assert_int_equal(spool_key_seed(test_key),
+	    spool_crc32c(0, test_key, SPOOL_KEY_LEN));
 }
 
 /* ---- framing ------------------------------------------------------------- */
@@ -359,7 +391,7 @@ test_roundtrip(void **state)
 	for (size_t i = 0; i < n; i++) {
 		assert_true(spool_rec_valid(&in[i]));
 		starts[i] = b.len;
-		spool_encode(&b, &in[i]);
+		spool_encode(&b, &in[i], seed);
 		assert_int_equal(b.len - starts[i], spool_encoded_len(&in[i]));
 	}
 	assert_memory_equal(b.data, "junk", 4);
@@ -367,7 +399,7 @@ test_roundtrip(void **state)
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(off, starts[i]);
 		assert_int_equal(spool_decode(b.data + off, b.len - off, &out,
-		    &used), 1);
+		    &used, seed), 1);
 		rec_equal(&in[i], &out);
 		/* The body is read in place. */
 		assert_ptr_equal(out.body, b.data + off + used - out.body_len);
@@ -377,7 +409,9 @@ test_roundtrip(void **state)
 	buf_free(&b);
 }
 
-/* The format, byte by byte, as spool.c describes it. */
+/* The format, byte by byte, as spool.c describes it, under test_key: the
+ * CRC-32C of the key, the length bytes and the payload (computed apart,
+ * with Python). */
 static void
 test_golden(void **state)
 {
@@ -410,10 +444,11 @@ test_golden(void **state)
 	want[4] = sizeof(payload);
 	want[5] = want[6] = want[7] = 0;
 	memcpy(want + 12, payload, sizeof(payload));
-	crc = spool_crc32c(spool_crc32c(0, want + 4, 4), payload, sizeof(payload));
-	for (int i = 0; i < 4; i++)
-		want[8 + i] = (unsigned char)(crc >> (8 * i));
-	spool_encode(&b, &r);
+	want[8] = 61, want[9] = 6, want[10] = 92, want[11] = 61;
+	crc = spool_crc32c(spool_crc32c(spool_crc32c(0, test_key,
+	    SPOOL_KEY_LEN), want + 4, 4), payload, sizeof(payload));
+	assert_int_equal(crc, 0x3d5c063d);
+	spool_encode(&b, &r, spool_key_seed(test_key));
 	assert_int_equal(b.len, sizeof(want));
 	assert_memory_equal(b.data, want, sizeof(want));
 	buf_free(&b);
@@ -427,7 +462,7 @@ encode_exact(const struct spool_rec *r, size_t *len)
 	struct buf b = BUF_INIT;
 	unsigned char *p;
 
-	spool_encode(&b, r);
+	spool_encode(&b, r, seed);
 	*len = b.len;
 	p = malloc(b.len);
 	assert_non_null(p);
@@ -453,12 +488,12 @@ test_prefixes(void **state)
 
 			assert_non_null(q);
 			memcpy(q, p, k);
-			if (spool_decode(q, k, &out, &used) != 0)
+			if (spool_decode(q, k, &out, &used, seed) != 0)
 				fail_msg("record %zu cut to %zu of %zu bytes: not 0",
 				    i, k, len);
 			free(q);
 		}
-		assert_int_equal(spool_decode(p, len, &out, &used), 1);
+		assert_int_equal(spool_decode(p, len, &out, &used, seed), 1);
 		free(p);
 	}
 }
@@ -483,7 +518,7 @@ test_byte_flips(void **state)
 		for (size_t k = 0; k < len; k++) {
 			for (unsigned x = 1; x < 256; x++) {
 				p[k] ^= (unsigned char)x;
-				if (spool_decode(p, len, &out, &used) != -1)
+				if (spool_decode(p, len, &out, &used, seed) != -1)
 					fail_msg("record %zu, byte %zu ^ 0x%02x: "
 					    "not -1", i, k, x);
 				p[k] ^= (unsigned char)x;
@@ -491,18 +526,19 @@ test_byte_flips(void **state)
 		}
 		/* Only the header: a bigger length in range waits. */
 		p[6] ^= 0x01;
-		assert_int_equal(spool_decode(p, SPOOL_HDR_LEN, &out, &used), 0);
+		assert_int_equal(spool_decode(p, SPOOL_HDR_LEN, &out, &used,
+		    seed), 0);
 		p[6] ^= 0x01;
 		free(p);
 	}
 }
 
-/* Rewrites the CRC of the record at p after a change, so that the change
- * itself is what decode must notice. */
+/* Rewrites the CRC of the record at p (under sd) after a change, so that
+ * the change itself is what decode must notice. */
 static void
-recrc(unsigned char *p, size_t len)
+recrc(unsigned char *p, size_t len, uint32_t sd)
 {
-	uint32_t crc = spool_crc32c(spool_crc32c(0, p + 4, 4), p + 12, len - 12);
+	uint32_t crc = spool_crc32c(spool_crc32c(sd, p + 4, 4), p + 12, len - 12);
 
 	for (int i = 0; i < 4; i++)
 		p[8 + i] = (unsigned char)(crc >> (8 * i));
@@ -525,8 +561,8 @@ test_decode_rejects(void **state)
 #define TRY(edit, want) do {						\
 	memcpy(q, p, len);						\
 	edit;								\
-	recrc(q, len);							\
-	assert_int_equal(spool_decode(q, len, &out, &used), want);	\
+	recrc(q, len, seed);						\
+	assert_int_equal(spool_decode(q, len, &out, &used, seed), want); \
 } while (0)
 	TRY((void)0, 1);
 	TRY(q[34] = ' ', -1);			/* not visible ASCII */
@@ -545,17 +581,17 @@ test_decode_rejects(void **state)
 	TRY((q[4] = 28, q[5] = q[6] = q[7] = 0), -1);
 	memcpy(q, p, len);
 	q[4] = 1, q[5] = 0, q[6] = 0, q[7] = 0x40;	/* 2^30 + 1 */
-	assert_int_equal(spool_decode(q, len, &out, &used), -1);
+	assert_int_equal(spool_decode(q, len, &out, &used, seed), -1);
 	q[4] = 0;				/* 2^30: sane, so waited for */
-	assert_int_equal(spool_decode(q, 8, &out, &used), 0);
+	assert_int_equal(spool_decode(q, 8, &out, &used, seed), 0);
 	/* more bytes than the record: only the record is used */
 	unsigned char *two = malloc(2 * len);
 	assert_non_null(two);
 	memcpy(two, p, len);
 	memcpy(two + len, p, len);
-	assert_int_equal(spool_decode(two, 2 * len, &out, &used), 1);
+	assert_int_equal(spool_decode(two, 2 * len, &out, &used, seed), 1);
 	assert_int_equal(used, len);
-	assert_int_equal(spool_decode(two, len + 3, &out, &used), 1);
+	assert_int_equal(spool_decode(two, len + 3, &out, &used, seed), 1);
 	free(two);
 #undef TRY
 	free(q);
@@ -635,7 +671,7 @@ test_scan_buffer(void **state)
 			buf_puts(&b, "garbage BVS1 garbage");
 			at[i] = b.len;
 		}
-		spool_encode(&b, &r);
+		spool_encode(&b, &r, seed);
 	}
 	len3 = b.len - at[3];
 	b.len -= len3 / 2;			/* r4 torn */
@@ -650,6 +686,7 @@ test_scan_buffer(void **state)
 	sc.get = mem_get;
 	sc.arg = &m;
 	sc.size = b.len;
+	sc.seed = seed;
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		assert_int_equal(spool_scan_next(&sc, &it), want[i].kind);
 		assert_int_equal(it.kind, want[i].kind);
@@ -659,6 +696,135 @@ test_scan_buffer(void **state)
 	}
 	assert_int_equal(sc.last_seq, 3);
 	buf_free(&b);
+}
+
+/* A record framed under another key does not decode, whatever the record:
+ * for given bytes, each seed gives another CRC. Its prefixes are still
+ * waited for (the CRC comes last). */
+static void
+test_other_key(void **state)
+{
+	static const unsigned char other_key[SPOOL_KEY_LEN] = {
+		0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16,
+	};
+	const uint32_t other = spool_key_seed(other_key);
+	struct spool_rec in[4], out;
+	size_t n, len, used;
+
+	(void)state;
+	assert_true(other != seed);
+	sample_recs(in, &n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char *p = encode_exact(&in[i], &len);
+
+		assert_int_equal(spool_decode(p, len, &out, &used, seed), 1);
+		assert_int_equal(spool_decode(p, len, &out, &used, other), -1);
+		assert_int_equal(spool_decode(p, len, &out, &used, 0), -1);
+		assert_int_equal(spool_decode(p, len - 1, &out, &used, other), 0);
+		free(p);
+	}
+}
+
+/* A 41-byte record header at p, sound up to the body, whose body runs to
+ * end: the most a supplier can do without the key. The CRC is junk. */
+static size_t
+put_fake(unsigned char *p, size_t at, size_t end, uint32_t junk)
+{
+	unsigned char *q = p + at;
+	uint32_t plen = (uint32_t)(end - at - SPOOL_HDR_LEN);
+	uint32_t blen = plen - SPOOL_PAYLOAD_MIN;
+
+	memcpy(q, SPOOL_MAGIC, 4);
+	for (int i = 0; i < 4; i++) {
+		q[4 + i] = (unsigned char)(plen >> (8 * i));
+		q[8 + i] = (unsigned char)(junk >> (8 * i));
+		q[37 + i] = (unsigned char)(blen >> (8 * i));
+	}
+	memset(q + 12, 0xff, 8);		/* seq: above anything */
+	memset(q + 20, 0, 13);			/* received, supplier, ct */
+	q[33] = 1, q[34] = 'x', q[35] = 0, q[36] = 0;	/* id "x", no name, key */
+	return 41;
+}
+
+/* A damaged record whose body is full of such headers, with lengths that
+ * overlap: the resync looks at each, but checks their CRCs in one pass
+ * over the bytes, not one pass each (here 100,000 places and about 200 GB
+ * of CRC). A record framed with the key at the end of the body is found
+ * among them; under another key it is not. */
+static void
+test_resync_many_fakes(void **state)
+{
+	const size_t body_len = 4 << 20;
+	unsigned char *body = malloc(body_len);
+	struct spool_rec r1, r2, r3, v;
+	unsigned char b1[10], b3[10], vbody[1000];
+	struct buf b = BUF_INIT, vb = BUF_INIT;
+	struct spool_scan sc;
+	struct spool_scan_item it;
+	struct timespec t0, t1;
+	struct mem m;
+	size_t at, nfakes = 0, off2, off3;
+
+	(void)state;
+	assert_non_null(body);
+	mkrec(&v, "v", vbody, sizeof(vbody));
+	v.seq = 3;
+	for (int round = 0; round < 2; round++) {
+		buf_reset(&vb);
+		spool_encode(&vb, &v, round == 0 ? seed : seed ^ 1);
+		assert_true(vb.len > SPOOL_PREFIX_MAX);
+		for (at = 0, nfakes = 0; at + 41 <= body_len - vb.len; nfakes++)
+			at += put_fake(body, at, body_len, (uint32_t)at);
+		memset(body + at, 'j', body_len - vb.len - at);
+		memcpy(body + body_len - vb.len, vb.data, vb.len);
+		buf_reset(&b);
+		mkrec(&r1, "r1", b1, sizeof(b1));
+		r1.seq = 1;
+		spool_encode(&b, &r1, seed);
+		off2 = b.len;
+		mkrec(&r2, "r2", body, 0);
+		r2.body = body;
+		r2.body_len = body_len;
+		r2.seq = 2;
+		spool_encode(&b, &r2, seed);
+		b.data[off2 + 8] ^= 1;		/* r2's CRC */
+		off3 = b.len;
+		mkrec(&r3, "r3", b3, sizeof(b3));
+		r3.seq = 4;
+		spool_encode(&b, &r3, seed);
+
+		m.p = b.data;
+		memset(&sc, 0, sizeof(sc));
+		sc.get = mem_get;
+		sc.arg = &m;
+		sc.size = b.len;
+		sc.seed = seed;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(spool_scan_next(&sc, &it), SPOOL_SCAN_GOOD);
+		assert_int_equal(spool_scan_next(&sc, &it), SPOOL_SCAN_BAD);
+		assert_int_equal(it.off, off2);
+		if (round == 0) {
+			/* up to v, which is good */
+			assert_int_equal(it.len, off3 - vb.len - off2);
+			assert_int_equal(spool_scan_next(&sc, &it),
+			    SPOOL_SCAN_GOOD);
+			assert_int_equal(it.seq, 3);
+		} else {
+			assert_int_equal(it.len, off3 - off2);
+		}
+		assert_int_equal(spool_scan_next(&sc, &it), SPOOL_SCAN_GOOD);
+		assert_int_equal(it.seq, 4);
+		assert_int_equal(spool_scan_next(&sc, &it), SPOOL_SCAN_END);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		/* A fraction of a second; one pass per place would take hours. */
+		if (t1.tv_sec - t0.tv_sec > 30)
+			fail_msg("the resync over %zu places took %ld s", nfakes,
+			    (long)(t1.tv_sec - t0.tv_sec));
+	}
+	assert_true(nfakes > 100000);
+	buf_free(&b);
+	buf_free(&vb);
+	free(body);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -834,6 +1000,195 @@ test_open_errors(void **state)
 	spool_close(s);
 	assert_int_equal(file_size(other), 5);
 	assert_int_equal(file_size(path), 4);
+}
+
+/* The key: made at the first open, mode 0600, kept across reopens, needed
+ * by segments. */
+static void
+test_key_file(void **state)
+{
+	struct fixture *f = *state;
+	char key[256], tmp[256], seg[256], err[512];
+	unsigned char *k1, *k2, *p;
+	size_t len, klen;
+	struct spool_rec r;
+	struct stat st;
+	size_t used;
+	struct spool *s = open_ok(f->dir, 1 << 20);
+
+	snprintf(key, sizeof(key), "%s/key", f->dir);
+	snprintf(tmp, sizeof(tmp), "%s/key.tmp", f->dir);
+	seg_path(seg, sizeof(seg), f->dir, 1);
+	assert_int_equal(stat(key, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, SPOOL_KEY_LEN);
+	assert_int_equal(file_size(tmp), -1);
+	k1 = slurp(key, &klen);
+	append_one(s, "k1", 10);
+	spool_close(s);
+	/* The records are framed with it, and with no other key. */
+	p = slurp(seg, &len);
+	assert_int_equal(spool_decode(p, len, &r, &used, spool_key_seed(k1)), 1);
+	assert_string_equal(r.request_id, "k1");
+	assert_int_equal(spool_decode(p, len, &r, &used, seed), -1);
+	free(p);
+
+	/* Reopened: the same key, and the record is there. */
+	s = open_ok(f->dir, 1 << 20);
+	k2 = slurp(key, &klen);
+	assert_memory_equal(k1, k2, SPOOL_KEY_LEN);
+	free(k2);
+	append_one(s, "k2", 10);
+	spool_close(s);
+
+	/* Segments without a key file are refused, the directory named. */
+	assert_int_equal(unlink(key), 0);
+	assert_null(spool_open(f->dir, 1 << 20, err, sizeof(err)));
+	assert_non_null(strstr(err, f->dir));
+	assert_non_null(strstr(err, "no key file"));
+	assert_int_equal(file_size(key), -1);	/* nor is one made up */
+	assert_int_equal(file_size(seg), (off_t)(rec_len("k1", 10) +
+	    rec_len("k2", 10)));
+	/* A key of another size too. */
+	spit(key, k1, SPOOL_KEY_LEN - 1);
+	assert_null(spool_open(f->dir, 1 << 20, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a spool key"));
+	unsigned char longer[SPOOL_KEY_LEN + 1] = { 0 };
+	spit(key, longer, sizeof(longer));
+	assert_null(spool_open(f->dir, 1 << 20, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a spool key"));
+	/* The right one back: all is there. */
+	spit(key, k1, SPOOL_KEY_LEN);
+	s = open_ok(f->dir, 1 << 20);
+	ASSERT_IDS(s, 10, "k1 k2");
+	spool_close(s);
+
+	/* No segment left: a spool without a key gets a new one, over what
+	 * a crash may have left in key.tmp. */
+	assert_int_equal(file_size(seg), -1);
+	assert_int_equal(unlink(key), 0);
+	spit(tmp, "leftover", 8);
+	s = open_ok(f->dir, 1 << 20);
+	assert_int_equal(file_size(tmp), -1);
+	assert_int_equal(stat(key, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	k2 = slurp(key, &klen);
+	assert_int_equal(klen, SPOOL_KEY_LEN);
+	assert_memory_not_equal(k1, k2, SPOOL_KEY_LEN);
+	append_one(s, "k3", 1);
+	ASSERT_IDS(s, 10, "k3");
+	spool_close(s);
+	free(k2);
+	free(k1);
+}
+
+/* Every record pending, as "id/supplier" (free). */
+static char *
+read_all(struct spool *s)
+{
+	struct spool_batch b;
+	struct buf ids = BUF_INIT;
+	int n;
+
+	memset(&b, 0, sizeof(b));
+	while ((n = spool_read(s, 100, SIZE_MAX, &b)) > 0) {
+		for (size_t i = 0; i < b.n; i++)
+			buf_printf(&ids, "%s%s/%s", ids.len ? " " : "",
+			    b.recs[i].request_id, b.recs[i].supplier_name);
+		spool_commit(s, &b);
+	}
+	assert_int_equal(n, 0);
+	spool_batch_free(&b);
+	buf_cstr(&ids);
+	return (char *)ids.data;
+}
+
+/* A supplier's body holds a whole record naming another supplier; then its
+ * own record is damaged. The resync looks inside the body: the quote is
+ * taken only when framed with the spool's key, which a supplier never
+ * sees. With another key (here: test_key) it is not, with the right one
+ * (read from the spool's directory) it would be. At open, with the record
+ * torn, and during replay, with its CRC damaged. */
+static void
+test_forged_record(void **state)
+{
+	struct fixture *f = *state;
+	struct spool_rec r, forged;
+	struct spool_stats st;
+	struct buf fb = BUF_INIT, body = BUF_INIT;
+	unsigned char b1[10], fbody[400];
+	char path[256], *got;
+	size_t len, evil, evil_end;
+	unsigned char *p;
+
+	seg_path(path, sizeof(path), f->dir, 1);
+	for (int round = 0; round < 4; round++) {
+		int right = round % 2, torn = round < 2;
+		struct spool *s = open_ok(f->dir, 1 << 20);
+
+		/* The forgery, and the body around it. */
+		memset(&forged, 0, sizeof(forged));
+		snprintf(forged.request_id, sizeof(forged.request_id), "forged");
+		snprintf(forged.supplier_name, sizeof(forged.supplier_name),
+		    "victim");
+		snprintf(forged.key_fp, sizeof(forged.key_fp), "%s",
+		    "ffffffffffffffffffffffffffffffff");
+		forged.supplier_id = 7;
+		forged.seq = 2;		/* evil's own, as its reply tells */
+		memset(fbody, '{', sizeof(fbody));
+		forged.body = fbody;
+		forged.body_len = sizeof(fbody);
+		buf_reset(&fb);
+		spool_encode(&fb, &forged, right ? dir_seed(f->dir) : seed);
+		buf_reset(&body);
+		buf_puts(&body, "[\"a prefix\"]");
+		buf_append(&body, fb.data, fb.len);
+		buf_puts(&body, "[\"and a suffix after the quote\"]");
+
+		append_one(s, "t1", 10);
+		mkrec(&r, "evil", b1, 0);
+		r.body = body.data;
+		r.body_len = body.len;
+		assert_int_equal(spool_append(s, &r, 1), 0);
+		append_one(s, "t3", 10);
+		spool_close(s);
+		evil = rec_len("t1", 10);
+		evil_end = evil + rec_len("evil", body.len);
+		p = slurp(path, &len);
+		if (torn) {
+			/* Cut in the suffix, after the quote: t3 is gone too,
+			 * as if the crash had come before it. */
+			spit(path, p, evil_end - 5);
+			s = open_ok(f->dir, 1 << 20);
+		} else {
+			s = open_ok(f->dir, 1 << 20);
+			p[evil + 8] ^= 0x01;	/* evil's CRC, found in replay */
+			spit(path, p, len);
+		}
+		got = read_all(s);
+		spool_stats(s, &st);
+		if (right && torn) {
+			assert_string_equal(got, "t1/acme forged/victim");
+			assert_int_equal(st.corrupt, 1);
+		} else if (right) {
+			assert_string_equal(got,
+			    "t1/acme forged/victim t3/acme");
+			assert_int_equal(st.corrupt, 2);
+		} else if (torn) {
+			assert_string_equal(got, "t1/acme");
+			assert_int_equal(st.corrupt, 0);	/* a torn tail */
+		} else {
+			assert_string_equal(got, "t1/acme t3/acme");
+			assert_int_equal(st.corrupt, 1);
+		}
+		free(got);
+		free(p);
+		spool_close(s);
+		rmtree(f->dir);
+	}
+	buf_free(&fb);
+	buf_free(&body);
 }
 
 static void
@@ -1028,7 +1383,7 @@ test_garbage_tail(void **state)
 	buf_puts(&b, "BVS1\xff\xff junk");
 	mkrec(&r, "t9", body, sizeof(body));
 	r.seq = 9;
-	spool_encode(&b, &r);
+	spool_encode(&b, &r, dir_seed(f->dir));
 	spit(path, b.data, b.len);
 	s = open_ok(f->dir, 1 << 20);
 	spool_stats(s, &st);
@@ -1316,12 +1671,16 @@ main(void)
 		cmocka_unit_test(test_decode_rejects),
 		cmocka_unit_test(test_rec_valid),
 		cmocka_unit_test(test_scan_buffer),
+		cmocka_unit_test(test_other_key),
+		cmocka_unit_test(test_resync_many_fakes),
 #define FILES(t) cmocka_unit_test_setup_teardown(t, setup_dir, teardown_dir)
 		FILES(test_append_read_commit),
 		FILES(test_invalid_append),
 		FILES(test_max_bytes),
 		FILES(test_reopen),
 		FILES(test_open_errors),
+		FILES(test_key_file),
+		FILES(test_forged_record),
 		FILES(test_rewind),
 		FILES(test_rollover),
 		FILES(test_torn_tail),
@@ -1335,5 +1694,8 @@ main(void)
 	};
 
 	log_init("torture_spool", LOG_LVL_INFO);
+	if (sodium_init() < 0)
+		fatalx("libsodium failed to initialise");
+	seed = spool_key_seed(test_key);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
