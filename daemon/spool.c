@@ -38,13 +38,17 @@
  * Why the key. A body is what a supplier sent, not checked when spooled,
  * so it can hold a whole record in this format, naming any supplier. Read
  * in order such a quote is only body bytes; but when its record is damaged
- * (a crash during its write), the resync below looks at every magic in it.
- * Without the key, the quote would pass and be replayed as another
- * supplier's request. With it, a supplier, who never sees the spool's
- * files, can only guess the CRC: each quoted record passes with a chance
- * of 2^-32 (for given bytes, each seed gives another CRC). A damaged
- * record quoting n of them lets one through with a chance of at most
- * n * 2^-32, and n < b / 4 for a body of b bytes (the magic cannot
+ * (a crash during its write), the scan below looks past the damage for the
+ * next record, and must not take the quote for one. Two things see to it.
+ * The key: a supplier, who never sees the spool's files, can only guess a
+ * record's CRC, and each quote passes with a chance of 2^-32 (for given
+ * bytes, each seed gives another CRC). And the scan never looks inside the
+ * span a sound header claims (below): what a crash leaves is a record cut
+ * short or with garbage in its tail, its header intact, so the quotes in
+ * its body are never looked at. Only when the damage hit the magic or the
+ * length field of the record around them does the scan look at each magic
+ * in it; then a record quoting n of them lets one through with a chance of
+ * at most n * 2^-32, n < b / 4 for a body of b bytes (the magic cannot
  * overlap itself): a residue only a longer tag would remove. Whoever can
  * read the spool's files can forge records anyway.
  *
@@ -61,21 +65,41 @@
  * database answers from the stored outcome by request id.
  *
  * Recovery at open. Each segment is decoded from offset 0. Where a record
- * does not decode, the scan looks forward byte by byte for the magic
- * followed by a record that decodes and whose seq is above all seen
- * before it (so an old record of this spool, quoted in a body, is not
- * taken for one). The CRCs of the places tried are computed together, in
- * one pass over the bytes (see "resync"), so that a body full of magics
- * and long lengths costs time in proportion to its size, not its square:
+ * does not decode, the scan looks for the next one, which must decode and
+ * have a seq above all seen before it (so an old record of this spool,
+ * quoted in a body, is not taken for one). Where it looks:
+ *   - A sound header (the magic and a length in 29 .. 2^30) claims the
+ *     span [offset, offset + 12 + length), and nothing inside that span is
+ *     looked at. If the span runs to the end of the data or past it, all
+ *     from the offset on is the tail: a torn write, or the last record
+ *     damaged. Otherwise the next record is looked for at the span's end,
+ *     where it should be; if none decodes there, the same rule applies to
+ *     what is there: a sound header is skipped over in turn.
+ *   - Where there is no sound header (a damaged magic or length field, or
+ *     junk), the scan looks forward byte by byte for a magic followed by a
+ *     record that decodes. The CRCs of the places tried are computed
+ *     together, in one pass over the bytes (see "resync"), so that a body
+ *     full of magics and long lengths costs time in proportion to its size,
+ *     not its square.
+ * The cost: a length field damaged into a longer length still in range
+ * loses the records inside the span it claims (all after it, when it runs
+ * past the end): they cannot be told from quotes. A shorter one costs
+ * nothing, as its span ends inside its own record. Then:
  *   - found: the bytes in between are copied to corrupt/ (fsync'd),
  *     logged as a warning with segment, offset, length and the copy's
  *     name, counted in stats.corrupt, and skipped by replay (a list of
  *     bad ranges in memory; the segment goes once replayed anyway);
  *   - not found, newest segment: a torn tail, never acknowledged: logged
- *     as info, and the file is truncated after its last good record;
+ *     as info, and the file is truncated after its last good record. But
+ *     when a record that decodes starts inside a span a sound header
+ *     claimed (a quote that met its 2^-32, or, likelier, acknowledged
+ *     records behind a damaged length), the bytes are first copied to
+ *     corrupt/ and counted as above, and none of them is replayed;
  *   - not found, older segment: treated as corrupt, as above.
  * A record damaged after open is found by spool_read and moved aside the
- * same way.
+ * same way. If that damage runs to the end of the newest segment, the
+ * segment gets no more appends: at the next open, a damaged length there
+ * would claim the records appended after it.
  *
  * Locks. append_mu makes appends take turns and is held over their write
  * and fdatasync; mu guards the segment list, sizes, counters and the read
@@ -400,32 +424,59 @@ scan_decode(struct spool_scan *sc, uint64_t off, struct spool_rec *r,
 	return spool_decode(p, rlen, r, used, sc->seed);
 }
 
-/* Sets *at to the next place of the magic at or after from, or to size.
- * The chunks read grow from small, so that magics close together cost
- * little each. */
+/* Sets *at to the first place q in [from, end) where the magic starts
+ * (q + 4 <= size), or to end if there is none. The chunks read grow from
+ * small, so that magics close together cost little each. */
 static int
-scan_find_magic(struct spool_scan *sc, uint64_t from, uint64_t *at)
+scan_find_magic(struct spool_scan *sc, uint64_t from, uint64_t end,
+    uint64_t *at)
 {
+	uint64_t lim = sc->size < 4 ? 0 : sc->size - 3;	/* places q */
 	size_t chunk = 256;
 
-	while (from < sc->size && sc->size - from >= 4) {
-		uint64_t left = sc->size - from;
-		size_t n = left < chunk ? (size_t)left : chunk;
-		const unsigned char *p = sc->get(sc->arg, from, n);
+	if (lim > end)
+		lim = end;
+	while (from < lim) {
+		size_t n = lim - from < chunk ? (size_t)(lim - from) : chunk;
+		/* n places need n + 3 bytes: from + n + 3 <= size */
+		const unsigned char *p = sc->get(sc->arg, from, n + 3);
 		const unsigned char *m;
 
 		if (p == NULL)
 			return -1;
-		if ((m = memmem(p, n, SPOOL_MAGIC, 4)) != NULL) {
+		if ((m = memmem(p, n + 3, SPOOL_MAGIC, 4)) != NULL) {
 			*at = from + (uint64_t)(m - p);
 			return 0;
 		}
-		from += n - 3;	/* a magic may straddle the chunks */
+		from += n;
 		if (chunk < SCAN_CHUNK)
 			chunk *= 2;
 	}
-	*at = sc->size;
+	*at = end;
 	return 0;
+}
+
+/* Whether a sound header starts at off: the magic and a payload length in
+ * range. Returns 1 and sets *end to the end of the span it claims, which
+ * may lie past size; 0 if there is none (a magic or length damaged, fewer
+ * than 8 bytes); -1 when get failed. */
+static int
+scan_claim(struct spool_scan *sc, uint64_t off, uint64_t *end)
+{
+	const unsigned char *p;
+	uint32_t plen;
+
+	if (sc->size - off < 8)
+		return 0;
+	if ((p = sc->get(sc->arg, off, 8)) == NULL)
+		return -1;
+	if (memcmp(p, SPOOL_MAGIC, 4) != 0)
+		return 0;
+	plen = get_le32(p + 4);
+	if (plen < SPOOL_PAYLOAD_MIN || plen > SPOOL_PAYLOAD_MAX)
+		return 0;
+	*end = off + SPOOL_HDR_LEN + plen;
+	return 1;
 }
 
 /* ---- resync: the CRCs of all the places tried, in one pass ---------------
@@ -529,13 +580,37 @@ resync_try(struct resync *rs, uint64_t q)
 	return ~(crc_zeros(reg ^ start, plen) ^ end) == want;
 }
 
+/* Sets *at to the first place in [from, to) where a record with a seq
+ * above sc->last_seq starts, or to to. from >= rs->base. */
+static int
+resync_first(struct resync *rs, uint64_t from, uint64_t to, uint64_t *at)
+{
+	uint64_t q;
+	int rc;
+
+	for (q = from; q < to; q++) {
+		if (scan_find_magic(rs->sc, q, to, &q) < 0)
+			return -1;
+		if (q >= to)
+			break;
+		if ((rc = resync_try(rs, q)) < 0)
+			return -1;
+		if (rc == 1) {
+			*at = q;
+			return 0;
+		}
+	}
+	*at = to;
+	return 0;
+}
+
 int
 spool_scan_next(struct spool_scan *sc, struct spool_scan_item *it)
 {
 	struct resync rs;
 	struct spool_rec r;
 	size_t used;
-	uint64_t q;
+	uint64_t q, end, at, from, hid;
 	int rc;
 
 	memset(it, 0, sizeof(*it));
@@ -553,24 +628,45 @@ spool_scan_next(struct spool_scan *sc, struct spool_scan_item *it)
 		sc->off += used;
 		return it->kind;
 	}
-	/* Not a record: the next one that is, if any, ends the bad bytes. */
+	/* Not a record: the next one that is, if any, ends the bad bytes.
+	 * Sound headers are skipped over whole (the top comment says why);
+	 * from the first place without one, the search goes byte by byte.
+	 * at: where the next record starts, or size; from: where the byte by
+	 * byte search started, or size. */
 	memset(&rs, 0, sizeof(rs));
 	rs.sc = sc;
 	rs.base = sc->off + 1;
-	for (q = rs.base;; q++) {
-		if (scan_find_magic(sc, q, &q) < 0)
+	at = from = sc->size;
+	for (q = sc->off;;) {
+		if ((rc = scan_claim(sc, q, &end)) < 0)
 			goto ioerr;
-		if (q >= sc->size)
+		if (rc == 0) {
+			from = q + 1;
+			if (resync_first(&rs, from, sc->size, &at) < 0)
+				goto ioerr;
 			break;
+		}
+		if (end >= sc->size)
+			break;		/* the rest is the tail */
+		q = end;
 		if ((rc = resync_try(&rs, q)) < 0)
 			goto ioerr;
-		if (rc == 1)
+		if (rc == 1) {
+			at = q;
 			break;
+		}
+	}
+	if (at == sc->size && from > rs.base) {
+		/* Is a record hidden in the spans skipped? Not taken, but the
+		 * caller keeps a copy of such a tail. */
+		if (resync_first(&rs, rs.base, from, &hid) < 0)
+			goto ioerr;
+		it->hidden = hid < from;
 	}
 	free(rs.reg);
-	it->kind = q < sc->size ? SPOOL_SCAN_BAD : SPOOL_SCAN_TAIL;
-	it->len = q - sc->off;
-	sc->off = q;
+	it->kind = at < sc->size ? SPOOL_SCAN_BAD : SPOOL_SCAN_TAIL;
+	it->len = at - sc->off;
+	sc->off = at;
 	return it->kind;
 ioerr:
 	free(rs.reg);
@@ -1044,10 +1140,23 @@ recover_segment(struct spool *s, struct seg *g, int newest, uint64_t *last_seq,
 			continue;
 		}
 		if (rc == SPOOL_SCAN_TAIL && newest) {
-			/* The append that wrote it never returned 0. */
-			log_info("spool: %s/%s: dropping a torn record at the end "
-			    "(offset %" PRIu64 ", %" PRIu64 " bytes), never "
-			    "acknowledged", s->dir, name, it.off, it.len);
+			/* The append that wrote it never returned 0, unless a
+			 * damaged length hides records: then keep a copy. */
+			if (it.hidden) {
+				log_warnx("spool: %s/%s: the damaged record at "
+				    "offset %" PRIu64 " claims the end of the "
+				    "file, where records decode: a damaged length "
+				    "or a quote in a body; none is replayed, the "
+				    "bytes are copied and cut off", s->dir, name,
+				    it.off);
+				move_aside(s, g, g->fd, it.off, it.len, "at open");
+				s->corrupt++;
+			} else {
+				log_info("spool: %s/%s: dropping a torn record at "
+				    "the end (offset %" PRIu64 ", %" PRIu64 " "
+				    "bytes), never acknowledged", s->dir, name,
+				    it.off, it.len);
+			}
 			if (ftruncate(g->fd, (off_t)it.off) < 0 ||
 			    fdatasync_retry(g->fd) < 0) {
 				snprintf(err, errlen, "%s/%s: cannot truncate: %s",
@@ -1400,6 +1509,11 @@ read_damaged(struct spool *s, struct seg *g, int fd, uint64_t off,
 	pthread_mutex_lock(&s->mu);
 	bad_add(g, it.off, it.off + it.len);
 	s->corrupt++;
+	/* Bad bytes up to the durable end: records appended after them could
+	 * lie in the span a damaged header claims, and be lost at the next
+	 * open. Appends go to a new segment. */
+	if (rc == SPOOL_SCAN_TAIL)
+		g->retired = 1;
 	pthread_mutex_unlock(&s->mu);
 	return 0;
 }

@@ -81,6 +81,11 @@ struct spool_scan_item {
 	enum spool_scan_kind kind;
 	uint64_t off, len;	/* the record's or the bad bytes' place */
 	uint64_t seq;		/* GOOD: the record's seq */
+	/* TAIL: 1 when a record that decodes, with a seq above last_seq,
+	 * starts inside a span that a sound header claimed, and so was not
+	 * taken: a quote that met its 2^-32, or records behind a length field
+	 * damaged within range. Such a tail is worth a copy. */
+	int hidden;
 };
 
 struct spool_scan {
@@ -99,7 +104,11 @@ struct spool_scan {
 };
 
 /* Reports the next item of the segment, in order; the items tile
- * [off, size) without gaps. Returns the item's kind, or -1 when get
+ * [off, size) without gaps. Past a record that does not decode, a sound
+ * header (the magic and a length in range) is skipped over whole: no
+ * record is taken inside the span it claims, and if that span reaches
+ * size, the rest is TAIL. Only where there is no sound header is the next
+ * record looked for byte by byte. Returns the item's kind, or -1 when get
  * failed. Looking past bad bytes takes time in proportion to the bytes
  * looked at, and memory of a 64th of them. */
 int spool_scan_next(struct spool_scan *sc, struct spool_scan_item *it)

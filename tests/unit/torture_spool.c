@@ -2,9 +2,9 @@
  * RFC 3720 vectors, the record framing (round trips, every prefix, every
  * byte changed, another key), and the files in a temporary directory: the
  * key file, append, replay, commit, the bound, rollover, reopen, torn
- * tails, damaged records, records forged inside a body, a resync over a
- * body full of magics, a failed write, and appends from several threads
- * during replay. */
+ * tails, damaged records (a damaged length field among them), records
+ * forged inside a body, a resync over a body full of magics, a failed
+ * write, and appends from several threads during replay. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -747,13 +747,19 @@ put_fake(unsigned char *p, size_t at, size_t end, uint32_t junk)
 }
 
 /* A damaged record whose body is full of such headers, with lengths that
- * overlap: the resync looks at each, but checks their CRCs in one pass
- * over the bytes, not one pass each (here 100,000 places and about 200 GB
- * of CRC). A record framed with the key at the end of the body is found
- * among them; under another key it is not. */
+ * overlap. With its magic or its length field damaged (out of range), the
+ * resync looks at each, but checks their CRCs in one pass over the bytes,
+ * not one pass each (here 100,000 places and about 200 GB of CRC); a
+ * record framed with the key at the end of the body is found among them,
+ * under another key it is not. With its header sound (the CRC damaged),
+ * the resync goes straight to its end and takes nothing inside it, not
+ * even the record framed with the key. With a longer length in range that
+ * runs past the end, all is tail, and the look for a record hidden in it
+ * (there is: the one with the key, and r3) is one pass too. */
 static void
 test_resync_many_fakes(void **state)
 {
+	enum { MAGIC, MAGIC_OTHER_KEY, LEN_HUGE, CRC, LEN_PAST_END, ROUNDS };
 	const size_t body_len = 4 << 20;
 	unsigned char *body = malloc(body_len);
 	struct spool_rec r1, r2, r3, v;
@@ -769,9 +775,9 @@ test_resync_many_fakes(void **state)
 	assert_non_null(body);
 	mkrec(&v, "v", vbody, sizeof(vbody));
 	v.seq = 3;
-	for (int round = 0; round < 2; round++) {
+	for (int round = 0; round < ROUNDS; round++) {
 		buf_reset(&vb);
-		spool_encode(&vb, &v, round == 0 ? seed : seed ^ 1);
+		spool_encode(&vb, &v, round == MAGIC_OTHER_KEY ? seed ^ 1 : seed);
 		assert_true(vb.len > SPOOL_PREFIX_MAX);
 		for (at = 0, nfakes = 0; at + 41 <= body_len - vb.len; nfakes++)
 			at += put_fake(body, at, body_len, (uint32_t)at);
@@ -787,7 +793,21 @@ test_resync_many_fakes(void **state)
 		r2.body_len = body_len;
 		r2.seq = 2;
 		spool_encode(&b, &r2, seed);
-		b.data[off2 + 8] ^= 1;		/* r2's CRC */
+		switch (round) {
+		case MAGIC:
+		case MAGIC_OTHER_KEY:
+			b.data[off2 + 1] ^= 1;
+			break;
+		case LEN_HUGE:
+			b.data[off2 + 7] ^= 0x80;	/* over 2^30 */
+			break;
+		case CRC:
+			b.data[off2 + 8] ^= 1;
+			break;
+		case LEN_PAST_END:
+			b.data[off2 + 7] ^= 0x10;	/* + 2^28 */
+			break;
+		}
 		off3 = b.len;
 		mkrec(&r3, "r3", b3, sizeof(b3));
 		r3.seq = 4;
@@ -801,19 +821,30 @@ test_resync_many_fakes(void **state)
 		sc.seed = seed;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_int_equal(spool_scan_next(&sc, &it), SPOOL_SCAN_GOOD);
-		assert_int_equal(spool_scan_next(&sc, &it), SPOOL_SCAN_BAD);
-		assert_int_equal(it.off, off2);
-		if (round == 0) {
-			/* up to v, which is good */
-			assert_int_equal(it.len, off3 - vb.len - off2);
+		if (round == LEN_PAST_END) {
+			assert_int_equal(spool_scan_next(&sc, &it),
+			    SPOOL_SCAN_TAIL);
+			assert_int_equal(it.off, off2);
+			assert_int_equal(it.len, b.len - off2);
+			assert_int_equal(it.hidden, 1);
+		} else {
+			assert_int_equal(spool_scan_next(&sc, &it),
+			    SPOOL_SCAN_BAD);
+			assert_int_equal(it.off, off2);
+			assert_int_equal(it.hidden, 0);
+			if (round == MAGIC || round == LEN_HUGE) {
+				/* up to v, which is good */
+				assert_int_equal(it.len, off3 - vb.len - off2);
+				assert_int_equal(spool_scan_next(&sc, &it),
+				    SPOOL_SCAN_GOOD);
+				assert_int_equal(it.seq, 3);
+			} else {
+				assert_int_equal(it.len, off3 - off2);
+			}
 			assert_int_equal(spool_scan_next(&sc, &it),
 			    SPOOL_SCAN_GOOD);
-			assert_int_equal(it.seq, 3);
-		} else {
-			assert_int_equal(it.len, off3 - off2);
+			assert_int_equal(it.seq, 4);
 		}
-		assert_int_equal(spool_scan_next(&sc, &it), SPOOL_SCAN_GOOD);
-		assert_int_equal(it.seq, 4);
 		assert_int_equal(spool_scan_next(&sc, &it), SPOOL_SCAN_END);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		/* A fraction of a second; one pass per place would take hours. */
@@ -1105,26 +1136,32 @@ read_all(struct spool *s)
 }
 
 /* A supplier's body holds a whole record naming another supplier; then its
- * own record is damaged. The resync looks inside the body: the quote is
- * taken only when framed with the spool's key, which a supplier never
- * sees. With another key (here: test_key) it is not, with the right one
- * (read from the spool's directory) it would be. At open, with the record
- * torn, and during replay, with its CRC damaged. */
+ * own record is damaged. Framed with another key (here: test_key) the
+ * quote is never taken. Framed with the right one (read from the spool's
+ * directory), which a supplier never sees, it is still not taken as long
+ * as the header of the record around it is sound: torn in the suffix after
+ * the quote (at open: the tail is copied to corrupt/ as a record decodes
+ * in it, and cut off), its CRC damaged (found during replay) or a byte of
+ * its body before the quote (at open): the scan goes from the header to
+ * the end it claims. Only with the length field damaged out of range does
+ * the scan look inside the body byte by byte, and take the quote: that
+ * damage, and a 2^-32 guess, are what a forgery needs. */
 static void
 test_forged_record(void **state)
 {
+	enum { TORN, CRC, BODY, LEN, MODES };
 	struct fixture *f = *state;
 	struct spool_rec r, forged;
 	struct spool_stats st;
 	struct buf fb = BUF_INIT, body = BUF_INIT;
 	unsigned char b1[10], fbody[400];
-	char path[256], *got;
+	char path[256], bad[256], *got;
 	size_t len, evil, evil_end;
 	unsigned char *p;
 
 	seg_path(path, sizeof(path), f->dir, 1);
-	for (int round = 0; round < 4; round++) {
-		int right = round % 2, torn = round < 2;
+	for (int round = 0; round < 2 * MODES; round++) {
+		int right = round % 2, mode = round / 2;
 		struct spool *s = open_ok(f->dir, 1 << 20);
 
 		/* The forgery, and the body around it. */
@@ -1156,28 +1193,44 @@ test_forged_record(void **state)
 		evil = rec_len("t1", 10);
 		evil_end = evil + rec_len("evil", body.len);
 		p = slurp(path, &len);
-		if (torn) {
+		switch (mode) {
+		case TORN:
 			/* Cut in the suffix, after the quote: t3 is gone too,
 			 * as if the crash had come before it. */
 			spit(path, p, evil_end - 5);
 			s = open_ok(f->dir, 1 << 20);
-		} else {
+			assert_int_equal(file_size(path), evil);
+			break;
+		case CRC:
+		case LEN:
 			s = open_ok(f->dir, 1 << 20);
-			p[evil + 8] ^= 0x01;	/* evil's CRC, found in replay */
+			if (mode == CRC)
+				p[evil + 8] ^= 0x01;
+			else
+				p[evil + 7] ^= 0x80;	/* over 2^30 */
+			spit(path, p, len);		/* found in replay */
+			break;
+		case BODY:
+			/* in the prefix, before the quote */
+			p[evil_end - body.len + 2] ^= 1;
 			spit(path, p, len);
+			s = open_ok(f->dir, 1 << 20);
+			break;
 		}
 		got = read_all(s);
 		spool_stats(s, &st);
-		if (right && torn) {
-			assert_string_equal(got, "t1/acme forged/victim");
-			assert_int_equal(st.corrupt, 1);
-		} else if (right) {
+		if (mode == TORN) {
+			assert_string_equal(got, "t1/acme");
+			/* right: forged decodes in the tail, which is copied */
+			assert_int_equal(st.corrupt, right);
+			snprintf(bad, sizeof(bad), "%s/corrupt/"
+			    "0000000000000001-%zu.bad", f->dir, evil);
+			assert_int_equal(file_size(bad),
+			    right ? (off_t)(evil_end - 5 - evil) : -1);
+		} else if (mode == LEN && right) {
 			assert_string_equal(got,
 			    "t1/acme forged/victim t3/acme");
 			assert_int_equal(st.corrupt, 2);
-		} else if (torn) {
-			assert_string_equal(got, "t1/acme");
-			assert_int_equal(st.corrupt, 0);	/* a torn tail */
 		} else {
 			assert_string_equal(got, "t1/acme t3/acme");
 			assert_int_equal(st.corrupt, 1);
@@ -1399,25 +1452,79 @@ test_garbage_tail(void **state)
 	free(p);
 }
 
+/* Sets the payload length field of the record at p. */
+static void
+set_plen(unsigned char *p, uint32_t plen)
+{
+	for (int i = 0; i < 4; i++)
+		p[4 + i] = (unsigned char)(plen >> (8 * i));
+}
+
+/* The five records of five_records with t2 damaged by one of these. */
+enum damage {
+	D_MAGIC0, D_MAGIC3,		/* a byte of the magic */
+	D_LEN_HUGE, D_LEN_ZERO,		/* the length out of range */
+	D_LEN_SHORT,			/* a shorter length in range */
+	D_CRC, D_PAYLOAD12, D_PAYLOAD30, D_PAYLOAD_LAST,
+	D_LEN_INTO_T3,			/* longer: the span ends inside t3 */
+	D_LEN_TO_T4,			/* longer: the span ends where t4 starts */
+	D_LEN_PAST_END,			/* longer: the span runs past the end */
+	D_LEN_BIT28,			/* the same, one bit of the top byte */
+};
+
+static void
+damage_t2(unsigned char *d, const unsigned char *p, size_t len,
+    const size_t off[6], enum damage how)
+{
+	unsigned char *r2 = d + off[1];
+	const uint32_t plen = (uint32_t)(off[2] - off[1] - SPOOL_HDR_LEN);
+
+	memcpy(d, p, len);
+	switch (how) {
+	case D_MAGIC0:		r2[0] ^= 0x10; break;
+	case D_MAGIC3:		r2[3] ^= 0x10; break;
+	case D_LEN_HUGE:	r2[7] ^= 0x80; break;
+	case D_LEN_ZERO:	set_plen(r2, 0); break;
+	case D_LEN_SHORT:	set_plen(r2, SPOOL_PAYLOAD_MIN); break;
+	case D_CRC:		r2[9] ^= 0x10; break;
+	case D_PAYLOAD12:	r2[12] ^= 0x10; break;
+	case D_PAYLOAD30:	r2[30] ^= 0x10; break;
+	case D_PAYLOAD_LAST:	r2[off[2] - off[1] - 1] ^= 0x10; break;
+	case D_LEN_INTO_T3:	set_plen(r2, plen + 16); break;
+	case D_LEN_TO_T4:
+		set_plen(r2, plen + (uint32_t)(off[3] - off[2]));
+		break;
+	case D_LEN_PAST_END:	r2[5] ^= 0x10; break;	/* + 4096 */
+	case D_LEN_BIT28:	r2[7] ^= 0x10; break;
+	}
+}
+
 /* A damaged record with good ones after it: moved aside, the rest
- * replayed. Wherever the damage is, header or payload. */
+ * replayed. Wherever the damage is: in the magic, or a length out of range
+ * (the next record is found byte by byte); in the CRC or the payload (the
+ * sound header says where the next record is); a shorter length (its span
+ * ends inside its own record; byte by byte from there). */
 static void
 test_corrupt_middle(void **state)
 {
+	static const enum damage how[] = {
+		D_MAGIC0, D_MAGIC3, D_LEN_HUGE, D_LEN_ZERO, D_LEN_SHORT, D_CRC,
+		D_PAYLOAD12, D_PAYLOAD30, D_PAYLOAD_LAST,
+	};
 	struct fixture *f = *state;
 	struct spool_stats st;
 	size_t off[6], len, blen;
 	char path[256], bad[256];
-	unsigned char *p = five_records(f, off, &len), *q;
+	unsigned char *p = five_records(f, off, &len), *q, *d = malloc(len);
 	const size_t r2 = off[1], r2len = off[2] - off[1];
-	const size_t where[] = { 0, 3, 5, 7, 9, 12, 30, r2len - 1 };
 
+	assert_non_null(d);
 	seg_path(path, sizeof(path), f->dir, 1);
 	snprintf(bad, sizeof(bad), "%s/corrupt/0000000000000001-%zu.bad",
 	    f->dir, r2);
-	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
-		p[r2 + where[i]] ^= 0x10;
-		spit(path, p, len);
+	for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		damage_t2(d, p, len, off, how[i]);
+		spit(path, d, len);
 		struct spool *s = open_ok(f->dir, 1 << 20);
 		spool_stats(s, &st);
 		assert_int_equal(st.corrupt, 1);
@@ -1426,7 +1533,7 @@ test_corrupt_middle(void **state)
 		assert_int_equal(st.bytes, len);
 		q = slurp(bad, &blen);
 		assert_int_equal(blen, r2len);
-		assert_memory_equal(q, p + r2, r2len);
+		assert_memory_equal(q, d + r2, r2len);
 		free(q);
 		ASSERT_IDS(s, 2, "t1 t3 t4 t5");
 		assert_int_equal(file_size(path), -1);
@@ -1434,7 +1541,6 @@ test_corrupt_middle(void **state)
 		assert_int_equal(st.bytes, 0);
 		spool_close(s);
 		unlink(bad);
-		p[r2 + where[i]] ^= 0x10;
 	}
 	/* The last record damaged cannot be told from a torn one. */
 	p[off[4] + 30] ^= 0x10;
@@ -1445,6 +1551,60 @@ test_corrupt_middle(void **state)
 	assert_int_equal(file_size(path), off[4]);
 	ASSERT_IDS(s, 10, "t1 t2 t3 t4");
 	spool_close(s);
+	free(d);
+	free(p);
+}
+
+/* A length made longer but still in range is a sound header: the records
+ * in the span it claims are not taken, as they cannot be told from
+ * records quoted in a body. Ending inside t3 or where t4 starts, the span
+ * takes t3 with it; running past the end, it takes all after t2, the
+ * tail of the newest segment. That tail is then not just cut off: records
+ * that decode inside it may have been acknowledged, so it is copied to
+ * corrupt/ and counted first (none replayed), and appends go on after t1. */
+static void
+test_corrupt_length(void **state)
+{
+	static const enum damage how[] = {
+		D_LEN_INTO_T3, D_LEN_TO_T4, D_LEN_PAST_END, D_LEN_BIT28,
+	};
+	struct fixture *f = *state;
+	struct spool_stats st;
+	size_t off[6], len, blen;
+	char path[256], bad[256];
+	unsigned char *p = five_records(f, off, &len), *q, *d = malloc(len);
+	const size_t r2 = off[1];
+
+	assert_non_null(d);
+	seg_path(path, sizeof(path), f->dir, 1);
+	snprintf(bad, sizeof(bad), "%s/corrupt/0000000000000001-%zu.bad",
+	    f->dir, r2);
+	for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		int tail = how[i] == D_LEN_PAST_END || how[i] == D_LEN_BIT28;
+		size_t bad_len = tail ? len - r2 : off[3] - r2;
+
+		damage_t2(d, p, len, off, how[i]);
+		spit(path, d, len);
+		struct spool *s = open_ok(f->dir, 1 << 20);
+		spool_stats(s, &st);
+		assert_int_equal(st.corrupt, 1);
+		assert_int_equal(st.records, tail ? 1 : 3);
+		assert_int_equal(file_size(path), tail ? r2 : len);
+		q = slurp(bad, &blen);
+		assert_int_equal(blen, bad_len);
+		assert_memory_equal(q, d + r2, bad_len);
+		free(q);
+		if (tail) {
+			assert_true(append_one(s, "new", 3) == 2);
+			ASSERT_IDS(s, 10, "t1 new");
+		} else {
+			ASSERT_IDS(s, 10, "t1 t4 t5");
+		}
+		assert_int_equal(file_size(path), -1);
+		spool_close(s);
+		unlink(bad);
+	}
+	free(d);
 	free(p);
 }
 
@@ -1498,7 +1658,11 @@ test_corrupt_older_segment(void **state)
 	free(p);
 }
 
-/* Damage that appears after open is found by spool_read. */
+/* Damage that appears after open is found by spool_read. When it runs to
+ * the end of the newest segment (here t3's length made longer, past the
+ * end), the segment gets no more appends: after a crash, records appended
+ * behind it would lie in the span t3 claims, and be lost at the next open.
+ * They go to a new segment and are replayed. */
 static void
 test_corrupt_during_replay(void **state)
 {
@@ -1508,6 +1672,8 @@ test_corrupt_during_replay(void **state)
 	char path[256], bad[256];
 	unsigned char *p = five_records(f, off, &len);
 	struct spool *s = open_ok(f->dir, 1 << 20);
+	uint64_t bytes;
+	char *ids;
 
 	seg_path(path, sizeof(path), f->dir, 1);
 	p[off[2] + 20] ^= 0x01;			/* t3 */
@@ -1518,6 +1684,30 @@ test_corrupt_during_replay(void **state)
 	snprintf(bad, sizeof(bad), "%s/corrupt/0000000000000001-%zu.bad",
 	    f->dir, off[2]);
 	assert_int_equal(file_size(bad), off[3] - off[2]);
+	spool_close(s);
+	p[off[2] + 20] ^= 0x01;
+	rmtree(f->dir);
+
+	free(p);
+	p = five_records(f, off, &len);
+	s = open_ok(f->dir, 1 << 20);
+	p[off[2] + 5] ^= 0x10;			/* t3's length, + 4096 */
+	spit(path, p, len);
+	ids = read_ids(s, 10, 0);
+	assert_string_equal(ids, "t1 t2");
+	free(ids);
+	spool_stats(s, &st);
+	assert_int_equal(st.corrupt, 1);
+	assert_int_equal(file_size(bad), len - off[2]);
+	assert_true(append_one(s, "new", 3) == 6);
+	assert_int_equal(file_size(path), len);
+	assert_int_equal(count_segs(f->dir, &bytes), 2);
+	spool_close(s);				/* as if it crashed */
+	unlink(bad);
+	s = open_ok(f->dir, 1 << 20);
+	spool_stats(s, &st);
+	assert_int_equal(st.corrupt, 1);	/* t3 on, again */
+	ASSERT_IDS(s, 10, "t1 t2 new");
 	spool_close(s);
 	free(p);
 }
@@ -1686,6 +1876,7 @@ main(void)
 		FILES(test_torn_tail),
 		FILES(test_garbage_tail),
 		FILES(test_corrupt_middle),
+		FILES(test_corrupt_length),
 		FILES(test_corrupt_older_segment),
 		FILES(test_corrupt_during_replay),
 		FILES(test_write_failure),
