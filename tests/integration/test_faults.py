@@ -326,6 +326,22 @@ def spool_requests(d, n, per_request=50, prefix="sp"):
     return out
 
 
+def replay_all_but(c, d, db, port, reqs, lost, what):
+    """Starts the database and bevisd again; every spooled request but
+    reqs[lost] is replayed, once, and the spool ends empty."""
+    c.pg_start()
+    d.restart(ready_seconds=30)
+    kept = [r for i, r in enumerate(reqs) if i != lost]
+    acked = {q for _rid, seqs, _rep in kept for q in seqs}
+    wait_for(lambda: db.count("event") >= len(acked), 30,
+             f"{len(acked)} events replayed")
+    wait_for(lambda: metrics(port).get("bevis_spool_records") == 0, 30,
+             "bevis_spool_records 0")
+    report = chkseq(db, None, acked, {q for _r, s, _p in reqs for q in s})
+    note(f"{what}: {report}")
+    assert_chkseq(report, f"{what} record")
+
+
 def record_owner(path, offset, length, reqs):
     """Which request a spool record holds: the one whose request id is in
     its payload (None if none or several are)."""
@@ -363,17 +379,7 @@ def test_torn_spool_record_is_ignored(cluster):
             os.truncate(newest, cut)
             note(f"torn: {len(segs)} segments; {os.path.basename(newest)} cut from {size} "
                  f"to {cut} bytes, into record {len(recs)} at {off} (request {torn})")
-            c.pg_start()
-            d.restart(ready_seconds=30)
-            kept = [r for i, r in enumerate(reqs) if i != torn]
-            acked = {q for _rid, seqs, _rep in kept for q in seqs}
-            wait_for(lambda: db.count("event") >= len(acked), 30,
-                     f"{len(acked)} events replayed")
-            wait_for(lambda: metrics(port).get("bevis_spool_records") == 0, 30,
-                     "bevis_spool_records 0")
-            report = chkseq(db, None, acked, {q for _r, s, _p in reqs for q in s})
-            note(f"torn: {report}")
-            assert_chkseq(report, "torn record")
+            replay_all_but(c, d, db, port, reqs, torn, "torn")
             tseqs = reqs[torn][1]
             eq(db.count("event", f"seq BETWEEN {tseqs[0]} AND {tseqs[-1]}"), 0,
                "events of the torn record")
@@ -415,17 +421,7 @@ def test_corrupt_middle_spool_record_is_moved_aside(cluster):
                 f.write(bytes([b[0] ^ 0x5A]))
             note(f"corrupt: flipped the byte at {pos} of {os.path.basename(seg)}, "
                  f"inside record 2 of {len(layout[seg])} (request {bad})")
-            c.pg_start()
-            d.restart(ready_seconds=30)
-            kept = [r for i, r in enumerate(reqs) if i != bad]
-            acked = {q for _rid, seqs, _rep in kept for q in seqs}
-            wait_for(lambda: db.count("event") >= len(acked), 30,
-                     f"{len(acked)} events replayed")
-            wait_for(lambda: metrics(port).get("bevis_spool_records") == 0, 30,
-                     "bevis_spool_records 0")
-            report = chkseq(db, None, acked, {q for _r, s, _p in reqs for q in s})
-            note(f"corrupt: {report}")
-            assert_chkseq(report, "corrupt record")
+            replay_all_but(c, d, db, port, reqs, bad, "corrupt")
             bseqs = reqs[bad][1]
             eq(db.count("event", f"seq BETWEEN {bseqs[0]} AND {bseqs[-1]}"), 0,
                "events of the corrupt record")
