@@ -47,6 +47,17 @@ def wait_spool_empty(d, port, seconds=30):
                           f"segments {files}")
 
 
+def finish_and_check(senders, d, port, db, tag, what):
+    """The end of a spool test: the senders resend until every request is
+    answered, the spool empties, and the sequence check passes."""
+    senders.finish(60)
+    wait_spool_empty(d, port)
+    senders.check_replies()
+    report = chkseq(db, None, senders.union("acked"), senders.union("issued"))
+    note(f"{tag}: {report}; replies {dict(senders.statuses())}")
+    assert_chkseq(report, what)
+
+
 def seq_ranges(n_senders, per_sender, base=0):
     return [range(base + i * per_sender, base + (i + 1) * per_sender)
             for i in range(n_senders)]
@@ -130,12 +141,7 @@ def test_database_outage_spools_and_replays(cluster):
             note(f"outage: replies during the 10 s outage {dict(during)}; "
                  f"/healthz {sorted(set(health), key=str)}")
             time.sleep(2)
-            senders.finish(60)
-            wait_spool_empty(d, port)
-            senders.check_replies()
-            report = chkseq(db, None, senders.union("acked"), senders.union("issued"))
-            note(f"outage: {report}; replies {dict(senders.statuses())}")
-            assert_chkseq(report, "database outage")
+            finish_and_check(senders, d, port, db, "outage", "database outage")
             check(senders.status_count("spooled") > 0,
                   f"no request was answered 'spooled' during the outage: "
                   f"{dict(senders.statuses())}")
@@ -208,12 +214,7 @@ def test_crash_during_spool_replay(cluster):
                   "a replay batch?)")
             throttle.set(0)
             d.restart(ready_seconds=30)
-            senders.finish(60)
-            wait_spool_empty(d, port)
-            senders.check_replies()
-            report = chkseq(db, None, senders.union("acked"), senders.union("issued"))
-            note(f"replay: {report}; replies {dict(senders.statuses())}")
-            assert_chkseq(report, "crash during spool replay")
+            finish_and_check(senders, d, port, db, "replay", "crash during spool replay")
         finally:
             senders.stop()
             d.stop()
@@ -248,12 +249,7 @@ def test_crash_while_spooling(cluster):
                 d.restart(ready_seconds=30)
             time.sleep(0.5)
             c.pg_start()
-            senders.finish(60)
-            wait_spool_empty(d, port)
-            senders.check_replies()
-            report = chkseq(db, None, senders.union("acked"), senders.union("issued"))
-            note(f"spoolcrash: {report}; replies {dict(senders.statuses())}")
-            assert_chkseq(report, "crash while spooling")
+            finish_and_check(senders, d, port, db, "spoolcrash", "crash while spooling")
             check(senders.status_count("spooled") > 0,
                   f"no request was answered 'spooled' with the database down: "
                   f"{dict(senders.statuses())}")
@@ -289,12 +285,7 @@ def test_full_spool_answers_busy(cluster):
             note(f"full: replies with the database down {down}; "
                  f"/healthz {sorted(set(health), key=str)}")
             c.pg_start()
-            senders.finish(60)
-            wait_spool_empty(d, port)
-            senders.check_replies()
-            report = chkseq(db, None, senders.union("acked"), senders.union("issued"))
-            note(f"full: {report}; replies {dict(senders.statuses())}")
-            assert_chkseq(report, "full spool")
+            finish_and_check(senders, d, port, db, "full", "full spool")
             check(down.get("spooled", 0) > 0 and down.get("busy", 0) > 0,
                   f"with the database down and a 64 KiB spool, want some 'spooled' "
                   f"then 'busy' replies, got {down}")
