@@ -113,7 +113,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
 # ASan and UBSan, apart from the normal build.
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -Icommon -Idaemon $(PKG_CFLAGS)
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(DAEMON_LIB) $(BUILD)/.deps-ok
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(COMMON_SRC) $(DAEMON_LIB) $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) daemon/parse_json.c \
 	    daemon/copybin.c $(PKG_LIBS) -lm

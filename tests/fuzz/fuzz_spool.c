@@ -30,27 +30,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The Makefile's fuzz rule compiles the common sources and names the
- * daemon files it needs; spool.c is brought in here so that the rule can
- * stay as it is. Should the rule ever list daemon/spool.c, include
- * spool.h instead. */
-#include "spool.c"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* spool.c itself, not spool.h: the CRC combination check below uses its
+ * static crc_raw and crc_zeros, and the fuzz rule links no spool.c. */
+#include "spool.c"
 
 /* The key of the seed segment; its seed is 0xd9c908eb. */
 static const unsigned char FUZZ_KEY[SPOOL_KEY_LEN] = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
 };
 static uint32_t seed;
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
 
 /* A copy in an allocation of exactly n bytes, so ASan sees any read past
  * the end. */
