@@ -51,6 +51,27 @@ request_free(struct request *r)
 	free(r);
 }
 
+void
+reply_error(struct buf *b, const char *code, const char *msg)
+{
+	buf_reset(b);
+	buf_puts(b, "{\"status\":\"error\",\"error\":");
+	buf_put_json_string(b, code, strlen(code));
+	buf_puts(b, ",\"message\":");
+	buf_put_json_string(b, msg, strlen(msg));
+	buf_putc(b, '}');
+}
+
+void
+reply_busy(struct buf *b, int retry_after_ms, const char *msg)
+{
+	buf_reset(b);
+	buf_printf(b, "{\"status\":\"busy\",\"retry_after_ms\":%d,"
+	    "\"message\":", retry_after_ms);
+	buf_put_json_string(b, msg, strlen(msg));
+	buf_putc(b, '}');
+}
+
 static int64_t
 now_us(void)
 {
@@ -83,11 +104,7 @@ send_error(struct receiver *rc, zmq_msg_t *route, int has_delim,
 {
 	struct buf b = BUF_INIT;
 
-	buf_puts(&b, "{\"status\":\"error\",\"error\":");
-	buf_put_json_string(&b, code, strlen(code));
-	buf_puts(&b, ",\"message\":");
-	buf_put_json_string(&b, msg, strlen(msg));
-	buf_putc(&b, '}');
+	reply_error(&b, code, msg);
 	log_info("request %s: refused: %s: %s", request_id[0] ? request_id : "-",
 	    code, msg);
 	rc->refused++;
@@ -135,10 +152,7 @@ send_busy(struct receiver *rc, zmq_msg_t *route, int has_delim,
 {
 	struct buf b = BUF_INIT;
 
-	buf_printf(&b, "{\"status\":\"busy\",\"retry_after_ms\":%d,"
-	    "\"message\":", retry_ms);
-	buf_put_json_string(&b, why, strlen(why));
-	buf_putc(&b, '}');
+	reply_busy(&b, retry_ms, why);
 	log_info("request %s: busy: %s", request_id, why);
 	rc->busy++;
 	send_reply(rc, zmq_msg_data(route), zmq_msg_size(route), has_delim,

@@ -33,4 +33,9 @@ TAILQ_HEAD(request_list, request);
 
 void request_free(struct request *r);
 
+/* The status objects that both the receiver and the writers send
+ * (docs/PROTOCOL.md §5.3, §5.4); each resets b first. */
+void reply_error(struct buf *b, const char *code, const char *msg);
+void reply_busy(struct buf *b, int retry_after_ms, const char *msg);
+
 #endif

@@ -1073,17 +1073,6 @@ fail:
 /* ---- replies ---- */
 
 static void
-reply_error(struct buf *b, const char *code, const char *msg)
-{
-	buf_reset(b);
-	buf_puts(b, "{\"status\":\"error\",\"error\":");
-	buf_put_json_string(b, code, strlen(code));
-	buf_puts(b, ",\"message\":");
-	buf_put_json_string(b, msg, strlen(msg));
-	buf_putc(b, '}');
-}
-
-static void
 build_reply(struct batch *b, struct work *wk)
 {
 	static const char *const names[] = { "pending", "accepted", "duplicate",
@@ -1270,18 +1259,16 @@ spool_batch(struct writer *w, struct batch *b, const char *why)
 			    wk->req->request_id, (unsigned long long)recs[k].seq,
 			    why);
 		} else if (err == ENOSPC) {
-			buf_printf(out, "{\"status\":\"busy\",\"retry_after_ms\":"
-			    "1000,\"message\":\"the database is unreachable and "
+			reply_busy(out, 1000, "the database is unreachable and "
 			    "bevisd's spool is full; resend this request with the "
-			    "same request id later\"}");
+			    "same request id later");
 			log_info("request %s: busy: the database is unreachable and "
 			    "the spool is full", wk->req->request_id);
 			atomic_fetch_add(&metrics.spool_busy, 1);
 		} else {
-			buf_printf(out, "{\"status\":\"busy\",\"retry_after_ms\":"
-			    "1000,\"message\":\"the database is unreachable and "
+			reply_busy(out, 1000, "the database is unreachable and "
 			    "bevisd cannot write its spool; resend this request "
-			    "with the same request id later\"}");
+			    "with the same request id later");
 			log_error("request %s: busy: cannot write the spool: %s",
 			    wk->req->request_id, strerror(err));
 			atomic_fetch_add(&metrics.spool_failed, 1);
