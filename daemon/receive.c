@@ -24,7 +24,7 @@ struct inflight {
 	int32_t supplier_id;	/* 0: unauthenticated senders, together */
 	char name[64];
 	size_t bytes;		/* received, not yet answered */
-	uint64_t requests, accepted, duplicate, quarantined, busy;
+	uint64_t requests, accepted, duplicate, quarantined;
 };
 
 struct receiver {
@@ -271,7 +271,6 @@ read_message(struct receiver *rc)
 		    "this request with the same request id later", sup ?
 		    sup->name : "this sender", rc->cfg->supplier_inflight_bytes);
 		send_busy(rc, route, has_delim, rid, 500, msg);
-		fl->busy++;
 		goto done;
 	}
 	/* Over the memory budget: answer at once rather than stop reading.
@@ -284,7 +283,6 @@ read_message(struct receiver *rc)
 		    "not yet written; resend this request with the same request "
 		    "id later", rc->cfg->max_inflight_bytes);
 		send_busy(rc, route, has_delim, rid, 1000, msg);
-		fl->busy++;
 		goto done;
 	}
 	rc->requests++;
