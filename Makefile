@@ -76,7 +76,8 @@ all: $(BUILD)/bevisd $(BUILD)/bevis
 DEBS = build-essential pkg-config libzmq3-dev libevent-dev libpq-dev \
        libjson-c-dev libcmocka-dev libsodium-dev libinih-dev libssl-dev \
        libsystemd-dev \
-       postgresql clang libclang-rt-14-dev python3-zmq valgrind
+       postgresql postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
+       clang libclang-rt-14-dev python3-zmq valgrind
 
 deps: $(BUILD)/.deps-ok
 
@@ -84,7 +85,8 @@ $(BUILD)/.deps-ok: Makefile
 	@mkdir -p $(BUILD)
 	@if pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
 	    [ -x "$(PGBIN)/initdb" ] && command -v clang >/dev/null && \
-	    command -v valgrind >/dev/null && \
+	    command -v valgrind >/dev/null && command -v pg_prove >/dev/null && \
+	    [ -f "$$($(PGBIN)/pg_config --sharedir 2>/dev/null || echo /usr/share/postgresql/15)/extension/pgtap.control" ] && \
 	    $(PYTHON) -c 'import zmq' 2>/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing Debian packages"; \
