@@ -48,7 +48,8 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
              daemon/ingest.c daemon/db.c daemon/copybin.c daemon/store.c \
-             daemon/reply.c daemon/writer.c daemon/treehead.c daemon/spool.c \
+             daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
+             daemon/spool.c \
              daemon/spool_format.c daemon/auth.c daemon/metrics.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \

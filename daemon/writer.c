@@ -709,6 +709,9 @@ writer_pool_start(const struct config *cfg,
 	p->cfg = cfg;
 	writer_limits_from(&p->lim, cfg);
 	p->signer = signer;
+	/* At start, sign if the ledger grew past the newest head while no
+	 * bevisd ran (treehead_sign does nothing otherwise). */
+	p->dirty = signer != NULL;
 	p->spool = spool;
 	pthread_mutex_init(&p->mu, NULL);
 	clock_cond_init(&p->cv);
@@ -749,6 +752,17 @@ writer_pool_unhealthy(struct writer_pool *p)
 	spool_stats(p->spool, &st);
 	/* Room for no more than a small request: as good as full. */
 	return st.bytes + 4096 > st.max_bytes;
+}
+
+void
+writer_pool_ledger_grew(struct writer_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->signer && !p->dirty) {
+		p->dirty = 1;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 void
