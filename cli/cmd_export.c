@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "hex.h"
 #include "keyfile.h"
 #include "ledger.h"
 #include "ledgerdb.h"
@@ -55,57 +56,6 @@ static uint32_t
 be32(const unsigned char *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Exactly 2 * n hex digits into n bytes; -1 otherwise. */
-static int
-hex_decode_n(const char *s, size_t slen, unsigned char *out, size_t n)
-{
-	if (slen != 2 * n)
-		return -1;
-	for (size_t i = 0; i < 2 * n; i++) {
-		int c = (unsigned char)s[i], v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v = c - 'A' + 10;
-		else
-			return -1;
-		if (i % 2 == 0)
-			out[i / 2] = (unsigned char)(v << 4);
-		else
-			out[i / 2] |= (unsigned char)v;
-	}
-	return 0;
-}
-
-/* A hex string of any even length into b. */
-static int
-hex_to_buf(const char *s, size_t slen, struct buf *b)
-{
-	buf_reset(b);
-	if (slen % 2)
-		return -1;
-	buf_reserve(b, slen / 2 + 1);
-	if (hex_decode_n(s, slen, b->data, slen / 2) < 0)
-		return -1;
-	b->len = slen / 2;
-	return 0;
-}
-
-static void
-buf_put_hex(struct buf *b, const unsigned char *p, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	buf_reserve(b, 2 * n);
-	for (size_t i = 0; i < n; i++) {
-		b->data[b->len++] = (unsigned char)hex[p[i] >> 4];
-		b->data[b->len++] = (unsigned char)hex[p[i] & 15];
-	}
 }
 
 /* Microseconds since the Unix epoch as RFC 3339 UTC with six decimals,
@@ -551,7 +501,7 @@ jhash(struct check *c, const char *what, json_object *o, const char *key,
 
 	if (s == NULL)
 		return -1;
-	if (hex_decode_n(s, n, out, 32) < 0) {
+	if (hex_decode(s, n, out, 32) < 0) {
 		check_problem(c, MANIFEST ": %s: '%s' is not 64 hex digits", what,
 		    key);
 		return -1;
@@ -581,7 +531,7 @@ check_leaf(struct check *c, const char *what, json_object *o, struct buf *data,
 		return -1;
 	if ((hex = jstr(c, what, o, "leaf_data", &n)) == NULL)
 		return -1;
-	if (hex_to_buf(hex, n, data) < 0) {
+	if (hex_decode_buf(hex, n, data) < 0) {
 		check_problem(c, MANIFEST ": %s: 'leaf_data' is not hex", what);
 		return -1;
 	}
@@ -601,7 +551,7 @@ check_leaf(struct check *c, const char *what, json_object *o, struct buf *data,
 	for (size_t i = 0; i < plen; i++) {
 		json_object *h = json_object_array_get_idx(proof, i);
 		if (!json_object_is_type(h, json_type_string) ||
-		    hex_decode_n(json_object_get_string(h),
+		    hex_decode(json_object_get_string(h),
 		    (size_t)json_object_get_string_len(h), path[i], 32) < 0) {
 			check_problem(c, MANIFEST ": %s: inclusion_proof[%zu] is not "
 			    "64 hex digits", what, i);
@@ -1319,7 +1269,7 @@ json_proof(struct buf *j, const struct buf *proof)
 	buf_puts(j, "[");
 	for (size_t i = 0; i < proof->len / 32; i++) {
 		buf_puts(j, i ? ", \"" : "\"");
-		buf_put_hex(j, proof->data + 32 * i, 32);
+		hex_append(j, proof->data + 32 * i, 32);
 		buf_putc(j, '"');
 	}
 	buf_puts(j, "]");
@@ -1352,11 +1302,11 @@ json_sub(struct buf *j, const struct exp_sub *s, int last)
 	json_str(j, s->content_type);
 	buf_printf(j, ",\n      \"leaf_index\": %lld,\n      \"leaf_data\": \"",
 	    (long long)s->leaf);
-	buf_put_hex(j, s->leaf_data.data, s->leaf_data.len);
+	hex_append(j, s->leaf_data.data, s->leaf_data.len);
 	unsigned char lh[32];
 	merkle_leaf_hash(s->leaf_data.data, s->leaf_data.len, lh);
 	buf_puts(j, "\",\n      \"leaf_hash\": \"");
-	buf_put_hex(j, lh, 32);
+	hex_append(j, lh, 32);
 	buf_puts(j, "\",\n      \"inclusion_proof\": ");
 	json_proof(j, &s->proof);
 	if (s->redacted)
@@ -1375,10 +1325,10 @@ json_sub(struct buf *j, const struct exp_sub *s, int last)
 		json_str(j, s->red_reason);
 		buf_printf(j, ",\n        \"leaf_index\": %lld,\n        "
 		    "\"leaf_data\": \"", (long long)s->red_leaf);
-		buf_put_hex(j, s->red_data.data, s->red_data.len);
+		hex_append(j, s->red_data.data, s->red_data.len);
 		merkle_leaf_hash(s->red_data.data, s->red_data.len, lh);
 		buf_puts(j, "\",\n        \"leaf_hash\": \"");
-		buf_put_hex(j, lh, 32);
+		hex_append(j, lh, 32);
 		buf_puts(j, "\",\n        \"inclusion_proof\": ");
 		json_proof(j, &s->red_proof);
 		buf_puts(j, "\n      }");
@@ -1479,7 +1429,7 @@ select_subs(PGconn *conn, const int64_t *ids, size_t nids, const char *since,
 		s->items = atoll(PQgetvalue(res, i, 7));
 		s->leaf = PQgetisnull(res, i, 8) ? -1 : atoll(PQgetvalue(res, i, 8));
 		if (s->leaf >= 0)
-			(void)hex_to_buf(PQgetvalue(res, i, 9),
+			(void)hex_decode_buf(PQgetvalue(res, i, 9),
 			    (size_t)PQgetlength(res, i, 9), &s->leaf_data);
 		s->redacted = !PQgetisnull(res, i, 10);
 		s->red_by = dup_or_null(res, i, 10);
@@ -1488,7 +1438,7 @@ select_subs(PGconn *conn, const int64_t *ids, size_t nids, const char *since,
 		s->red_leaf = PQgetisnull(res, i, 14) ? -1 :
 		    atoll(PQgetvalue(res, i, 13));
 		if (s->red_leaf >= 0)
-			(void)hex_to_buf(PQgetvalue(res, i, 14),
+			(void)hex_decode_buf(PQgetvalue(res, i, 14),
 			    (size_t)PQgetlength(res, i, 14), &s->red_data);
 		s->key_fp = dup_or_null(res, i, 15);
 	}
@@ -1709,7 +1659,7 @@ cmd_export(struct cli *cli, int argc, char **argv)
 	uint64_t cp_size;
 	char *origin = NULL;
 	buf_puts(&cp, PQgetvalue(res, 0, 2));
-	int bad = hex_decode_n(PQgetvalue(res, 0, 1),
+	int bad = hex_decode(PQgetvalue(res, 0, 1),
 	    (size_t)PQgetlength(res, 0, 1), head_root, 32) < 0 ||
 	    checkpoint_text((const char *)cp.data, cp.len, &origin, &cp_size,
 	    cp_root) < 0 || cp_size != (uint64_t)head ||

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "curvekey.h"
 #include "keyfile.h"
+#include "hex.h"
 #include "ledgerdb.h"
 #include "merkle.h"
 #include "xmalloc.h"

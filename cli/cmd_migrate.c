@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "hex.h"
 #include "migrations.h"
 
 int
@@ -38,7 +39,7 @@ cmd_migrate(struct cli *cli, int argc, char **argv)
 
 		total++;
 		crypto_hash_sha256(h, (const unsigned char *)m->sql, strlen(m->sql));
-		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		hex_encode(h, sizeof(h), hex);
 		snprintf(ver, sizeof(ver), "%d", m->version);
 		res = PQexecParams(conn, "SELECT sha256 FROM schema_migration "
 		    "WHERE version = $1", 1, NULL, params, NULL, NULL, 0);

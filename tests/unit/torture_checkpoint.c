@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "checkpoint.h"
+#include "hex.h"
 
 /* ---- vectors -------------------------------------------------------------
  * golang.org/x/mod, sumdb/note/note_test.go (TestNewVerifier, TestNewSigner,
@@ -89,13 +90,7 @@ static const struct {
 static void
 unhex32(const char *s, unsigned char out[32])
 {
-	assert_int_equal(strlen(s), 64);
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s + 2 * i, "%2x", &v), 1);
-		out[i] = (unsigned char)v;
-	}
+	assert_int_equal(hex_decode(s, strlen(s), out, 32), 0);
 }
 
 static void
