@@ -38,8 +38,8 @@ LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
-             common/curvekey.c common/hex.c
-DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c \
+             common/curvekey.c common/hex.c common/pgcopy.c
+DAEMON_LIB = daemon/parse_json.c daemon/writer.c daemon/receive.c \
              daemon/auth.c daemon/metrics.c daemon/spool.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
@@ -53,7 +53,7 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle \
-             torture_checkpoint torture_spool
+             torture_checkpoint torture_spool torture_pgcopy
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
@@ -116,7 +116,7 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined 
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(COMMON_SRC) $(DAEMON_LIB) $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) daemon/parse_json.c \
-	    daemon/copybin.c $(PKG_LIBS) -lm
+	    $(PKG_LIBS) -lm
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

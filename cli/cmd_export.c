@@ -35,6 +35,7 @@
 #include "ledger.h"
 #include "ledgerdb.h"
 #include "merkle.h"
+#include "pgcopy.h"
 #include "sha256.h"
 #include "xmalloc.h"
 
@@ -51,12 +52,6 @@
 #define MAX_PROBLEMS	50
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* Microseconds since the Unix epoch as RFC 3339 UTC with six decimals,
  * the one form the manifest uses. */
@@ -196,72 +191,16 @@ checkpoint_text(const char *msg, size_t len, char **origin, uint64_t *size,
 
 /* ---- binary COPY files -------------------------------------------------- */
 
-typedef int copy_tuple_cb(void *ctx, const unsigned char *row, size_t len);
-
-/* Walks a complete binary COPY file: signature, flags (0), header
- * extension, tuples of nf fields each, trailer, nothing after. Returns the
- * number of tuples, or -1 with the reason in *why. */
-static long
-copy_tuples(const unsigned char *p, size_t len, int nf, copy_tuple_cb *fn,
-    void *ctx, const char **why)
+static int
+rows_cb(void *ctx, const struct pgcopy_tuple *t)
 {
-	size_t pos;
-	long count = 0;
-
-	if (len < 19 || memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0) {
-		*why = "not a binary COPY file (no PGCOPY signature)";
-		return -1;
-	}
-	if (be32(p + 11) != 0) {
-		*why = "the COPY header has flags set";
-		return -1;
-	}
-	if (be32(p + 15) > len - 19) {
-		*why = "the COPY header is cut short";
-		return -1;
-	}
-	pos = 19 + be32(p + 15);
-	for (;;) {
-		if (len - pos < 2) {
-			*why = "the COPY trailer is missing";
-			return -1;
-		}
-		int n = (int16_t)(p[pos] << 8 | p[pos + 1]);
-		if (n == -1) {
-			if (pos + 2 != len) {
-				*why = "there are bytes after the COPY trailer";
-				return -1;
-			}
-			return count;
-		}
-		if (n != nf) {
-			*why = "a row has the wrong number of columns";
-			return -1;
-		}
-		size_t tl = ledger_tuple_len(p + pos, len - pos);
-		if (tl == 0) {
-			*why = "a row is cut short";
-			return -1;
-		}
-		if (fn && fn(ctx, p + pos, tl) < 0) {
-			*why = "a row cannot be read";
-			return -1;
-		}
-		count++;
-		pos += tl;
-	}
+	return ledger_rows_add(ctx, t->data, t->len);
 }
 
 static int
-rows_cb(void *ctx, const unsigned char *row, size_t len)
+digest_cb(void *ctx, const struct pgcopy_tuple *t)
 {
-	return ledger_rows_add(ctx, row, len);
-}
-
-static int
-digest_cb(void *ctx, const unsigned char *row, size_t len)
-{
-	return EVP_DigestUpdate(ctx, row, len) == 1 ? 0 : -1;
+	return EVP_DigestUpdate(ctx, t->data, t->len) == 1 ? 0 : -1;
 }
 
 /* ---- leaf data ------------------------------------------------------------ */
@@ -700,7 +639,7 @@ check_rows(struct check *c, const char *what, json_object *sub, int64_t id,
 			unsigned char full[32], red[32];
 
 			ledger_rows_init(&rows);
-			n = copy_tuples(b.data, b.len, LEDGER_EVENT_NCOLS, rows_cb,
+			n = pgcopy_walk(b.data, b.len, LEDGER_EVENT_NCOLS, rows_cb,
 			    &rows, &why);
 			ledger_rows_final(&rows, full, red);
 			if (n < 0)
@@ -728,7 +667,7 @@ check_rows(struct check *c, const char *what, json_object *sub, int64_t id,
 			if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(),
 			    NULL) != 1)
 				fatalx("EVP_DigestInit sha256 failed");
-			n = copy_tuples(b.data, b.len, 5, digest_cb, md, &why);
+			n = pgcopy_walk(b.data, b.len, 5, digest_cb, md, &why);
 			EVP_DigestFinal_ex(md, d, NULL);
 			EVP_MD_CTX_free(md);
 			if (n < 0)
@@ -1512,7 +1451,7 @@ write_sub(PGconn *conn, const char *dir, struct exp_sub *s)
 	free(q);
 	if (!ok)
 		goto out;
-	if ((s->events = copy_tuples(b.data, b.len, LEDGER_EVENT_NCOLS, NULL,
+	if ((s->events = pgcopy_walk(b.data, b.len, LEDGER_EVENT_NCOLS, NULL,
 	    NULL, &why)) < 0) {
 		fprintf(stderr, "bevis export: submission %s: events: %s\n",
 		    idstr, why);
@@ -1529,7 +1468,7 @@ write_sub(PGconn *conn, const char *dir, struct exp_sub *s)
 	free(q);
 	if (!ok)
 		goto out;
-	if ((s->quarantined = copy_tuples(b.data, b.len, 5, NULL, NULL,
+	if ((s->quarantined = pgcopy_walk(b.data, b.len, 5, NULL, NULL,
 	    &why)) < 0) {
 		fprintf(stderr, "bevis export: submission %s: quarantine: %s\n",
 		    idstr, why);

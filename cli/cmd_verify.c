@@ -91,7 +91,7 @@ take_rows(struct verify *v, struct copystream *cs, int *have, int64_t sub,
 	int64_t last = -1;
 
 	while (*have == 1) {
-		int64_t s = cs_int8(cs, 0);
+		int64_t s = pgcopy_get_int8(&cs->t, 0);
 
 		if (s > sub)
 			return 0;
@@ -101,11 +101,11 @@ take_rows(struct verify *v, struct copystream *cs, int *have, int64_t sub,
 				    "which does not exist", what, (long long)s);
 			last = s;
 		} else if (rows) {
-			if (ledger_rows_add(rows, cs->tuple, cs->tuple_len) < 0)
+			if (ledger_rows_add(rows, cs->t.data, cs->t.len) < 0)
 				verify_problem(v, "submission %lld: an event row "
 				    "cannot be read", (long long)sub);
 		} else {
-			EVP_DigestUpdate(plain, cs->tuple, cs->tuple_len);
+			EVP_DigestUpdate(plain, cs->t.data, cs->t.len);
 			(*count)++;
 		}
 		*have = copystream_next(cs);
@@ -162,7 +162,7 @@ verify_content(struct verify *v)
 	he = copystream_next(&e);
 	hq = copystream_next(&q);
 	while (hs == 1) {
-		int64_t sub = cs_int8(&s, 0);
+		int64_t sub = pgcopy_get_int8(&s.t, 0);
 		struct ledger_submission ls;
 		struct ledger_rows rows;
 		EVP_MD_CTX *qctx = EVP_MD_CTX_new();
@@ -170,34 +170,34 @@ verify_content(struct verify *v)
 		char supplier[256], rid[256], ct[64], fp[80];
 
 		/* Leaves naming submissions that are gone. */
-		while (hl == 1 && cs_int8(&l, 0) < sub) {
+		while (hl == 1 && pgcopy_get_int8(&l.t, 0) < sub) {
 			verify_problem(v, "leaf %lld names submission %lld, which "
-			    "does not exist", (long long)cs_int8(&l, 1),
-			    (long long)cs_int8(&l, 0));
+			    "does not exist", (long long)pgcopy_get_int8(&l.t, 1),
+			    (long long)pgcopy_get_int8(&l.t, 0));
 			hl = copystream_next(&l);
 		}
 		memset(&ls, 0, sizeof(ls));
 		ls.submission_id = sub;
-		snprintf(supplier, sizeof(supplier), "%.*s", (int)s.flen[1], s.f[1]);
-		snprintf(rid, sizeof(rid), "%.*s", (int)s.flen[3], s.f[3]);
-		snprintf(ct, sizeof(ct), "%.*s", (int)s.flen[4], s.f[4]);
-		snprintf(fp, sizeof(fp), "%.*s", (int)s.flen[8], s.f[8]);
+		snprintf(supplier, sizeof(supplier), "%.*s", (int)s.t.flen[1], s.t.f[1]);
+		snprintf(rid, sizeof(rid), "%.*s", (int)s.t.flen[3], s.t.f[3]);
+		snprintf(ct, sizeof(ct), "%.*s", (int)s.t.flen[4], s.t.f[4]);
+		snprintf(fp, sizeof(fp), "%.*s", (int)s.t.flen[8], s.t.f[8]);
 		ls.supplier = supplier;
 		ls.key_fingerprint = fp;
 		ls.request_id = rid;
 		ls.content_type = ct;
-		ls.received_us = cs_int8(&s, 2) + 946684800000000LL;
-		if (s.flen[5] == SHA256_LEN)
-			memcpy(ls.body_sha256, s.f[5], SHA256_LEN);
-		ls.item_count = (uint32_t)cs_int4(&s, 7);
+		ls.received_us = pgcopy_get_timestamptz(&s.t, 2);
+		if (s.t.flen[5] == SHA256_LEN)
+			memcpy(ls.body_sha256, s.t.f[5], SHA256_LEN);
+		ls.item_count = (uint32_t)pgcopy_get_int4(&s.t, 7);
 		int redacted = is_redacted(v, sub);
-		if (s.f[6] == NULL) {
+		if (s.t.f[6] == NULL) {
 			if (!redacted)
 				verify_problem(v, "submission %lld: the body is "
 				    "gone and no redaction is recorded",
 				    (long long)sub);
 		} else {
-			sha256(s.f[6], s.flen[6], body_sha);
+			sha256(s.t.f[6], s.t.flen[6], body_sha);
 			if (memcmp(body_sha, ls.body_sha256, SHA256_LEN) != 0)
 				verify_problem(v, "submission %lld: the body does "
 				    "not match its SHA-256", (long long)sub);
@@ -224,35 +224,35 @@ verify_content(struct verify *v)
 		EVP_MD_CTX_free(qctx);
 		v->events += ls.events;
 
-		if (hl != 1 || cs_int8(&l, 0) != sub) {
+		if (hl != 1 || pgcopy_get_int8(&l.t, 0) != sub) {
 			verify_problem(v, "submission %lld has no ledger leaf",
 			    (long long)sub);
 		} else {
-			int64_t idx = cs_int8(&l, 1);
+			int64_t idx = pgcopy_get_int8(&l.t, 1);
 			buf_reset(&want);
 			if (redacted) {
 				/* The personal columns are gone: the redacted
 				 * digest is what the stored rows must match. */
-				const unsigned char *g = l.f[2];
-				size_t gl = l.flen[2];
+				const unsigned char *g = l.t.f[2];
+				size_t gl = l.t.flen[2];
 				if (gl >= 32 + 4 + 32)
 					memcpy(ls.events_sha256,
 					    g + gl - 32 - 4 - 32 - 32, 32);
 				v->redactions_seen++;
 			}
 			ledger_encode_submission(&want, &ls);
-			const char *diff = leaf_difference(&want, l.f[2], l.flen[2]);
+			const char *diff = leaf_difference(&want, l.t.f[2], l.t.flen[2]);
 			if (diff)
 				verify_problem(v, "leaf %lld (submission %lld): the "
 				    "%s differ%s from what was committed",
 				    (long long)idx, (long long)sub, diff,
 				    diff[strlen(diff) - 1] == 's' ? "" : "s");
 			hl = copystream_next(&l);
-			if (hl == 1 && cs_int8(&l, 0) == sub) {
+			if (hl == 1 && pgcopy_get_int8(&l.t, 0) == sub) {
 				verify_problem(v, "submission %lld has a second "
 				    "leaf %lld", (long long)sub,
-				    (long long)cs_int8(&l, 1));
-				while (hl == 1 && cs_int8(&l, 0) == sub)
+				    (long long)pgcopy_get_int8(&l.t, 1));
+				while (hl == 1 && pgcopy_get_int8(&l.t, 0) == sub)
 					hl = copystream_next(&l);
 			}
 		}
@@ -261,7 +261,7 @@ verify_content(struct verify *v)
 	}
 	while (hl == 1) {
 		verify_problem(v, "leaf %lld names submission %lld, which does "
-		    "not exist", (long long)cs_int8(&l, 1), (long long)cs_int8(&l, 0));
+		    "not exist", (long long)pgcopy_get_int8(&l.t, 1), (long long)pgcopy_get_int8(&l.t, 0));
 		hl = copystream_next(&l);
 	}
 	if (take_rows(v, &e, &he, INT64_MAX, "event", NULL, NULL, NULL) < 0 ||
@@ -311,19 +311,19 @@ check_node(void *arg, unsigned level, uint64_t index,
 		    level, (unsigned long long)index);
 		return;
 	}
-	unsigned sl = (unsigned)cs_int4(cs, 0);
-	uint64_t si = (uint64_t)cs_int8(cs, 1);
+	unsigned sl = (unsigned)pgcopy_get_int4(&cs->t, 0);
+	uint64_t si = (uint64_t)pgcopy_get_int8(&cs->t, 1);
 	if (sl != level || si != index) {
 		verify_problem(t->v, "ledger node (level %u, index %llu) is "
 		    "missing or out of place (found level %u, index %llu)", level,
 		    (unsigned long long)index, sl, (unsigned long long)si);
 		/* Skip ahead to the node we expected, if it is there. */
-		while (t->have == 1 && ((uint64_t)cs_int8(cs, 1) + 1) <<
-		    cs_int4(cs, 0) < (index + 1) << level)
+		while (t->have == 1 && ((uint64_t)pgcopy_get_int8(&cs->t, 1) + 1) <<
+		    pgcopy_get_int4(&cs->t, 0) < (index + 1) << level)
 			t->have = copystream_next(cs);
 		return;
 	}
-	if (cs->flen[2] != MERKLE_HASH_LEN || memcmp(cs->f[2], hash, 32) != 0)
+	if (cs->t.flen[2] != MERKLE_HASH_LEN || memcmp(cs->t.f[2], hash, 32) != 0)
 		verify_problem(t->v, "ledger node (level %u, index %llu) does not "
 		    "match the leaves below it (%llu to %llu)", level,
 		    (unsigned long long)index,
@@ -363,7 +363,7 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 	t.have = copystream_next(&nc);
 	/* Heads of the empty tree, if any. */
 	while ((have = copystream_next(&lc)) == 1) {
-		int64_t idx = cs_int8(&lc, 0);
+		int64_t idx = pgcopy_get_int8(&lc.t, 0);
 		unsigned char lh[MERKLE_HASH_LEN];
 
 		if (idx != expect) {
@@ -378,14 +378,14 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 		/* The kind column is not hashed; the kind byte in the data is. */
 		static const char *const kinds[] = { "", "submission",
 			"redaction", "supplier_key", "decision", "link" };
-		if (lc.flen[1] < 5 || memcmp(lc.f[1], LEDGER_MAGIC, 4) != 0 ||
-		    lc.f[1][4] >= sizeof(kinds) / sizeof(kinds[0]) ||
-		    lc.f[3] == NULL || strlen(kinds[lc.f[1][4]]) != lc.flen[3] ||
-		    memcmp(kinds[lc.f[1][4]], lc.f[3], lc.flen[3]) != 0)
+		if (lc.t.flen[1] < 5 || memcmp(lc.t.f[1], LEDGER_MAGIC, 4) != 0 ||
+		    lc.t.f[1][4] >= sizeof(kinds) / sizeof(kinds[0]) ||
+		    lc.t.f[3] == NULL || strlen(kinds[lc.t.f[1][4]]) != lc.t.flen[3] ||
+		    memcmp(kinds[lc.t.f[1][4]], lc.t.f[3], lc.t.flen[3]) != 0)
 			verify_problem(v, "leaf %lld: its kind column does not say "
 			    "what its data is", (long long)idx);
-		merkle_leaf_hash(lc.f[1], lc.flen[1], lh);
-		if (lc.flen[2] != MERKLE_HASH_LEN || memcmp(lc.f[2], lh, 32) != 0)
+		merkle_leaf_hash(lc.t.f[1], lc.t.flen[1], lh);
+		if (lc.t.flen[2] != MERKLE_HASH_LEN || memcmp(lc.t.f[2], lh, 32) != 0)
 			verify_problem(v, "leaf %lld: the stored hash is not "
 			    "SHA-256(0x00 || data)", (long long)idx);
 		/* The tree is built from what the leaves hold, whatever
@@ -417,7 +417,7 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 		    (long long)heads[h].size, (unsigned long long)f.size);
 	while (t.have == 1) {
 		verify_problem(v, "ledger node (level %d, index %lld) is beyond "
-		    "the leaves", cs_int4(&nc, 0), (long long)cs_int8(&nc, 1));
+		    "the leaves", pgcopy_get_int4(&nc.t, 0), (long long)pgcopy_get_int8(&nc.t, 1));
 		t.have = copystream_next(&nc);
 	}
 	copystream_close(&lc);

@@ -2,38 +2,11 @@
 
 #include <string.h>
 
+#include "pgcopy.h"
 #include "xmalloc.h"
 
 /* Field positions (0-based) of the personal columns in LEDGER_EVENT_COLUMNS. */
 static const int personal_fields[] = { 9, 10, 11, 12, 15 };
-
-static uint32_t
-get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-size_t
-ledger_tuple_len(const unsigned char *row, size_t len)
-{
-	size_t off = 2;
-
-	if (len < 2)
-		return 0;
-	unsigned nf = (unsigned)row[0] << 8 | row[1];
-	for (unsigned i = 0; i < nf; i++) {
-		if (len - off < 4)
-			return 0;
-		uint32_t flen = get_be32(row + off);
-		off += 4;
-		if (flen == 0xffffffffu)
-			continue;
-		if (len - off < flen)
-			return 0;
-		off += flen;
-	}
-	return off;
-}
 
 void
 ledger_rows_init(struct ledger_rows *r)
@@ -51,25 +24,28 @@ int
 ledger_rows_add(struct ledger_rows *r, const unsigned char *row, size_t len)
 {
 	static const unsigned char null_field[4] = { 0xff, 0xff, 0xff, 0xff };
-	size_t off = 2, k = 0;
+	struct pgcopy_tuple t;
+	const char *why;
+	size_t used, k = 0;
 
-	if (ledger_tuple_len(row, len) != len ||
-	    ((unsigned)row[0] << 8 | row[1]) != LEDGER_EVENT_NCOLS)
+	if (pgcopy_read_tuple(row, len, &t, &used, &why) != PGCOPY_TUPLE ||
+	    used != len || t.nf != LEDGER_EVENT_NCOLS)
 		return -1;
 	EVP_DigestUpdate(r->full, row, len);
 	EVP_DigestUpdate(r->redacted, row, 2);
 	for (int i = 0; i < LEDGER_EVENT_NCOLS; i++) {
-		uint32_t flen = get_be32(row + off);
-		size_t total = 4 + (flen == 0xffffffffu ? 0 : flen);
+		/* The field with its length word, as it stands in the row. */
+		const unsigned char *field = t.f[i] ? t.f[i] - 4 : NULL;
 
 		if (k < sizeof(personal_fields) / sizeof(personal_fields[0]) &&
 		    personal_fields[k] == i) {
 			EVP_DigestUpdate(r->redacted, null_field, 4);
 			k++;
+		} else if (field == NULL) {
+			EVP_DigestUpdate(r->redacted, null_field, 4);
 		} else {
-			EVP_DigestUpdate(r->redacted, row + off, total);
+			EVP_DigestUpdate(r->redacted, field, 4 + t.flen[i]);
 		}
-		off += total;
 	}
 	r->count++;
 	return 0;

@@ -62,8 +62,5 @@ struct ledger_submission {
 
 /* Appends the leaf data of a submission to out. */
 void ledger_encode_submission(struct buf *out, const struct ledger_submission *s);
-/* Returns the byte length of the binary COPY tuple at row (at most len), or
- * 0 when it is not a complete tuple. */
-size_t ledger_tuple_len(const unsigned char *row, size_t len);
 
 #endif

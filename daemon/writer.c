@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "copybin.h"
+#include "pgcopy.h"
 #include "event.h"
 #include "ledger.h"
 #include "log.h"
@@ -207,8 +207,8 @@ copy_in(struct writer *w, const char *sql, const struct buf *rows,
 		return -1;
 	}
 	PQclear(res);
-	copy_header(&hdr);
-	copy_trailer(&trl);
+	pgcopy_header(&hdr);
+	pgcopy_trailer(&trl);
 	if (PQputCopyData(w->conn, (const char *)hdr.data, (int)hdr.len) != 1)
 		rc = -1;
 	for (size_t off = 0; rc == 0 && off < rows->len; off += 1 << 20) {
@@ -512,45 +512,45 @@ encode_event(struct buf *b, const struct work *wk, size_t item_no,
 	const struct str *texts[] = { &ev->category, &ev->action, &ev->outcome,
 		&ev->actor_user };
 
-	copy_row(b, EVENT_NCOLS);
-	copy_int8(b, wk->sub_id);
-	copy_int4(b, (int32_t)item_no);
-	copy_int4(b, supplier_id);
-	copy_bytes(b, ev->id.p, ev->id.n);
-	copy_timestamptz(b, ev->occurred_us);
+	pgcopy_row(b, EVENT_NCOLS);
+	pgcopy_int8(b, wk->sub_id);
+	pgcopy_int4(b, (int32_t)item_no);
+	pgcopy_int4(b, supplier_id);
+	pgcopy_bytes(b, ev->id.p, ev->id.n);
+	pgcopy_timestamptz(b, ev->occurred_us);
 	if (ev->severity >= 0)
-		copy_int2(b, (int16_t)ev->severity);
+		pgcopy_int2(b, (int16_t)ev->severity);
 	else
-		copy_null(b);
+		pgcopy_null(b);
 	for (size_t i = 0; i < 4; i++) {
 		if (texts[i]->p)
-			copy_bytes(b, texts[i]->p, texts[i]->n);
+			pgcopy_bytes(b, texts[i]->p, texts[i]->n);
 		else
-			copy_null(b);
+			pgcopy_null(b);
 	}
 	if (ev->src_family)
-		copy_inet(b, ev->src_family, ev->src_ip);
+		pgcopy_inet(b, ev->src_family, ev->src_ip);
 	else
-		copy_null(b);
+		pgcopy_null(b);
 	if (ev->target.p)
-		copy_bytes(b, ev->target.p, ev->target.n);
+		pgcopy_bytes(b, ev->target.p, ev->target.n);
 	else
-		copy_null(b);
+		pgcopy_null(b);
 	if (ev->message.p)
-		copy_bytes(b, ev->message.p, ev->message.n);
+		pgcopy_bytes(b, ev->message.p, ev->message.n);
 	else
-		copy_null(b);
-	copy_bool(b, ev->personal_data);
+		pgcopy_null(b);
+	pgcopy_bool(b, ev->personal_data);
 	if (ev->has_seq)
-		copy_int8(b, ev->seq);
+		pgcopy_int8(b, ev->seq);
 	else
-		copy_null(b);
+		pgcopy_null(b);
 	if (ev->attrs.p)
-		copy_bytes(b, ev->attrs.p, ev->attrs.n);	/* json */
+		pgcopy_bytes(b, ev->attrs.p, ev->attrs.n);	/* json */
 	else
-		copy_null(b);
-	copy_int4(b, (int32_t)sp->off);
-	copy_int4(b, (int32_t)sp->len);
+		pgcopy_null(b);
+	pgcopy_int4(b, (int32_t)sp->off);
+	pgcopy_int4(b, (int32_t)sp->len);
 }
 
 /* Parses every item and encodes the good ones as COPY rows. Runs again on
@@ -913,22 +913,22 @@ write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 
 		if (!work_active(wk))
 			continue;
-		copy_row(&s, 9);
-		copy_int8(&s, wk->sub_id);
+		pgcopy_row(&s, 9);
+		pgcopy_int8(&s, wk->sub_id);
 		if (r->supplier_id)
-			copy_int4(&s, r->supplier_id);
+			pgcopy_int4(&s, r->supplier_id);
 		else
-			copy_null(&s);
+			pgcopy_null(&s);
 		if (r->key_fp[0])
-			copy_bytes(&s, r->key_fp, strlen(r->key_fp));
+			pgcopy_bytes(&s, r->key_fp, strlen(r->key_fp));
 		else
-			copy_null(&s);
-		copy_bytes(&s, r->request_id, strlen(r->request_id));
-		copy_bytes(&s, ct, strlen(ct));
-		copy_timestamptz(&s, r->received_us);
-		copy_bytes(&s, wk->sha, sizeof(wk->sha));
-		copy_bytes(&s, zmq_msg_data(&r->body), zmq_msg_size(&r->body));
-		copy_int4(&s, (int32_t)wk->nitems);
+			pgcopy_null(&s);
+		pgcopy_bytes(&s, r->request_id, strlen(r->request_id));
+		pgcopy_bytes(&s, ct, strlen(ct));
+		pgcopy_timestamptz(&s, r->received_us);
+		pgcopy_bytes(&s, wk->sha, sizeof(wk->sha));
+		pgcopy_bytes(&s, zmq_msg_data(&r->body), zmq_msg_size(&r->body));
+		pgcopy_int4(&s, (int32_t)wk->nitems);
 		for (size_t k = 0; k < wk->nitems; k++) {
 			const struct item_res *it = &wk->items[k];
 			size_t off = 0, len = zmq_msg_size(&r->body);
@@ -939,12 +939,12 @@ write_submissions(struct writer *w, struct batch *b, struct pgerr *e)
 				off = wk->sp.items[k].off;
 				len = wk->sp.items[k].len;
 			}
-			copy_row(&q, 5);
-			copy_int8(&q, wk->sub_id);
-			copy_int4(&q, (int32_t)k);
-			copy_bytes(&q, it->reason, strlen(it->reason));
-			copy_int4(&q, (int32_t)off);
-			copy_int4(&q, (int32_t)len);
+			pgcopy_row(&q, 5);
+			pgcopy_int8(&q, wk->sub_id);
+			pgcopy_int4(&q, (int32_t)k);
+			pgcopy_bytes(&q, it->reason, strlen(it->reason));
+			pgcopy_int4(&q, (int32_t)off);
+			pgcopy_int4(&q, (int32_t)len);
 		}
 		buf_reset(&leaf);
 		encode_leaf(b, wk, q.data + qstart, q.len - qstart, &leaf);
