@@ -46,14 +46,15 @@ CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_ledger.c cli/cmd_verify.c \
              cli/cmd_supplier.c \
              cli/cmd_export.c \
-             cli/copystream.c cli/ledgerdb.c
+             cli/copystream.c cli/ledgerdb.c cli/output.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle \
-             torture_checkpoint torture_spool torture_pgcopy
+             torture_checkpoint torture_spool torture_pgcopy \
+             torture_output
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
@@ -108,6 +109,9 @@ $(BUILD)/bevis: $(CLI_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka $(LDFLAGS)
+
+# The renderer is the CLI's, tested on its own.
+$(BUILD)/tests/torture_output: $(BUILD)/cli/output.o
 
 # libFuzzer harnesses are built with clang from the sources, always with
 # ASan and UBSan, apart from the normal build.

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "cli.h"
 #include "curvekey.h"
+#include "output.h"
 #include "xmalloc.h"
 
 static int
@@ -233,63 +233,47 @@ supplier_list(struct cli *cli, int argc, char **argv)
 		PQfinish(conn);
 		return 1;
 	}
+	static const struct out_col table_cols[] = { { "NAME", 0, OUT_TEXT, 0 },
+		{ "FINGERPRINT", 0, OUT_TEXT, 0 }, { "ACTIVE", 0, OUT_TEXT, 0 },
+		{ "EVENTS", 0, OUT_NUMBER, 0 },
+		{ "LAST SEEN (UTC)", 0, OUT_TEXT, 0 } };
+	static const struct out_col json_cols[] = { { "name", 0, OUT_TEXT, 1 },
+		{ "public_key", 0, OUT_TEXT, 1 }, { "fingerprint", 0, OUT_TEXT, 1 },
+		{ "active", 0, OUT_BOOL, 1 }, { "events", 0, OUT_NUMBER, 1 },
+		{ "last_seen", 0, OUT_TEXT, 1 } };
 	int rows = PQntuples(res);
-	size_t wname = 4;
-	for (int r = 0; r < rows; r++)
-		if (strlen(PQgetvalue(res, r, 0)) > wname)
-			wname = strlen(PQgetvalue(res, r, 0));
-	if (!json)
-		printf("%-*s  %-32s  %-6s  %10s  %s\n", (int)wname, "NAME",
-		    "FINGERPRINT", "ACTIVE", "EVENTS", "LAST SEEN (UTC)");
-	struct buf b = BUF_INIT;
+	struct out o;
+
+	out_init(&o, stdout, json ? OUT_JSON : OUT_TABLE, json ? json_cols :
+	    table_cols, json ? 6 : 5);
 	for (int r = 0; r < rows; r++) {
 		const char *name = PQgetvalue(res, r, 0);
-		const char *key = PQgetvalue(res, r, 1);
-		int haskey = !PQgetisnull(res, r, 1);
-		int active = PQgetvalue(res, r, 2)[0] == 't';
+		const char *key = PQgetisnull(res, r, 1) ? NULL :
+		    PQgetvalue(res, r, 1);
+		const char *active = PQgetvalue(res, r, 2);
 		const char *events = PQgetvalue(res, r, 3);
-		const char *seen = PQgetvalue(res, r, 4);
-		int seen_null = PQgetisnull(res, r, 4);
-		char fp[CURVE_FINGERPRINT_LEN + 1];
+		const char *seen = PQgetisnull(res, r, 4) ? NULL :
+		    PQgetvalue(res, r, 4);
+		char fp[CURVE_FINGERPRINT_LEN + 1] = "-", t[20] = "-";
 
-		if (!haskey)
-			snprintf(fp, sizeof(fp), "%s", json ? "" : "-");
-		else if (curvekey_fingerprint(key, fp) < 0)
+		if (key && curvekey_fingerprint(key, fp) < 0)
 			snprintf(fp, sizeof(fp), "(not a CURVE key)");
 		if (json) {
-			buf_reset(&b);
-			buf_puts(&b, "{\"name\":");
-			buf_put_json_string(&b, name, strlen(name));
-			buf_puts(&b, ",\"public_key\":");
-			if (haskey)
-				buf_put_json_string(&b, key, strlen(key));
-			else
-				buf_puts(&b, "null");
-			buf_puts(&b, ",\"fingerprint\":");
-			if (haskey)
-				buf_put_json_string(&b, fp, strlen(fp));
-			else
-				buf_puts(&b, "null");
-			buf_printf(&b, ",\"active\":%s,\"events\":%s,\"last_seen\":",
-			    active ? "true" : "false", events);
-			if (seen_null)
-				buf_puts(&b, "null");
-			else
-				buf_put_json_string(&b, seen, strlen(seen));
-			buf_puts(&b, "}\n");
-			fwrite(b.data, 1, b.len, stdout);
-		} else {
-			char t[20] = "-";
-			if (!seen_null) {
-				/* seconds are enough in a table */
-				snprintf(t, sizeof(t), "%.19s", seen);
-				t[10] = ' ';
-			}
-			printf("%-*s  %-32s  %-6s  %10s  %s\n", (int)wname, name, fp,
-			    active ? "yes" : "no", events, t);
+			const char *cells[] = { name, key, key ? fp : NULL, active,
+				events, seen };
+			out_row(&o, cells);
+			continue;
 		}
+		if (seen) {
+			/* seconds are enough in a table */
+			snprintf(t, sizeof(t), "%.19s", seen);
+			t[10] = ' ';
+		}
+		const char *cells[] = { name, fp, active[0] == 't' ? "yes" : "no",
+			events, t };
+		out_row(&o, cells);
 	}
-	buf_free(&b);
+	out_finish(&o);
 	if (!json)
 		fprintf(stderr, "%d supplier%s\n", rows, rows == 1 ? "" : "s");
 	PQclear(res);

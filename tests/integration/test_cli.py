@@ -90,3 +90,41 @@ def test_send_resends_until_the_daemon_answers(cluster):
     finally:
         os.unlink(path)
         eq(d.stop(), 0, "bevisd exit code")
+
+
+def test_events_escape_supplier_bytes(cluster):
+    """Issue 10 item 10: what a supplier sends cannot drive the terminal
+    (ESC, BEL, C1) or a spreadsheet (formula cells) of whoever lists it."""
+    db = cluster.new_database()
+    d = Daemon(db)
+    try:
+        ev = event(1, message="=1+2\x1b[31mred\x07 \u009b2J \u00c5",
+                   target="@SUM(A1)", actor={"user": "-x\x7f"})
+        eq(Client(d.endpoint).events(ndjson([ev]))["accepted"], 1, "accepted")
+        out = run_bevis(db, "--db", db.conninfo, "events")
+        eq((out.returncode, out.stderr), (0, b"1 event\n"), "events")
+        eq(out.stdout.decode(),
+           "OCCURRED (UTC)       SUPPLIER  ID          SEV   CATEGORY        "
+           "ACTION  OUTCOME  ACTOR   SRC       MESSAGE\n"
+           "2026-10-02 01:01:01  demo      ev-0000001  info  authentication  "
+           "login   success  -x\\x7f  10.1.1.2  "
+           "=1+2\\x1b[31mred\\x07 \\u009b2J \u00c5\n", "table")
+        out = run_bevis(db, "--db", db.conninfo, "events", "--csv")
+        eq(out.returncode, 0, "events --csv")
+        lines = out.stdout.decode().split("\r\n")
+        eq(lines[0], "occurred_at,received_at,supplier,id,severity,category,action,"
+           "outcome,actor_user,src_ip,target,message,personal_data,seq,attrs,"
+           "submission,item", "csv header")
+        received = db.value("SELECT to_char(received_at AT TIME ZONE 'UTC', "
+                            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM submission")
+        eq(lines[1], f"2026-10-02T01:01:01.000000Z,{received},demo,ev-0000001,1,"
+           "authentication,login,success,'-x\\x7f,10.1.1.2,'@SUM(A1),"
+           "'=1+2\\x1b[31mred\\x07 \\u009b2J \u00c5,f,1,,1,0", "csv row")
+        eq(lines[2:], [""], "one row")
+        # JSON is the exact form: the stored bytes, escaped per RFC 8259.
+        out = run_bevis(db, "--db", db.conninfo, "events", "--json")
+        check(b'"message":"=1+2\\u001b[31mred\\u0007 \\u009b2J \xc3\x85"' in out.stdout,
+              out.stdout)
+        eq(json.loads(out.stdout)["message"], ev["message"], "json round trip")
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")
