@@ -3,6 +3,7 @@
 #define BEVIS_CLI_H
 
 #include <libpq-fe.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -38,6 +39,10 @@ int cli_exec(const char *who, PGconn *conn, const char *sql,
 /* The ledger's public key file to verify with: opt, else ledger.pub next
  * to the config's ledger_key, else NULL. The result stays valid. */
 const char *cli_ledger_pubkey(struct cli *cli, const char *opt);
+
+/* Prints "usage: bevis COMMAND ..." to f; returns 0 for stdout (--help),
+ * else 2, the exit status of a usage error. */
+int cli_usage(const char *command, FILE *f);
 
 int cmd_migrate(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);

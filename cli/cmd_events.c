@@ -98,11 +98,7 @@ print_events(PGresult *res, int rows, enum out_format format)
 static int
 events_usage(void)
 {
-	fprintf(stderr, "usage: bevis events [--supplier S] [--since T] "
-	    "[--until T] [--severity-min N]\n"
-	    "                    [--category C] [--limit N] [--json|--csv]\n"
-	    "T is a date or an RFC 3339 time; N for severity is 0-6 or a name\n");
-	return 2;
+	return cli_usage("events", stderr);
 }
 
 int

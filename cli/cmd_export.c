@@ -1045,9 +1045,7 @@ cmd_verify_bundle(struct cli *cli, int argc, char **argv)
 	check_free(&c);
 	return 0;
 usage:
-	fprintf(stderr, "usage: bevis verify-bundle DIR [--key ledger.pub]\n"
-	    "Checks a bundle from bevis export with no database.\n");
-	return 2;
+	return cli_usage("verify-bundle", stderr);
 }
 
 /* ---- bevis export --------------------------------------------------------- */
@@ -1101,15 +1099,7 @@ exp_sub_free(struct exp_sub *s)
 static int
 export_usage(void)
 {
-	fprintf(stderr, "usage: bevis export (--submission ID [--submission ID]... "
-	    "| --since T --until T)\n"
-	    "                    --out DIR [--db CONNINFO]\n"
-	    "Writes the submissions, their ledger leaves and inclusion proofs "
-	    "against the newest\nsigned tree head into the new or empty directory "
-	    "DIR; check it with\nbevis verify-bundle DIR --key ledger.pub. T is a "
-	    "date or an RFC 3339 time (UTC\nwithout an offset); the range is "
-	    "[since, until) of the time of receipt.\n");
-	return 2;
+	return cli_usage("export", stderr);
 }
 
 static int

@@ -139,13 +139,7 @@ cmd_keygen(struct cli *cli, int argc, char **argv)
 	free(vkp);
 	return rc;
 usage:
-	fprintf(stderr, "usage: bevis keygen --ledger DIR [--name NAME]\n"
-	    "       bevis keygen --curve DIR [--name NAME]\n"
-	    "--ledger writes DIR/ledger.key and DIR/ledger.pub, the Ed25519 key "
-	    "pair that\nsigns tree heads (NAME is the log's name, default "
-	    "bevis-HOSTNAME); --curve writes\nDIR/NAME.key and DIR/NAME.pub, a "
-	    "CURVE key pair for bevisd or a supplier\n(NAME default curve).\n");
-	return 2;
+	return cli_usage("keygen", stderr);
 }
 
 int
@@ -156,10 +150,8 @@ cmd_checkpoint(struct cli *cli, int argc, char **argv)
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1)
-		if (!cli_common_opt(cli, ch, optarg)) {
-			fprintf(stderr, "usage: bevis checkpoint\n");
-			return 2;
-		}
+		if (!cli_common_opt(cli, ch, optarg))
+			return cli_usage("checkpoint", stderr);
 	PGconn *conn = cli_connect(cli);
 	PGresult *res = PQexec(conn, "SELECT checkpoint FROM tree_head "
 	    "ORDER BY tree_size DESC LIMIT 1");
@@ -311,7 +303,5 @@ out:
 	PQfinish(conn);
 	return rc;
 usage:
-	fprintf(stderr, "usage: bevis proof --submission ID | --leaf N "
-	    "[--tree-size M] [--json]\n");
-	return 2;
+	return cli_usage("proof", stderr);
 }

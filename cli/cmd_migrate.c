@@ -18,10 +18,8 @@ cmd_migrate(struct cli *cli, int argc, char **argv)
 	PGconn *conn;
 
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1)
-		if (!cli_common_opt(cli, ch, optarg)) {
-			fprintf(stderr, "usage: bevis migrate [--db CONNINFO]\n");
-			return 2;
-		}
+		if (!cli_common_opt(cli, ch, optarg))
+			return cli_usage("migrate", stderr);
 	conn = cli_connect(cli);
 	if (cli_exec("migrate", conn, "SET client_min_messages = warning", PGRES_COMMAND_OK) ||
 	    cli_exec("migrate", conn, "CREATE TABLE IF NOT EXISTS schema_migration ("

@@ -15,14 +15,7 @@
 static int
 supplier_usage(void)
 {
-	fprintf(stderr, "usage: bevis supplier add NAME (--public-key Z85 | "
-	    "--key-file FILE.pub)\n"
-	    "       bevis supplier list [--json]\n"
-	    "       bevis supplier revoke NAME\n"
-	    "add and revoke need a login in role bevis_isam; the key pair comes "
-	    "from\nbevis keygen --curve (the supplier keeps NAME.key, you "
-	    "register NAME.pub).\n");
-	return 2;
+	return cli_usage("supplier", stderr);
 }
 
 /* The server's message, with its detail and hint, on stderr. */
@@ -294,10 +287,6 @@ cmd_supplier(struct cli *cli, int argc, char **argv)
 		return supplier_list(cli, argc - 1, argv + 1);
 	if (strcmp(argv[1], "revoke") == 0)
 		return supplier_revoke(cli, argc - 1, argv + 1);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		supplier_usage();
-		return 0;
-	}
 	fprintf(stderr, "bevis supplier: unknown subcommand '%s'\n", argv[1]);
 	return supplier_usage();
 }

@@ -980,6 +980,5 @@ out:
 			PQfinish(v.conn[i]);
 	return rc;
 usage:
-	fprintf(stderr, "usage: bevis verify [--key FILE] [--checkpoint FILE]...\n");
-	return 2;
+	return cli_usage("verify", stderr);
 }
