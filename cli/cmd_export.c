@@ -203,142 +203,6 @@ digest_cb(void *ctx, const struct pgcopy_tuple *t)
 	return EVP_DigestUpdate(ctx, t->data, t->len) == 1 ? 0 : -1;
 }
 
-/* ---- leaf data ------------------------------------------------------------ */
-
-struct rd {
-	const unsigned char *p;
-	size_t len, pos;
-	int bad;
-};
-
-static uint64_t
-rd_int(struct rd *r, int n)
-{
-	uint64_t v = 0;
-
-	if (r->bad || r->len - r->pos < (size_t)n) {
-		r->bad = 1;
-		return 0;
-	}
-	for (int i = 0; i < n; i++)
-		v = v << 8 | r->p[r->pos++];
-	return v;
-}
-
-static void
-rd_bytes(struct rd *r, unsigned char *out, size_t n)
-{
-	if (r->bad || r->len - r->pos < n) {
-		r->bad = 1;
-		memset(out, 0, n);
-		return;
-	}
-	memcpy(out, r->p + r->pos, n);
-	r->pos += n;
-}
-
-/* A 16-bit length and that many bytes, as a new NUL-terminated string. */
-static char *
-rd_str(struct rd *r, size_t *len)
-{
-	size_t n = (size_t)rd_int(r, 2);
-
-	if (r->bad || r->len - r->pos < n) {
-		r->bad = 1;
-		*len = 0;
-		return xstrdup("");
-	}
-	char *s = xmalloc(n + 1);
-	memcpy(s, r->p + r->pos, n);
-	s[n] = '\0';
-	r->pos += n;
-	*len = n;
-	return s;
-}
-
-struct sub_leaf {
-	int64_t id;
-	char *supplier, *key_fp, *request_id, *content_type;
-	size_t supplier_len, key_fp_len, request_id_len, content_type_len;
-	int64_t received_us;
-	unsigned char body[32];
-	uint32_t items, events, quarantined;
-	unsigned char ev[32], ev_redacted[32], quar[32];
-};
-
-struct red_leaf {
-	int64_t id;
-	char *actor, *reason;
-	size_t actor_len, reason_len;
-	int64_t at_us;
-};
-
-static int
-rd_magic(struct rd *r, unsigned kind)
-{
-	if (r->len < 5 || memcmp(r->p, LEDGER_MAGIC, 4) != 0 || r->p[4] != kind)
-		return -1;
-	r->pos = 5;
-	return 0;
-}
-
-static int
-decode_sub_leaf(const struct buf *b, struct sub_leaf *s)
-{
-	struct rd r = { b->data, b->len, 0, 0 };
-
-	memset(s, 0, sizeof(*s));
-	if (rd_magic(&r, LEDGER_KIND_SUBMISSION) < 0)
-		return -1;
-	s->id = (int64_t)rd_int(&r, 8);
-	s->supplier = rd_str(&r, &s->supplier_len);
-	s->key_fp = rd_str(&r, &s->key_fp_len);
-	s->received_us = (int64_t)rd_int(&r, 8);
-	s->request_id = rd_str(&r, &s->request_id_len);
-	s->content_type = rd_str(&r, &s->content_type_len);
-	rd_bytes(&r, s->body, 32);
-	s->items = (uint32_t)rd_int(&r, 4);
-	s->events = (uint32_t)rd_int(&r, 4);
-	rd_bytes(&r, s->ev, 32);
-	rd_bytes(&r, s->ev_redacted, 32);
-	s->quarantined = (uint32_t)rd_int(&r, 4);
-	rd_bytes(&r, s->quar, 32);
-	return r.bad || r.pos != r.len ? -1 : 0;
-}
-
-static void
-sub_leaf_free(struct sub_leaf *s)
-{
-	free(s->supplier);
-	free(s->key_fp);
-	free(s->request_id);
-	free(s->content_type);
-	s->supplier = s->key_fp = s->request_id = s->content_type = NULL;
-}
-
-static int
-decode_red_leaf(const struct buf *b, struct red_leaf *l)
-{
-	struct rd r = { b->data, b->len, 0, 0 };
-
-	memset(l, 0, sizeof(*l));
-	if (rd_magic(&r, LEDGER_KIND_REDACTION) < 0)
-		return -1;
-	l->id = (int64_t)rd_int(&r, 8);
-	l->actor = rd_str(&r, &l->actor_len);
-	l->at_us = (int64_t)rd_int(&r, 8);
-	l->reason = rd_str(&r, &l->reason_len);
-	return r.bad || r.pos != r.len ? -1 : 0;
-}
-
-static void
-red_leaf_free(struct red_leaf *l)
-{
-	free(l->actor);
-	free(l->reason);
-	l->actor = l->reason = NULL;
-}
-
 /* ---- checking a bundle -------------------------------------------------- */
 
 struct check {
@@ -564,7 +428,7 @@ check_redaction(struct check *c, const char *what, json_object *sub, int64_t id)
 {
 	json_object *r = jget(sub, "redaction");
 	struct buf data = BUF_INIT;
-	struct red_leaf rl;
+	struct ledger_redaction rl;
 	char rwhat[96], at[64];
 	int64_t idx;
 
@@ -578,25 +442,25 @@ check_redaction(struct check *c, const char *what, json_object *sub, int64_t id)
 		buf_free(&data);
 		return;
 	}
-	if (decode_red_leaf(&data, &rl) < 0) {
+	if (ledger_decode_redaction(data.data, data.len, &rl) != NULL) {
 		check_problem(c, MANIFEST ": %s: leaf %lld is not a redaction leaf",
 		    rwhat, (long long)idx);
 	} else {
-		if (rl.id != id)
+		if (rl.submission_id != id)
 			check_problem(c, MANIFEST ": %s: leaf %lld redacts submission "
-			    "%lld", rwhat, (long long)idx, (long long)rl.id);
-		agree_str(c, rwhat, r, "by", rl.actor, rl.actor_len, idx);
+			    "%lld", rwhat, (long long)idx, (long long)rl.submission_id);
+		agree_str(c, rwhat, r, "by", rl.actor, strlen(rl.actor), idx);
 		format_us(rl.at_us, at, sizeof(at));
 		agree_str(c, rwhat, r, "at", at, strlen(at), idx);
-		agree_str(c, rwhat, r, "reason", rl.reason, rl.reason_len, idx);
+		agree_str(c, rwhat, r, "reason", rl.reason, strlen(rl.reason), idx);
 		/* For the summary. */
 		buf_printf(&c->info, "%s redacted by ", what);
-		put_printable(&c->info, rl.actor, rl.actor_len);
+		put_printable(&c->info, rl.actor, strlen(rl.actor));
 		buf_printf(&c->info, " at %s: ", at);
-		put_printable(&c->info, rl.reason, rl.reason_len);
+		put_printable(&c->info, rl.reason, strlen(rl.reason));
 		buf_putc(&c->info, '\n');
 	}
-	red_leaf_free(&rl);
+	ledger_redaction_free(&rl);
 	buf_free(&data);
 }
 
@@ -621,7 +485,7 @@ named(struct check *c, const char *what, json_object *sub, const char *key,
 
 static void
 check_rows(struct check *c, const char *what, json_object *sub, int64_t id,
-    const struct sub_leaf *l, long long idx, int redacted)
+    const struct ledger_submission *l, long long idx, int redacted)
 {
 	char name[64], path[4200], err[256];
 	struct buf b = BUF_INIT;
@@ -648,7 +512,7 @@ check_rows(struct check *c, const char *what, json_object *sub, int64_t id,
 				check_problem(c, "%s: %ld rows, but leaf %lld commits "
 				    "to %u", name, n, idx, l->events);
 			else if (memcmp(redacted ? red : full, redacted ?
-			    l->ev_redacted : l->ev, 32) != 0)
+			    l->events_redacted_sha256 : l->events_sha256, 32) != 0)
 				check_problem(c, "%s: the rows do not match the %s "
 				    "digest in leaf %lld", name, redacted ?
 				    "redacted event rows" : "event rows", idx);
@@ -675,7 +539,7 @@ check_rows(struct check *c, const char *what, json_object *sub, int64_t id,
 			else if ((uint32_t)n != l->quarantined || n > UINT32_MAX)
 				check_problem(c, "%s: %ld rows, but leaf %lld commits "
 				    "to %u", name, n, idx, l->quarantined);
-			else if (memcmp(d, l->quar, 32) != 0)
+			else if (memcmp(d, l->quarantine_sha256, 32) != 0)
 				check_problem(c, "%s: the rows do not match the "
 				    "quarantine rows digest in leaf %lld", name, idx);
 		}
@@ -685,7 +549,7 @@ check_rows(struct check *c, const char *what, json_object *sub, int64_t id,
 
 static void
 check_body(struct check *c, const char *what, json_object *sub, int64_t id,
-    const struct sub_leaf *l, long long idx, int redacted)
+    const struct ledger_submission *l, long long idx, int redacted)
 {
 	char name[64], path[4200], err[256];
 	struct buf b = BUF_INIT;
@@ -711,7 +575,7 @@ check_body(struct check *c, const char *what, json_object *sub, int64_t id,
 		unsigned char d[32];
 
 		sha256(b.data, b.len, d);
-		if (memcmp(d, l->body, 32) != 0)
+		if (memcmp(d, l->body_sha256, 32) != 0)
 			check_problem(c, "%s: its SHA-256 is not the body SHA-256 "
 			    "in leaf %lld", name, idx);
 	}
@@ -723,7 +587,7 @@ check_submission(struct check *c, json_object *sub, size_t pos)
 {
 	char what[64], t[64];
 	struct buf data = BUF_INIT;
-	struct sub_leaf l;
+	struct ledger_submission l;
 	int64_t id, idx;
 	int redacted = 0;
 	json_object *r;
@@ -755,28 +619,30 @@ check_submission(struct check *c, json_object *sub, size_t pos)
 		c->body_ids[c->nbody_ids++] = id;
 	if (check_leaf(c, what, sub, &data, &idx) < 0)
 		goto out;
-	if (decode_sub_leaf(&data, &l) < 0) {
+	if (ledger_decode_submission(data.data, data.len, &l) != NULL) {
 		check_problem(c, MANIFEST ": %s: leaf %lld is not a submission "
 		    "leaf", what, (long long)idx);
 		goto out;
 	}
-	if (l.id != id)
+	if (l.submission_id != id)
 		check_problem(c, MANIFEST ": %s: leaf %lld is that of submission "
-		    "%lld", what, (long long)idx, (long long)l.id);
+		    "%lld", what, (long long)idx, (long long)l.submission_id);
 	/* The readable fields, each against the leaf. */
-	agree_opt_str(c, what, sub, "supplier", l.supplier, l.supplier_len, idx);
-	agree_opt_str(c, what, sub, "key_fingerprint", l.key_fp, l.key_fp_len,
+	agree_opt_str(c, what, sub, "supplier", l.supplier, strlen(l.supplier),
 	    idx);
-	agree_str(c, what, sub, "request_id", l.request_id, l.request_id_len, idx);
+	agree_opt_str(c, what, sub, "key_fingerprint", l.key_fingerprint,
+	    strlen(l.key_fingerprint), idx);
+	agree_str(c, what, sub, "request_id", l.request_id, strlen(l.request_id),
+	    idx);
 	format_us(l.received_us, t, sizeof(t));
 	agree_str(c, what, sub, "received_at", t, strlen(t), idx);
 	agree_str(c, what, sub, "content_type", l.content_type,
-	    l.content_type_len, idx);
-	agree_int(c, what, sub, "items", l.items, idx);
+	    strlen(l.content_type), idx);
+	agree_int(c, what, sub, "items", l.item_count, idx);
 	agree_int(c, what, sub, "events", l.events, idx);
 	agree_int(c, what, sub, "quarantined", l.quarantined, idx);
 	if (jhash(c, what, sub, "body_sha256", d) == 0 &&
-	    memcmp(d, l.body, 32) != 0)
+	    memcmp(d, l.body_sha256, 32) != 0)
 		check_problem(c, MANIFEST ": %s: body_sha256 is not the one in "
 		    "leaf %lld", what, (long long)idx);
 
@@ -792,7 +658,7 @@ check_submission(struct check *c, json_object *sub, size_t pos)
 	check_body(c, what, sub, id, &l, idx, redacted);
 	check_rows(c, what, sub, id, &l, idx, redacted);
 out:
-	sub_leaf_free(&l);
+	ledger_submission_free(&l);
 	buf_free(&data);
 }
 

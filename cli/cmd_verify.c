@@ -376,12 +376,11 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 				    (long long)idx);
 		}
 		/* The kind column is not hashed; the kind byte in the data is. */
-		static const char *const kinds[] = { "", "submission",
-			"redaction", "supplier_key", "decision", "link" };
-		if (lc.t.flen[1] < 5 || memcmp(lc.t.f[1], LEDGER_MAGIC, 4) != 0 ||
-		    lc.t.f[1][4] >= sizeof(kinds) / sizeof(kinds[0]) ||
-		    lc.t.f[3] == NULL || strlen(kinds[lc.t.f[1][4]]) != lc.t.flen[3] ||
-		    memcmp(kinds[lc.t.f[1][4]], lc.t.f[3], lc.t.flen[3]) != 0)
+		const char *kind = ledger_kind_name(ledger_kind(lc.t.f[1],
+		    lc.t.flen[1]));
+		if (kind == NULL || lc.t.f[3] == NULL ||
+		    strlen(kind) != lc.t.flen[3] ||
+		    memcmp(kind, lc.t.f[3], lc.t.flen[3]) != 0)
 			verify_problem(v, "leaf %lld: its kind column does not say "
 			    "what its data is", (long long)idx);
 		merkle_leaf_hash(lc.t.f[1], lc.t.flen[1], lh);
@@ -563,24 +562,11 @@ open_snapshot(struct verify *v, struct cli *cli)
 	return 0;
 }
 
-/* Reads a 16-bit-length string of leaf data at *off into out. */
-static int
-leaf_str(const unsigned char *d, size_t n, size_t *off, char *out, size_t cap)
-{
-	if (*off + 2 > n)
-		return -1;
-	size_t l = (size_t)(d[*off] << 8 | d[*off + 1]);
-	if (*off + 2 + l > n || l >= cap)
-		return -1;
-	memcpy(out, d + *off + 2, l);
-	out[l] = '\0';
-	*off += 2 + l;
-	return 0;
-}
-
+/* An int8 in binary result format. */
 static int64_t
-leaf_int8(const unsigned char *d)
+get_int8(const PGresult *res, int row, int col)
 {
+	const unsigned char *d = (const unsigned char *)PQgetvalue(res, row, col);
 	uint64_t v = 0;
 
 	for (int k = 0; k < 8; k++)
@@ -611,12 +597,11 @@ load_redactions(struct verify *v)
 	v->nredacted = (size_t)PQntuples(res);
 	v->redacted = xcalloc(v->nredacted + 1, sizeof(int64_t));
 	for (int i = 0; i < PQntuples(res); i++) {
-		int64_t sub = leaf_int8((const unsigned char *)PQgetvalue(res, i, 0));
-		int64_t idx = leaf_int8((const unsigned char *)PQgetvalue(res, i, 1));
+		int64_t sub = get_int8(res, i, 0);
+		int64_t idx = get_int8(res, i, 1);
 		const unsigned char *d = (const unsigned char *)PQgetvalue(res, i, 3);
-		size_t n = (size_t)PQgetlength(res, i, 3), off = 13;
-		char actor[256], reason[4096];
-		int64_t at = 0;
+		size_t n = (size_t)PQgetlength(res, i, 3);
+		struct ledger_redaction rl;
 
 		v->redacted[i] = sub;
 		if (PQgetisnull(res, i, 2) || strcmp(PQgetvalue(res, i, 2),
@@ -625,23 +610,21 @@ load_redactions(struct verify *v)
 			    "leaf %lld is missing", (long long)sub, (long long)idx);
 			continue;
 		}
-		if (n < 13 || memcmp(d, LEDGER_MAGIC, 4) != 0 ||
-		    d[4] != LEDGER_KIND_REDACTION || leaf_int8(d + 5) != sub ||
-		    leaf_str(d, n, &off, actor, sizeof(actor)) < 0 ||
-		    off + 8 > n || ((at = leaf_int8(d + off)), off += 8,
-		    leaf_str(d, n, &off, reason, sizeof(reason))) < 0 || off != n) {
+		if (ledger_decode_redaction(d, n, &rl) != NULL ||
+		    rl.submission_id != sub) {
+			ledger_redaction_free(&rl);
 			verify_problem(v, "leaf %lld: not the redaction of submission "
 			    "%lld it is recorded as", (long long)idx, (long long)sub);
 			continue;
 		}
-		if (strcmp(actor, PQgetvalue(res, i, 4)) != 0 ||
-		    at != leaf_int8((const unsigned char *)PQgetvalue(res, i, 5)) ||
-		    strcmp(reason, PQgetvalue(res, i, 6)) != 0)
+		if (strcmp(rl.actor, PQgetvalue(res, i, 4)) != 0 ||
+		    rl.at_us != get_int8(res, i, 5) ||
+		    strcmp(rl.reason, PQgetvalue(res, i, 6)) != 0)
 			verify_problem(v, "redaction of submission %lld: who, when or "
 			    "why differs from its ledger leaf %lld", (long long)sub,
 			    (long long)idx);
-		if (PQgetisnull(res, i, 7) ||
-		    leaf_int8((const unsigned char *)PQgetvalue(res, i, 7)) >= idx)
+		ledger_redaction_free(&rl);
+		if (PQgetisnull(res, i, 7) || get_int8(res, i, 7) >= idx)
 			verify_problem(v, "redaction of submission %lld: its leaf "
 			    "%lld does not come after the submission's", (long long)sub,
 			    (long long)idx);
@@ -660,13 +643,6 @@ load_redactions(struct verify *v)
 
 /* ---- supplier keys ---- */
 
-/* A supplier_key leaf (kind 3), decoded; the strings point into a copy. */
-struct key_leaf {
-	int action;			/* 1 added, 2 revoked */
-	char *name, *key, *fp, *actor;
-	int64_t at_us;
-};
-
 /* The replayed state of one supplier, by name. */
 struct key_state {
 	char *name;
@@ -675,63 +651,6 @@ struct key_state {
 	int64_t leaf;			/* the last change */
 	int seen;			/* found in the supplier table */
 };
-
-static char *
-take_str(const unsigned char *d, size_t n, size_t *pos)
-{
-	size_t l;
-
-	if (*pos + 2 > n)
-		return NULL;
-	l = (size_t)d[*pos] << 8 | d[*pos + 1];
-	if (*pos + 2 + l > n || memchr(d + *pos + 2, '\0', l))
-		return NULL;
-	char *s = xmalloc(l + 1);
-	memcpy(s, d + *pos + 2, l);
-	s[l] = '\0';
-	*pos += 2 + l;
-	return s;
-}
-
-static void
-key_leaf_free(struct key_leaf *k)
-{
-	free(k->name);
-	free(k->key);
-	free(k->fp);
-	free(k->actor);
-	memset(k, 0, sizeof(*k));
-}
-
-/* Returns NULL, or what does not decode. */
-static const char *
-key_leaf_decode(const unsigned char *d, size_t n, struct key_leaf *k)
-{
-	size_t pos = 6;
-
-	memset(k, 0, sizeof(*k));
-	if (n < 6 || memcmp(d, LEDGER_MAGIC, 4) != 0 || d[4] != 3)
-		return "its version or kind is not BVL1, 3";
-	k->action = d[5];
-	if (k->action != 1 && k->action != 2)
-		return "its action is neither 1 (added) nor 2 (revoked)";
-	if ((k->name = take_str(d, n, &pos)) == NULL)
-		return "its supplier name does not decode";
-	if ((k->key = take_str(d, n, &pos)) == NULL)
-		return "its public key does not decode";
-	if ((k->fp = take_str(d, n, &pos)) == NULL)
-		return "its fingerprint does not decode";
-	if ((k->actor = take_str(d, n, &pos)) == NULL)
-		return "its actor does not decode";
-	if (pos + 8 != n)
-		return pos + 8 > n ? "its time does not decode" :
-		    "it has bytes after its time";
-	uint64_t u = 0;
-	for (int i = 0; i < 8; i++)
-		u = u << 8 | d[pos + (size_t)i];
-	k->at_us = (int64_t)u;
-	return NULL;
-}
 
 static struct key_state *
 key_state_find(struct key_state *st, size_t n, const char *name)
@@ -783,13 +702,13 @@ verify_supplier_keys(struct verify *v)
 			j++;
 			continue;
 		}
-		struct key_leaf k;
+		struct ledger_supplier_key k;
 		size_t dl;
 
 		memset(&k, 0, sizeof(k));
 		unsigned char *d = PQunescapeBytea((const unsigned char *)
 		    PQgetvalue(lr, i, 1), &dl);
-		const char *why = d ? key_leaf_decode(d, dl, &k) :
+		const char *why = d ? ledger_decode_supplier_key(d, dl, &k) :
 		    "it cannot be read";
 		char fp[CURVE_FINGERPRINT_LEN + 1];
 		PQfreemem(d);
@@ -797,38 +716,38 @@ verify_supplier_keys(struct verify *v)
 		if (why) {
 			verify_problem(v, "leaf %lld: a supplier_key leaf that does "
 			    "not decode: %s", li, why);
-			key_leaf_free(&k);
+			ledger_supplier_key_free(&k);
 			if (j < nc && ci == li)
 				j++;
 			continue;
 		}
-		if (curvekey_fingerprint(k.key, fp) < 0)
+		if (curvekey_fingerprint(k.public_key, fp) < 0)
 			verify_problem(v, "leaf %lld (supplier %s): its public key "
-			    "is not a CURVE key", li, k.name);
-		else if (strcmp(fp, k.fp) != 0)
+			    "is not a CURVE key", li, k.supplier);
+		else if (strcmp(fp, k.fingerprint) != 0)
 			verify_problem(v, "leaf %lld (supplier %s): its fingerprint "
-			    "is not that of its key", li, k.name);
+			    "is not that of its key", li, k.supplier);
 		if (j >= nc || ci != li) {
 			verify_problem(v, "leaf %lld (supplier %s): a key change "
-			    "with no supplier_key_change row", li, k.name);
+			    "with no supplier_key_change row", li, k.supplier);
 		} else {
 			const char *act = PQgetvalue(cr, j, 2);
 			const char *what =
-			    strcmp(PQgetvalue(cr, j, 1), k.name) != 0 ? "supplier" :
+			    strcmp(PQgetvalue(cr, j, 1), k.supplier) != 0 ? "supplier" :
 			    strcmp(act, k.action == 1 ? "added" : "revoked") != 0 ?
 			    "action" :
-			    strcmp(PQgetvalue(cr, j, 3), k.key) != 0 ? "public key" :
-			    strcmp(PQgetvalue(cr, j, 4), k.fp) != 0 ? "fingerprint" :
+			    strcmp(PQgetvalue(cr, j, 3), k.public_key) != 0 ? "public key" :
+			    strcmp(PQgetvalue(cr, j, 4), k.fingerprint) != 0 ? "fingerprint" :
 			    strcmp(PQgetvalue(cr, j, 5), k.actor) != 0 ? "actor" :
 			    atoll(PQgetvalue(cr, j, 6)) != k.at_us ? "time" : NULL;
 			if (what)
 				verify_problem(v, "leaf %lld (supplier %s): the %s "
 				    "differs from its supplier_key_change row", li,
-				    k.name, what);
+				    k.supplier, what);
 			j++;
 		}
 		/* Replay. */
-		struct key_state *s = key_state_find(st, nst, k.name);
+		struct key_state *s = key_state_find(st, nst, k.supplier);
 		if (s == NULL) {
 			if (nst == cap) {
 				cap = cap ? cap * 2 : 16;
@@ -836,28 +755,28 @@ verify_supplier_keys(struct verify *v)
 			}
 			s = &st[nst++];
 			memset(s, 0, sizeof(*s));
-			s->name = xstrdup(k.name);
+			s->name = xstrdup(k.supplier);
 		}
-		if (k.action == 1) {
+		if (k.action == LEDGER_KEY_ADDED) {
 			if (s->key)
 				verify_problem(v, "leaf %lld (supplier %s): adds a key "
 				    "to a supplier that has one since leaf %lld", li,
-				    k.name, (long long)s->leaf);
+				    k.supplier, (long long)s->leaf);
 			free(s->key);
-			s->key = xstrdup(k.key);
+			s->key = xstrdup(k.public_key);
 			s->active = 1;
 		} else {
-			if (s->key == NULL || strcmp(s->key, k.key) != 0)
+			if (s->key == NULL || strcmp(s->key, k.public_key) != 0)
 				verify_problem(v, "leaf %lld (supplier %s): revokes a "
-				    "key the supplier does not have", li, k.name);
+				    "key the supplier does not have", li, k.supplier);
 			else if (!s->active)
 				verify_problem(v, "leaf %lld (supplier %s): revokes a "
-				    "key revoked before, at leaf %lld", li, k.name,
+				    "key revoked before, at leaf %lld", li, k.supplier,
 				    (long long)s->leaf);
 			s->active = 0;
 		}
 		s->leaf = li;
-		key_leaf_free(&k);
+		ledger_supplier_key_free(&k);
 	}
 	/* What the ledger says against what the supplier table holds. */
 	for (int r = 0; r < PQntuples(sr); r++) {
