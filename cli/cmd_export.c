@@ -25,7 +25,6 @@
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
-#include <sodium.h>
 
 #include "buf.h"
 #include "checkpoint.h"
@@ -150,43 +149,6 @@ fail:
 	snprintf(err, errlen, "%s: %s", path, strerror(errno));
 	close(fd);
 	return -1;
-}
-
-/* The parts of a signed note's checkpoint text, without checking the
- * signature: for export, which need not hold the public key. */
-static int
-checkpoint_text(const char *msg, size_t len, char **origin, uint64_t *size,
-    unsigned char root[32])
-{
-	const char *blank = NULL, *l[3], *p = msg;
-	size_t ll[3], binlen;
-
-	for (size_t i = 0; i + 1 < len; i++)
-		if (msg[i] == '\n' && msg[i + 1] == '\n') {
-			blank = msg + i + 1;
-			break;
-		}
-	if (blank == NULL)
-		return -1;
-	for (int i = 0; i < 3; i++) {
-		const char *nl = memchr(p, '\n', (size_t)(blank - p));
-		if (nl == NULL)
-			return -1;
-		l[i] = p;
-		ll[i] = (size_t)(nl - p);
-		p = nl + 1;
-	}
-	if (p != blank || ll[0] == 0 || ll[1] == 0 || ll[1] > 20 ||
-	    strspn(l[1], "0123456789") < ll[1])
-		return -1;
-	char num[24];
-	snprintf(num, sizeof(num), "%.*s", (int)ll[1], l[1]);
-	*size = strtoull(num, NULL, 10);
-	if (sodium_base642bin(root, 32, l[2], ll[2], NULL, &binlen, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || binlen != 32)
-		return -1;
-	*origin = xstrndup(l[0], ll[0]);
-	return 0;
 }
 
 /* ---- binary COPY files -------------------------------------------------- */
@@ -733,8 +695,8 @@ load_checkpoint(struct check *c, const struct checkpoint_verifier *key,
 			buf_free(&b);
 			return -1;
 		}
-	} else if (checkpoint_text((const char *)b.data, b.len, &c->origin,
-	    &c->size, c->root) < 0) {
+	} else if (checkpoint_parse_unverified((const char *)b.data, b.len,
+	    &c->origin, &c->size, c->root, err, sizeof(err)) < 0) {
 		check_problem(c, CHECKPOINT ": not a checkpoint");
 		buf_free(&b);
 		return -1;
@@ -1456,8 +1418,9 @@ cmd_export(struct cli *cli, int argc, char **argv)
 	buf_puts(&cp, PQgetvalue(res, 0, 2));
 	int bad = hex_decode(PQgetvalue(res, 0, 1),
 	    (size_t)PQgetlength(res, 0, 1), head_root, 32) < 0 ||
-	    checkpoint_text((const char *)cp.data, cp.len, &origin, &cp_size,
-	    cp_root) < 0 || cp_size != (uint64_t)head ||
+	    checkpoint_parse_unverified((const char *)cp.data, cp.len, &origin,
+	    &cp_size, cp_root, err, sizeof(err)) < 0 ||
+	    cp_size != (uint64_t)head ||
 	    memcmp(cp_root, head_root, 32) != 0;
 	PQclear(res);
 	if (bad) {
