@@ -36,6 +36,10 @@ void cli_pg_error(const char *who, PGconn *conn, const PGresult *res);
  * prints the error (cli_pg_error) and returns -1. */
 int cli_exec(const char *who, PGconn *conn, const char *sql,
     ExecStatusType want);
+/* The same with n text parameters: returns the result (the caller clears
+ * it) when its status is want, else prints the error and returns NULL. */
+PGresult *cli_exec_params(const char *who, PGconn *conn, const char *sql,
+    int n, const char *const *params, ExecStatusType want);
 /* The ledger's public key file to verify with: opt, else ledger.pub next
  * to the config's ledger_key, else NULL. The result stays valid. */
 const char *cli_ledger_pubkey(struct cli *cli, const char *opt);

@@ -18,41 +18,6 @@ supplier_usage(void)
 	return cli_usage("supplier", stderr);
 }
 
-/* The server's message, with its detail and hint, on stderr. */
-static void
-print_error(const char *what, PGconn *conn, const PGresult *res)
-{
-	char who[64];
-
-	snprintf(who, sizeof(who), "supplier %s", what);
-	cli_pg_error(who, conn, res);
-}
-
-/* Runs a statement with text parameters; returns its result when the status
- * is want, else prints the error and returns NULL. */
-static PGresult *
-run(const char *what, PGconn *conn, const char *sql, int n,
-    const char *const *params, ExecStatusType want)
-{
-	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-
-	if (PQresultStatus(res) != want) {
-		print_error(what, conn, res);
-		PQclear(res);
-		return NULL;
-	}
-	return res;
-}
-
-static int
-run_ok(const char *what, PGconn *conn, const char *sql)
-{
-	PGresult *res = run(what, conn, sql, 0, NULL, PGRES_COMMAND_OK);
-
-	PQclear(res);
-	return res ? 0 : -1;
-}
-
 /* Calls fn (bevis_supplier_add or _revoke) in a transaction of its own and
  * prints what it did. The fingerprint the server recorded must be the one
  * computed here from the key. */
@@ -63,25 +28,29 @@ change_key(struct cli *cli, const char *what, const char *name, const char *key)
 	const char *params[2] = { name, key };
 	PGresult *res;
 	int existed = 0;
+	char who[32];
 
+	snprintf(who, sizeof(who), "supplier %s", what);
 	if (key && curvekey_fingerprint(key, fp) < 0)
 		return 2;
 	PGconn *conn = cli_connect(cli);
-	if (run_ok(what, conn, "BEGIN") < 0)
+	if (cli_exec(who, conn, "BEGIN", PGRES_COMMAND_OK) < 0)
 		goto fail;
 	if (key) {
 		/* Only for the message: bevis_supplier_add() decides. */
-		res = run(what, conn, "SELECT 1 FROM supplier WHERE name = $1", 1,
-		    params, PGRES_TUPLES_OK);
+		res = cli_exec_params(who, conn, "SELECT 1 FROM supplier "
+		    "WHERE name = $1", 1, params, PGRES_TUPLES_OK);
 		if (res == NULL)
 			goto fail;
 		existed = PQntuples(res) == 1;
 		PQclear(res);
-		res = run(what, conn, "SELECT bevis_supplier_add($1, $2), "
-		    "session_user", 2, params, PGRES_TUPLES_OK);
+		res = cli_exec_params(who, conn, "SELECT "
+		    "bevis_supplier_add($1, $2), session_user", 2, params,
+		    PGRES_TUPLES_OK);
 	} else {
-		res = run(what, conn, "SELECT bevis_supplier_revoke($1), "
-		    "session_user", 1, params, PGRES_TUPLES_OK);
+		res = cli_exec_params(who, conn, "SELECT "
+		    "bevis_supplier_revoke($1), session_user", 1, params,
+		    PGRES_TUPLES_OK);
 	}
 	if (res == NULL)
 		goto fail;
@@ -89,8 +58,9 @@ change_key(struct cli *cli, const char *what, const char *name, const char *key)
 	char *actor = xstrdup(PQgetvalue(res, 0, 1));
 	PQclear(res);
 	const char *lp[1] = { leaf };
-	res = run(what, conn, "SELECT fingerprint FROM supplier_key_change "
-	    "WHERE leaf_idx = $1::bigint", 1, lp, PGRES_TUPLES_OK);
+	res = cli_exec_params(who, conn, "SELECT fingerprint FROM "
+	    "supplier_key_change WHERE leaf_idx = $1::bigint", 1, lp,
+	    PGRES_TUPLES_OK);
 	if (res == NULL || PQntuples(res) != 1 ||
 	    (key && strcmp(PQgetvalue(res, 0, 0), fp) != 0)) {
 		if (res)
@@ -105,7 +75,7 @@ change_key(struct cli *cli, const char *what, const char *name, const char *key)
 	}
 	snprintf(fp, sizeof(fp), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (run_ok(what, conn, "COMMIT") < 0) {
+	if (cli_exec(who, conn, "COMMIT", PGRES_COMMAND_OK) < 0) {
 		free(leaf);
 		free(actor);
 		goto fail;
@@ -221,7 +191,8 @@ supplier_list(struct cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return supplier_usage();
 	PGconn *conn = cli_connect(cli);
-	PGresult *res = run("list", conn, list_sql, 0, NULL, PGRES_TUPLES_OK);
+	PGresult *res = cli_exec_params("supplier list", conn, list_sql, 0,
+	    NULL, PGRES_TUPLES_OK);
 	if (res == NULL) {
 		PQfinish(conn);
 		return 1;
