@@ -135,7 +135,10 @@ PGresult *
 cli_exec_params(const char *who, PGconn *conn, const char *sql, int n,
     const char *const *params, ExecStatusType want)
 {
-	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	/* Without parameters, the simple protocol: a migration is several
+	 * statements, which a prepared statement cannot hold. */
+	PGresult *res = n == 0 ? PQexec(conn, sql) :
+	    PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 
 	if (PQresultStatus(res) != want) {
 		cli_pg_error(who, conn, res);

@@ -36,7 +36,8 @@ void cli_pg_error(const char *who, PGconn *conn, const PGresult *res);
  * prints the error (cli_pg_error) and returns -1. */
 int cli_exec(const char *who, PGconn *conn, const char *sql,
     ExecStatusType want);
-/* The same with n text parameters: returns the result (the caller clears
+/* The same with n text parameters (none: the simple protocol, which runs
+ * several statements in one string): returns the result (the caller clears
  * it) when its status is want, else prints the error and returns NULL. */
 PGresult *cli_exec_params(const char *who, PGconn *conn, const char *sql,
     int n, const char *const *params, ExecStatusType want);

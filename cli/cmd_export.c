@@ -460,8 +460,25 @@ parse_id(const char *arg, int64_t *out)
 	return 0;
 }
 
-int
-cmd_export(struct cli *cli, int argc, char **argv)
+/* One export, phase by phase. */
+struct export {
+	const char *since, *until, *dir;	/* the options */
+	int64_t *ids;
+	size_t nids;
+	int dir_exists;
+	PGconn *conn;				/* in one read-only snapshot */
+	struct exp_sub *subs;
+	long nsubs, redacted;
+	long long head;				/* the signed tree head's size */
+	unsigned char root[32];
+	char *origin;
+	struct buf checkpoint;			/* its note, byte for byte */
+	struct buf manifest;
+};
+
+/* Returns 0, or 2 after a usage message. */
+static int
+export_options(struct cli *cli, struct export *x, int argc, char **argv)
 {
 	static const struct option longopts[] = { CLI_COMMON_LONGOPTS,
 		{ "submission", required_argument, NULL, 's' },
@@ -470,16 +487,9 @@ cmd_export(struct cli *cli, int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
-	const char *since = NULL, *until = NULL, *dir = NULL;
-	int64_t *ids = xcalloc((size_t)argc + 1, sizeof(int64_t));
-	size_t nids = 0;
-	struct exp_sub *subs = NULL;
-	long nsubs = 0, redacted = 0;
-	struct buf j = BUF_INIT, cp = BUF_INIT;
-	PGconn *conn = NULL;
-	char err[4400], path[4200], hex[65], t[64];
-	int ch, rc = 1, exists;
+	int ch;
 
+	x->ids = xcalloc((size_t)argc + 1, sizeof(int64_t));
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		if (cli_common_opt(cli, ch, optarg))
 			continue;
@@ -487,197 +497,269 @@ cmd_export(struct cli *cli, int argc, char **argv)
 		case 's': {
 			int64_t id;
 			if (parse_id(optarg, &id) < 0)
-				goto usage;
+				return export_usage();
 			int dup = 0;
-			for (size_t i = 0; i < nids; i++)
-				dup |= ids[i] == id;
+			for (size_t i = 0; i < x->nids; i++)
+				dup |= x->ids[i] == id;
 			if (!dup)
-				ids[nids++] = id;
+				x->ids[x->nids++] = id;
 			break;
 		}
-		case 'S': since = optarg; break;
-		case 'U': until = optarg; break;
-		case 'o': dir = optarg; break;
-		default: goto usage;
+		case 'S': x->since = optarg; break;
+		case 'U': x->until = optarg; break;
+		case 'o': x->dir = optarg; break;
+		default: return export_usage();
 		}
 	}
-	if (optind != argc || dir == NULL || *dir == '\0' ||
-	    (nids > 0) == (since != NULL || until != NULL))
-		goto usage;
-	if (strlen(dir) > 4000) {
+	if (optind != argc || x->dir == NULL || *x->dir == '\0' ||
+	    (x->nids > 0) == (x->since != NULL || x->until != NULL))
+		return export_usage();
+	if (strlen(x->dir) > 4000) {
 		fprintf(stderr, "bevis export: the directory's name is too long\n");
-		free(ids);
 		return 2;
 	}
-	if ((exists = out_dir_state(dir)) < 0)
-		goto out;
+	return 0;
+}
 
-	conn = cli_connect(cli);
-	/* One snapshot for everything; bare times in UTC; text as UTF-8, the
-	 * encoding the ledger's digests were made over. */
-	if (cli_exec("export", conn, "SET client_encoding = 'UTF8'",
+/* Connects and reads the selected submissions, in one snapshot; bare times
+ * in UTC; text as UTF-8, the encoding the ledger's digests were made over. */
+static int
+export_select(struct cli *cli, struct export *x)
+{
+	x->conn = cli_connect(cli);
+	if (cli_exec("export", x->conn, "SET client_encoding = 'UTF8'",
 	    PGRES_COMMAND_OK) < 0 ||
-	    cli_exec("export", conn, "SET TimeZone = 'UTC'", PGRES_COMMAND_OK) < 0 ||
-	    cli_exec("export", conn, "BEGIN ISOLATION LEVEL REPEATABLE READ "
+	    cli_exec("export", x->conn, "SET TimeZone = 'UTC'",
+	    PGRES_COMMAND_OK) < 0 ||
+	    cli_exec("export", x->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ "
 	    "READ ONLY", PGRES_COMMAND_OK) < 0)
-		goto out;
-	if (select_subs(conn, ids, nids, since, until, &subs, &nsubs) < 0)
-		goto out;
-	if (nsubs == 0) {
+		return -1;
+	if (select_subs(x->conn, x->ids, x->nids, x->since, x->until, &x->subs,
+	    &x->nsubs) < 0)
+		return -1;
+	if (x->nsubs == 0) {
 		fprintf(stderr, "bevis export: no submission was received in "
-		    "[%s, %s): nothing to export\n", since ? since : "-infinity",
-		    until ? until : "infinity");
-		goto out;
+		    "[%s, %s): nothing to export\n", x->since ? x->since :
+		    "-infinity", x->until ? x->until : "infinity");
+		return -1;
 	}
+	return 0;
+}
 
-	/* The newest signed tree head; it must hold every exported leaf. */
+/* The newest signed tree head; it must hold every exported leaf and agree
+ * with its own checkpoint text. */
+static int
+export_head(struct export *x)
+{
+	unsigned char cp_root[32];
+	uint64_t cp_size;
 	int64_t maxleaf = -1;
-	for (long i = 0; i < nsubs; i++) {
-		if (subs[i].leaf > maxleaf)
-			maxleaf = subs[i].leaf;
-		if (subs[i].redacted && subs[i].red_leaf > maxleaf)
-			maxleaf = subs[i].red_leaf;
+	char err[300];
+
+	for (long i = 0; i < x->nsubs; i++) {
+		if (x->subs[i].leaf > maxleaf)
+			maxleaf = x->subs[i].leaf;
+		if (x->subs[i].redacted && x->subs[i].red_leaf > maxleaf)
+			maxleaf = x->subs[i].red_leaf;
 	}
-	PGresult *res = PQexec(conn, "SELECT tree_size, encode(root, 'hex'), "
+	PGresult *res = PQexec(x->conn, "SELECT tree_size, encode(root, 'hex'), "
 	    "checkpoint FROM tree_head ORDER BY tree_size DESC LIMIT 1");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "bevis export: %s", PQerrorMessage(conn));
+		fprintf(stderr, "bevis export: %s", PQerrorMessage(x->conn));
 		PQclear(res);
-		goto out;
+		return -1;
 	}
-	long long head = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
-	if (PQntuples(res) == 0 || head <= maxleaf) {
+	x->head = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+	if (PQntuples(res) == 0 || x->head <= maxleaf) {
 		fprintf(stderr, "bevis export: no signed tree head covers leaf %lld "
 		    "yet; try again in a second (bevisd signs one at most every "
 		    "checkpoint_interval seconds; %s)\n", (long long)maxleaf,
 		    PQntuples(res) ? "the newest holds fewer leaves" :
 		    "there is none yet");
 		PQclear(res);
-		goto out;
+		return -1;
 	}
-	unsigned char head_root[32], cp_root[32];
-	uint64_t cp_size;
-	char *origin = NULL;
-	buf_puts(&cp, PQgetvalue(res, 0, 2));
+	buf_puts(&x->checkpoint, PQgetvalue(res, 0, 2));
 	int bad = hex_decode(PQgetvalue(res, 0, 1),
-	    (size_t)PQgetlength(res, 0, 1), head_root, 32) < 0 ||
-	    checkpoint_parse_unverified((const char *)cp.data, cp.len, &origin,
-	    &cp_size, cp_root, err, sizeof(err)) < 0 ||
-	    cp_size != (uint64_t)head ||
-	    memcmp(cp_root, head_root, 32) != 0;
+	    (size_t)PQgetlength(res, 0, 1), x->root, 32) < 0 ||
+	    checkpoint_parse_unverified((const char *)x->checkpoint.data,
+	    x->checkpoint.len, &x->origin, &cp_size, cp_root, err,
+	    sizeof(err)) < 0 ||
+	    cp_size != (uint64_t)x->head || memcmp(cp_root, x->root, 32) != 0;
 	PQclear(res);
 	if (bad) {
 		fprintf(stderr, "bevis export: the tree head of size %lld does not "
-		    "match its own checkpoint text: run bevis verify\n", head);
-		free(origin);
-		goto out;
+		    "match its own checkpoint text: run bevis verify\n", x->head);
+		return -1;
 	}
+	return 0;
+}
 
-	/* Every proof, checked, before anything is written. */
-	for (long i = 0; i < nsubs; i++) {
-		struct exp_sub *s = &subs[i];
-		if (prove(conn, s->leaf, &s->leaf_data, (uint64_t)head, head_root,
-		    &s->proof) < 0 || (s->redacted && prove(conn, s->red_leaf,
-		    &s->red_data, (uint64_t)head, head_root, &s->red_proof) < 0)) {
-			free(origin);
-			goto out;
-		}
-		redacted += s->redacted;
+/* Every proof, checked, before anything is written. */
+static int
+export_prove(struct export *x)
+{
+	for (long i = 0; i < x->nsubs; i++) {
+		struct exp_sub *s = &x->subs[i];
+		if (prove(x->conn, s->leaf, &s->leaf_data, (uint64_t)x->head,
+		    x->root, &s->proof) < 0 || (s->redacted && prove(x->conn,
+		    s->red_leaf, &s->red_data, (uint64_t)x->head, x->root,
+		    &s->red_proof) < 0))
+			return -1;
+		x->redacted += s->redacted;
 	}
+	return 0;
+}
 
-	if (!exists && mkdir(dir, MODE_DIR) < 0) {
-		fprintf(stderr, "bevis export: %s: %s\n", dir, strerror(errno));
-		free(origin);
-		goto out;
-	}
+static int
+export_mkdirs(const struct export *x)
+{
 	static const char *const subdirs[] = { "bodies", "events", "quarantine" };
+	char path[4200];
+
+	if (!x->dir_exists && mkdir(x->dir, MODE_DIR) < 0) {
+		fprintf(stderr, "bevis export: %s: %s\n", x->dir, strerror(errno));
+		return -1;
+	}
 	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+		snprintf(path, sizeof(path), "%s/%s", x->dir, subdirs[i]);
 		if (mkdir(path, MODE_DIR) < 0) {
 			fprintf(stderr, "bevis export: %s: %s\n", path,
 			    strerror(errno));
-			free(origin);
-			goto out;
+			return -1;
 		}
 	}
-	time_t now = time(NULL);
-	bundle_format_time((int64_t)now * 1000000, t, sizeof(t));
-	buf_printf(&j, "{\n  \"format\": \"" BUNDLE_FORMAT "\",\n  \"origin\": ");
-	json_str(&j, origin);
-	free(origin);
-	hex_encode(head_root, 32, hex);
-	buf_printf(&j, ",\n  \"tree_size\": %lld,\n  \"root\": \"%s\",\n"
+	return 0;
+}
+
+/* The manifest's head: the tree head, when, and what was asked for. */
+static void
+manifest_head(struct export *x)
+{
+	struct buf *j = &x->manifest;
+	char hex[65], t[64];
+
+	/* TODO(merge): use rfc3339_format (bundle_format_time) */
+	bundle_format_time((int64_t)time(NULL) * 1000000, t, sizeof(t));
+	buf_printf(j, "{\n  \"format\": \"" BUNDLE_FORMAT "\",\n  \"origin\": ");
+	json_str(j, x->origin);
+	hex_encode(x->root, 32, hex);
+	buf_printf(j, ",\n  \"tree_size\": %lld,\n  \"root\": \"%s\",\n"
 	    "  \"checkpoint\": \"" CHECKPOINT "\",\n  \"exported_at\": \"%s\",\n"
-	    "  \"selection\": ", head, hex, t);
-	if (nids) {
-		buf_puts(&j, "{\"submissions\": [");
-		for (size_t i = 0; i < nids; i++)
-			buf_printf(&j, "%s%lld", i ? ", " : "", (long long)ids[i]);
-		buf_puts(&j, "]}");
+	    "  \"selection\": ", x->head, hex, t);
+	if (x->nids) {
+		buf_puts(j, "{\"submissions\": [");
+		for (size_t i = 0; i < x->nids; i++)
+			buf_printf(j, "%s%lld", i ? ", " : "", (long long)x->ids[i]);
+		buf_puts(j, "]}");
 	} else {
-		buf_puts(&j, "{\"since\": ");
-		json_str(&j, since);
-		buf_puts(&j, ", \"until\": ");
-		json_str(&j, until);
-		buf_puts(&j, "}");
+		buf_puts(j, "{\"since\": ");
+		json_str(j, x->since);
+		buf_puts(j, ", \"until\": ");
+		json_str(j, x->until);
+		buf_puts(j, "}");
 	}
-	buf_puts(&j, ",\n  \"submissions\": [\n");
-	for (long i = 0; i < nsubs; i++) {
-		if (write_sub(conn, dir, &subs[i]) < 0) {
+	buf_puts(j, ",\n  \"submissions\": [\n");
+}
+
+/* Each submission's files, then (the snapshot done) the checkpoint and the
+ * manifest last: a bundle with a manifest is complete. */
+static int
+export_write(struct export *x)
+{
+	char path[4200], err[4400];
+
+	manifest_head(x);
+	for (long i = 0; i < x->nsubs; i++) {
+		if (write_sub(x->conn, x->dir, &x->subs[i]) < 0) {
 			fprintf(stderr, "bevis export: %s is incomplete (it has no "
-			    MANIFEST "): remove it\n", dir);
-			goto out;
+			    MANIFEST "): remove it\n", x->dir);
+			return -1;
 		}
-		json_sub(&j, &subs[i], i + 1 == nsubs);
+		json_sub(&x->manifest, &x->subs[i], i + 1 == x->nsubs);
 	}
-	buf_puts(&j, "  ]\n}\n");
-	(void)cli_exec("export", conn, "COMMIT", PGRES_COMMAND_OK);
-	PQfinish(conn);
-	conn = NULL;
+	buf_puts(&x->manifest, "  ]\n}\n");
+	(void)cli_exec("export", x->conn, "COMMIT", PGRES_COMMAND_OK);
+	PQfinish(x->conn);
+	x->conn = NULL;
 
-	/* The checkpoint, then the manifest last: a bundle with a manifest
-	 * is complete. */
-	snprintf(path, sizeof(path), "%s/" CHECKPOINT, dir);
-	if (file_write_new(path, cp.data, cp.len, MODE_PUBLIC, err, sizeof(err)) < 0) {
+	snprintf(path, sizeof(path), "%s/" CHECKPOINT, x->dir);
+	if (file_write_new(path, x->checkpoint.data, x->checkpoint.len,
+	    MODE_PUBLIC, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bevis export: %s\n", err);
-		goto out;
+		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/" MANIFEST, dir);
-	if (file_write_new(path, j.data, j.len, MODE_PUBLIC, err, sizeof(err)) < 0) {
+	snprintf(path, sizeof(path), "%s/" MANIFEST, x->dir);
+	if (file_write_new(path, x->manifest.data, x->manifest.len, MODE_PUBLIC,
+	    err, sizeof(err)) < 0) {
 		fprintf(stderr, "bevis export: %s\n", err);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
 
-	/* What verify-bundle will check, less the signature (export need not
-	 * hold the public key): read back from the files just written. */
+/* What verify-bundle will check, less the signature (export need not hold
+ * the public key): read back from the files just written. */
+static int
+export_self_check(const struct export *x)
+{
 	struct bundle c;
+	long problems;
+
 	memset(&c, 0, sizeof(c));
 	c.prog = "bevis export";
-	c.dir = dir;
-	if (bundle_check(&c, NULL, NULL) > 0) {
+	c.dir = x->dir;
+	problems = bundle_check(&c, NULL, NULL);
+	bundle_free(&c);
+	if (problems > 0) {
 		fprintf(stderr, "bevis export: the bundle in %s does not check out "
 		    "against its own ledger leaves; do not use it, and run bevis "
-		    "verify\n", dir);
-		bundle_free(&c);
-		goto out;
+		    "verify\n", x->dir);
+		return -1;
 	}
-	bundle_free(&c);
+	return 0;
+}
+
+static void
+export_free(struct export *x)
+{
+	if (x->conn)
+		PQfinish(x->conn);
+	for (long i = 0; x->subs && i < x->nsubs; i++)
+		exp_sub_free(&x->subs[i]);
+	free(x->subs);
+	free(x->ids);
+	free(x->origin);
+	buf_free(&x->manifest);
+	buf_free(&x->checkpoint);
+}
+
+int
+cmd_export(struct cli *cli, int argc, char **argv)
+{
+	struct export x;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	if ((rc = export_options(cli, &x, argc, argv)) != 0) {
+		export_free(&x);
+		return rc;
+	}
+	rc = 1;
+	if ((x.dir_exists = out_dir_state(x.dir)) < 0 ||
+	    export_select(cli, &x) < 0 ||
+	    export_head(&x) < 0 ||
+	    export_prove(&x) < 0 ||
+	    export_mkdirs(&x) < 0 ||
+	    export_write(&x) < 0 ||
+	    export_self_check(&x) < 0)
+		goto out;
 	printf("exported %ld submission%s (%ld redacted) to %s, with inclusion "
 	    "proofs against the signed tree head of size %lld\n"
-	    "check it with: bevis verify-bundle %s --key ledger.pub\n", nsubs,
-	    nsubs == 1 ? "" : "s", redacted, dir, head, dir);
+	    "check it with: bevis verify-bundle %s --key ledger.pub\n", x.nsubs,
+	    x.nsubs == 1 ? "" : "s", x.redacted, x.dir, x.head, x.dir);
 	rc = 0;
 out:
-	if (conn)
-		PQfinish(conn);
-	for (long i = 0; subs && i < nsubs; i++)
-		exp_sub_free(&subs[i]);
-	free(subs);
-	free(ids);
-	buf_free(&j);
-	buf_free(&cp);
+	export_free(&x);
 	return rc;
-usage:
-	free(ids);
-	return export_usage();
 }

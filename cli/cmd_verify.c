@@ -142,6 +142,11 @@ is_redacted(const struct verify *v, int64_t sub)
 	return 0;
 }
 
+/* Recomputes every submission leaf from its stored rows. It is one merge
+ * walk over four COPY streams (submissions, leaves, events, quarantine,
+ * each in submission order), and stays one function of about 135 lines:
+ * the four cursors advance together, and split up they would need a
+ * struct of shared state for no gain in reading. */
 int
 verify_content(struct verify *v)
 {
@@ -661,6 +666,81 @@ key_state_find(struct key_state *st, size_t n, const char *name)
 	return NULL;
 }
 
+struct key_states {
+	struct key_state *st;
+	size_t n, cap;
+};
+
+/* One decoded key change applied to the replayed state, which it must fit. */
+static void
+key_replay(struct verify *v, struct key_states *ks,
+    const struct ledger_supplier_key *k, long long li)
+{
+	struct key_state *s = key_state_find(ks->st, ks->n, k->supplier);
+
+	if (s == NULL) {
+		if (ks->n == ks->cap) {
+			ks->cap = ks->cap ? ks->cap * 2 : 16;
+			ks->st = xrealloc(ks->st, ks->cap * sizeof(*ks->st));
+		}
+		s = &ks->st[ks->n++];
+		memset(s, 0, sizeof(*s));
+		s->name = xstrdup(k->supplier);
+	}
+	if (k->action == LEDGER_KEY_ADDED) {
+		if (s->key)
+			verify_problem(v, "leaf %lld (supplier %s): adds a key "
+			    "to a supplier that has one since leaf %lld", li,
+			    k->supplier, (long long)s->leaf);
+		free(s->key);
+		s->key = xstrdup(k->public_key);
+		s->active = 1;
+	} else {
+		if (s->key == NULL || strcmp(s->key, k->public_key) != 0)
+			verify_problem(v, "leaf %lld (supplier %s): revokes a "
+			    "key the supplier does not have", li, k->supplier);
+		else if (!s->active)
+			verify_problem(v, "leaf %lld (supplier %s): revokes a "
+			    "key revoked before, at leaf %lld", li, k->supplier,
+			    (long long)s->leaf);
+		s->active = 0;
+	}
+	s->leaf = li;
+}
+
+/* The replayed state against what the supplier table (sr) holds. */
+static void
+key_compare_table(struct verify *v, struct key_states *ks, const PGresult *sr)
+{
+	for (int r = 0; r < PQntuples(sr); r++) {
+		const char *name = PQgetvalue(sr, r, 0);
+		int haskey = !PQgetisnull(sr, r, 1);
+		const char *key = PQgetvalue(sr, r, 1);
+		int active = PQgetvalue(sr, r, 2)[0] == 't';
+		struct key_state *s = key_state_find(ks->st, ks->n, name);
+
+		if (s)
+			s->seen = 1;
+		if (!haskey && (s == NULL || s->key == NULL))
+			continue;	/* no key, none recorded */
+		if (s == NULL || s->key == NULL)
+			verify_problem(v, "supplier %s: it has a key that the ledger "
+			    "does not record", name);
+		else if (!haskey || strcmp(s->key, key) != 0)
+			verify_problem(v, "supplier %s: its key differs from what "
+			    "the ledger records (leaf %lld)", name, (long long)s->leaf);
+		else if (s->active != active)
+			verify_problem(v, "supplier %s: its active flag differs from "
+			    "what the ledger records (leaf %lld: %s)", name,
+			    (long long)s->leaf, s->active ? "active" : "revoked");
+	}
+	for (size_t k = 0; k < ks->n; k++)
+		if (!ks->st[k].seen)
+			verify_problem(v, "supplier %s: the ledger records its key "
+			    "(leaf %lld), but the supplier table has no such "
+			    "supplier", ks->st[k].name, (long long)ks->st[k].leaf);
+}
+
 /* Every supplier_key leaf decodes and matches its supplier_key_change row
  * (and each row has its leaf); replaying the leaves in order gives exactly
  * the key and active flag of every supplier that has a key. Reads on
@@ -678,8 +758,7 @@ verify_supplier_keys(struct verify *v)
 	    "ON sp.id = k.supplier_id ORDER BY k.leaf_idx");
 	PGresult *sr = PQexec(c, "SELECT name, public_key, active FROM supplier "
 	    "ORDER BY name");
-	struct key_state *st = NULL;
-	size_t nst = 0, cap = 0;
+	struct key_states ks = { NULL, 0, 0 };
 	int rc = -1;
 
 	if (PQresultStatus(lr) != PGRES_TUPLES_OK ||
@@ -734,7 +813,8 @@ verify_supplier_keys(struct verify *v)
 			const char *act = PQgetvalue(cr, j, 2);
 			const char *what =
 			    strcmp(PQgetvalue(cr, j, 1), k.supplier) != 0 ? "supplier" :
-			    strcmp(act, k.action == 1 ? "added" : "revoked") != 0 ?
+			    strcmp(act, k.action == LEDGER_KEY_ADDED ? "added" :
+			    "revoked") != 0 ?
 			    "action" :
 			    strcmp(PQgetvalue(cr, j, 3), k.public_key) != 0 ? "public key" :
 			    strcmp(PQgetvalue(cr, j, 4), k.fingerprint) != 0 ? "fingerprint" :
@@ -746,73 +826,17 @@ verify_supplier_keys(struct verify *v)
 				    k.supplier, what);
 			j++;
 		}
-		/* Replay. */
-		struct key_state *s = key_state_find(st, nst, k.supplier);
-		if (s == NULL) {
-			if (nst == cap) {
-				cap = cap ? cap * 2 : 16;
-				st = xrealloc(st, cap * sizeof(*st));
-			}
-			s = &st[nst++];
-			memset(s, 0, sizeof(*s));
-			s->name = xstrdup(k.supplier);
-		}
-		if (k.action == LEDGER_KEY_ADDED) {
-			if (s->key)
-				verify_problem(v, "leaf %lld (supplier %s): adds a key "
-				    "to a supplier that has one since leaf %lld", li,
-				    k.supplier, (long long)s->leaf);
-			free(s->key);
-			s->key = xstrdup(k.public_key);
-			s->active = 1;
-		} else {
-			if (s->key == NULL || strcmp(s->key, k.public_key) != 0)
-				verify_problem(v, "leaf %lld (supplier %s): revokes a "
-				    "key the supplier does not have", li, k.supplier);
-			else if (!s->active)
-				verify_problem(v, "leaf %lld (supplier %s): revokes a "
-				    "key revoked before, at leaf %lld", li, k.supplier,
-				    (long long)s->leaf);
-			s->active = 0;
-		}
-		s->leaf = li;
+		key_replay(v, &ks, &k, li);
 		ledger_supplier_key_free(&k);
 	}
-	/* What the ledger says against what the supplier table holds. */
-	for (int r = 0; r < PQntuples(sr); r++) {
-		const char *name = PQgetvalue(sr, r, 0);
-		int haskey = !PQgetisnull(sr, r, 1);
-		const char *key = PQgetvalue(sr, r, 1);
-		int active = PQgetvalue(sr, r, 2)[0] == 't';
-		struct key_state *s = key_state_find(st, nst, name);
-
-		if (s)
-			s->seen = 1;
-		if (!haskey && (s == NULL || s->key == NULL))
-			continue;	/* no key, none recorded */
-		if (s == NULL || s->key == NULL)
-			verify_problem(v, "supplier %s: it has a key that the ledger "
-			    "does not record", name);
-		else if (!haskey || strcmp(s->key, key) != 0)
-			verify_problem(v, "supplier %s: its key differs from what "
-			    "the ledger records (leaf %lld)", name, (long long)s->leaf);
-		else if (s->active != active)
-			verify_problem(v, "supplier %s: its active flag differs from "
-			    "what the ledger records (leaf %lld: %s)", name,
-			    (long long)s->leaf, s->active ? "active" : "revoked");
-	}
-	for (size_t k = 0; k < nst; k++)
-		if (!st[k].seen)
-			verify_problem(v, "supplier %s: the ledger records its key "
-			    "(leaf %lld), but the supplier table has no such "
-			    "supplier", st[k].name, (long long)st[k].leaf);
+	key_compare_table(v, &ks, sr);
 	rc = 0;
 out:
-	for (size_t k = 0; k < nst; k++) {
-		free(st[k].name);
-		free(st[k].key);
+	for (size_t k = 0; k < ks.n; k++) {
+		free(ks.st[k].name);
+		free(ks.st[k].key);
 	}
-	free(st);
+	free(ks.st);
 	PQclear(lr);
 	PQclear(cr);
 	PQclear(sr);
