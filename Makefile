@@ -31,8 +31,12 @@ PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)) \
              $$(shell pkg-config --exists libsystemd && echo -DHAVE_SYSTEMD))$(PKG_CFLAGS)
 PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)) \
              $$(shell pkg-config --exists libsystemd && pkg-config --libs libsystemd))$(PKG_LIBS)
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DBEVIS_VERSION='"$(VERSION)"' $(OPT) $(WARN) \
-             -Icommon -Idaemon -Icli -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
+STD_CFLAGS = -std=c11 -D_GNU_SOURCE -DBEVIS_VERSION='"$(VERSION)"' $(OPT) $(WARN)
+ALL_CFLAGS = $(STD_CFLAGS) -Icommon -Idaemon -Icli -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
+# Folders see only what they may: common/ itself; cli/ common/ and itself
+# (and the generated migrations), never daemon/.
+COMMON_CFLAGS = $(STD_CFLAGS) -Icommon $(PKG_CFLAGS) $(CFLAGS)
+CLI_CFLAGS    = $(STD_CFLAGS) -Icommon -Icli -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
@@ -91,6 +95,14 @@ $(BUILD)/.deps-ok: Makefile
 $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/common/%.o: common/%.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(COMMON_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/cli/%.o: cli/%.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CLI_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/migrations.c: cli/gen_migrations.sh $(MIGRATIONS)
 	@mkdir -p $(BUILD)
