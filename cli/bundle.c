@@ -23,6 +23,7 @@
 #include "keyfile.h"
 #include "ledger.h"
 #include "merkle.h"
+#include "output.h"
 #include "pgcopy.h"
 #include "sha256.h"
 #include "xmalloc.h"
@@ -65,16 +66,9 @@ digest_cb(void *ctx, const struct pgcopy_tuple *t)
 /* ---- checking a bundle -------------------------------------------------- */
 
 
+/* Problems and the summary quote what a bundle says, so they go out
+ * escaped (output.c): a bundle must not drive the terminal it is shown on. */
 static void check_problem(struct bundle *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
-
-/* Appends s with control characters as '?': what a bundle says must not
- * drive the terminal it is shown on. */
-static void
-put_printable(struct buf *b, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		buf_putc(b, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
-}
 
 static void
 check_problem(struct bundle *c, const char *fmt, ...)
@@ -90,7 +84,7 @@ check_problem(struct bundle *c, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	buf_printf(&b, "%s: ", c->prog);
-	put_printable(&b, line, strlen(line));
+	out_escape_text(&b, line, strlen(line));
 	buf_putc(&b, '\n');
 	fwrite(b.data, 1, b.len, stderr);
 	buf_free(&b);
@@ -301,9 +295,9 @@ check_redaction(struct bundle *c, const char *what, json_object *sub, int64_t id
 		agree_str(c, rwhat, r, "reason", rl.reason, strlen(rl.reason), idx);
 		/* For the summary. */
 		buf_printf(&c->info, "%s redacted by ", what);
-		put_printable(&c->info, rl.actor, strlen(rl.actor));
+		out_escape_text(&c->info, rl.actor, strlen(rl.actor));
 		buf_printf(&c->info, " at %s: ", at);
-		put_printable(&c->info, rl.reason, strlen(rl.reason));
+		out_escape_text(&c->info, rl.reason, strlen(rl.reason));
 		buf_putc(&c->info, '\n');
 	}
 	ledger_redaction_free(&rl);
