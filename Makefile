@@ -44,26 +44,27 @@ LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
-             common/curvekey.c common/event.c common/clock.c
+             common/curvekey.c common/event.c common/clock.c common/hex.c \
+             common/pgcopy.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
-             daemon/ingest.c daemon/db.c daemon/copybin.c daemon/store.c \
+             daemon/ingest.c daemon/db.c daemon/store.c \
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
              daemon/spool.c \
              daemon/spool_format.c daemon/auth.c daemon/metrics.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
-CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
-             cli/cmd_events.c cli/cmd_redact.c cli/cmd_ledger.c cli/cmd_verify.c \
-             cli/cmd_supplier.c \
-             cli/cmd_export.c \
-             cli/copystream.c cli/ledgerdb.c
+CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
+             cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
+             cli/cmd_verify.c cli/cmd_supplier.c cli/cmd_export.c cli/bundle.c \
+             cli/copystream.c cli/ledgerdb.c cli/output.c cli/files.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse \
-             torture_checkpoint torture_spool
+             torture_checkpoint torture_spool torture_pgcopy torture_ledger \
+             torture_output
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
@@ -120,6 +121,10 @@ $(BUILD)/bevis: $(CLI_OBJ) $(COMMON_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(INC_tests) -o $@ $^ $(LDLIBS_ALL) -lcmocka $(LDFLAGS)
+
+# The renderer is the CLI's, tested on its own.
+$(BUILD)/tests/torture_output: $(BUILD)/cli/output.o
+$(BUILD)/tests/torture_output: INC_tests = -Icommon -Icli
 
 # libFuzzer harnesses are built with clang from the sources, always with
 # ASan and UBSan, apart from the normal build.

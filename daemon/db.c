@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "copybin.h"
+#include "pgcopy.h"
 
 void
 pgerr_set(struct pgerr *e, const char *state, const char *msg)
@@ -85,8 +85,8 @@ db_copy_in(PGconn *conn, const char *sql, const struct buf *rows,
 		return -1;
 	}
 	PQclear(res);
-	copy_header(&hdr);
-	copy_trailer(&trl);
+	pgcopy_header(&hdr);
+	pgcopy_trailer(&trl);
 	if (PQputCopyData(conn, (const char *)hdr.data, (int)hdr.len) != 1)
 		rc = -1;
 	for (size_t off = 0; rc == 0 && off < rows->len; off += 1 << 20) {

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "copybin.h"
+#include "pgcopy.h"
 #include "event.h"
 #include "ledger.h"
 #include "log.h"
@@ -155,45 +155,45 @@ encode_event(struct buf *b, const struct work *wk, size_t item_no,
 	const struct strview *texts[] = { &ev->category, &ev->action, &ev->outcome,
 		&ev->actor_user };
 
-	copy_row(b, LEDGER_EVENT_NCOLS);
-	copy_int8(b, wk->sub_id);
-	copy_int4(b, (int32_t)item_no);
-	copy_int4(b, supplier_id);
-	copy_bytes(b, ev->id.p, ev->id.n);
-	copy_timestamptz(b, ev->occurred_us);
+	pgcopy_row(b, LEDGER_EVENT_NCOLS);
+	pgcopy_int8(b, wk->sub_id);
+	pgcopy_int4(b, (int32_t)item_no);
+	pgcopy_int4(b, supplier_id);
+	pgcopy_bytes(b, ev->id.p, ev->id.n);
+	pgcopy_timestamptz(b, ev->occurred_us);
 	if (ev->severity >= 0)
-		copy_int2(b, (int16_t)ev->severity);
+		pgcopy_int2(b, (int16_t)ev->severity);
 	else
-		copy_null(b);
+		pgcopy_null(b);
 	for (size_t i = 0; i < 4; i++) {
 		if (texts[i]->p)
-			copy_bytes(b, texts[i]->p, texts[i]->n);
+			pgcopy_bytes(b, texts[i]->p, texts[i]->n);
 		else
-			copy_null(b);
+			pgcopy_null(b);
 	}
 	if (ev->src_family)
-		copy_inet(b, ev->src_family, ev->src_ip);
+		pgcopy_inet(b, ev->src_family, ev->src_ip);
 	else
-		copy_null(b);
+		pgcopy_null(b);
 	if (ev->target.p)
-		copy_bytes(b, ev->target.p, ev->target.n);
+		pgcopy_bytes(b, ev->target.p, ev->target.n);
 	else
-		copy_null(b);
+		pgcopy_null(b);
 	if (ev->message.p)
-		copy_bytes(b, ev->message.p, ev->message.n);
+		pgcopy_bytes(b, ev->message.p, ev->message.n);
 	else
-		copy_null(b);
-	copy_bool(b, ev->personal_data);
+		pgcopy_null(b);
+	pgcopy_bool(b, ev->personal_data);
 	if (ev->has_seq)
-		copy_int8(b, ev->seq);
+		pgcopy_int8(b, ev->seq);
 	else
-		copy_null(b);
+		pgcopy_null(b);
 	if (ev->attrs.p)
-		copy_bytes(b, ev->attrs.p, ev->attrs.n);	/* json */
+		pgcopy_bytes(b, ev->attrs.p, ev->attrs.n);	/* json */
 	else
-		copy_null(b);
-	copy_int4(b, (int32_t)sp->off);
-	copy_int4(b, (int32_t)sp->len);
+		pgcopy_null(b);
+	pgcopy_int4(b, (int32_t)sp->off);
+	pgcopy_int4(b, (int32_t)sp->len);
 }
 
 /* The supplier an item belongs to: the key's, else (dev mode) the one the

@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "copybin.h"
+#include "hex.h"
 #include "ledger.h"
 #include "log.h"
+#include "pgcopy.h"
 #include "proto.h"
 
 const char *
@@ -260,13 +261,8 @@ encode_leaf(const struct batch *b, const struct work *wk,
 static void
 array_hex(struct buf *a, const unsigned char *p, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	buf_puts(a, a->len ? ",\"\\\\x" : "{\"\\\\x");
-	for (size_t i = 0; i < n; i++) {
-		buf_putc(a, hex[p[i] >> 4]);
-		buf_putc(a, hex[p[i] & 15]);
-	}
+	hex_append(a, p, n);
 	buf_putc(a, '"');
 }
 
@@ -277,23 +273,23 @@ encode_submission(struct buf *s, const struct work *wk)
 	const struct request *r = wk->req;
 	const char *ct = proto_content_type_name(r->ct);
 
-	copy_row(s, 9);
-	copy_int8(s, wk->sub_id);
+	pgcopy_row(s, 9);
+	pgcopy_int8(s, wk->sub_id);
 	if (r->supplier_id)
-		copy_int4(s, r->supplier_id);
+		pgcopy_int4(s, r->supplier_id);
 	else
-		copy_null(s);
+		pgcopy_null(s);
 	if (r->key_fp[0])
-		copy_bytes(s, r->key_fp, strlen(r->key_fp));
+		pgcopy_bytes(s, r->key_fp, strlen(r->key_fp));
 	else
-		copy_null(s);
-	copy_bytes(s, r->request_id, strlen(r->request_id));
-	copy_bytes(s, ct, strlen(ct));
-	copy_timestamptz(s, r->received_us);
-	copy_bytes(s, wk->sha, sizeof(wk->sha));
-	copy_bytes(s, zmq_msg_data((zmq_msg_t *)&r->body),
+		pgcopy_null(s);
+	pgcopy_bytes(s, r->request_id, strlen(r->request_id));
+	pgcopy_bytes(s, ct, strlen(ct));
+	pgcopy_timestamptz(s, r->received_us);
+	pgcopy_bytes(s, wk->sha, sizeof(wk->sha));
+	pgcopy_bytes(s, zmq_msg_data((zmq_msg_t *)&r->body),
 	    zmq_msg_size((zmq_msg_t *)&r->body));
-	copy_int4(s, (int32_t)wk->nitems);
+	pgcopy_int4(s, (int32_t)wk->nitems);
 }
 
 /* The quarantine rows of a request: each refused item's reason and its
@@ -313,12 +309,12 @@ encode_quarantine(struct buf *q, const struct work *wk)
 			off = wk->sp.items[k].off;
 			len = wk->sp.items[k].len;
 		}
-		copy_row(q, 5);
-		copy_int8(q, wk->sub_id);
-		copy_int4(q, (int32_t)k);
-		copy_bytes(q, it->reason, strlen(it->reason));
-		copy_int4(q, (int32_t)off);
-		copy_int4(q, (int32_t)len);
+		pgcopy_row(q, 5);
+		pgcopy_int8(q, wk->sub_id);
+		pgcopy_int4(q, (int32_t)k);
+		pgcopy_bytes(q, it->reason, strlen(it->reason));
+		pgcopy_int4(q, (int32_t)off);
+		pgcopy_int4(q, (int32_t)len);
 	}
 }
 

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "checkpoint.h"
+#include "hex.h"
 #include "log.h"
 #include "sha256.h"
 
@@ -45,8 +46,7 @@ treehead_sign(PGconn *conn, const struct checkpoint_signer *signer)
 	}
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)tree_size);
 	memcpy(root_hex, "\\x", 2);
-	for (int k = 0; k < SHA256_LEN; k++)
-		snprintf(root_hex + 2 + 2 * k, 3, "%02x", root[k]);
+	hex_encode(root, SHA256_LEN, root_hex + 2);
 	const char *params[3] = { size, root_hex, buf_cstr(&note) };
 	PQclear(res);
 	res = PQexecParams(conn, "INSERT INTO tree_head (tree_size, root, "
