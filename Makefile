@@ -38,7 +38,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
-             common/curvekey.c
+             common/curvekey.c common/numarg.c
 DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c \
              daemon/auth.c daemon/metrics.c daemon/spool.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
@@ -52,7 +52,7 @@ MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
-UNIT_TESTS = torture_json torture_config torture_split torture_merkle \
+UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_numarg \
              torture_checkpoint torture_spool
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
