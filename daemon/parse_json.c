@@ -599,9 +599,10 @@ check_value(struct json_object *v, const char *key, char *err, size_t errlen,
 }
 
 /* Integers outside the 64-bit range are kept in attrs as their exact text,
- * not refused: jsonb stores numbers as numeric, which holds them exactly,
- * and an RFC 8259 reader reads them as sent (a 128-bit id sent as a
- * number, say). json-c clamps them, so the text is taken from the item and
+ * not refused: an RFC 8259 reader reads them as sent (a 128-bit id sent
+ * as a number, say), and the attrs column (PostgreSQL json) keeps the text
+ * as written; jsonb's numeric would hold them exactly too. Refusing them
+ * would quarantine valid JSON. json-c clamps them, so the text is taken from the item and
  * hung on the json-c integer as its userdata, which put_json_value writes.
  * The tree is walked in the item's order (json-c keeps members in
  * insertion order, and there are no duplicates by now), taking the next
