@@ -252,9 +252,9 @@ next_line(struct sender *s, const unsigned char **p, size_t *n, size_t *line)
 			r->scan = r->len;
 			if (!r->skipping && r->len - r->pos > s->max_item) {
 				fprintf(stderr, "%s:%zu: item too large: more than "
-				    "%zu bytes, and a request holds at most %zu "
+				    "%zu bytes, the most one request can carry "
 				    "(max_message_size); not sent\n", s->name,
-				    r->line, s->max_item, s->max_item);
+				    r->line, s->max_item);
 				s->too_large++;
 				s->items++;
 				r->skipping = 1;
@@ -346,9 +346,10 @@ next_chunk_json(struct sender *s)
 		 * read. */
 		s->json_whole = 0;
 		if (s->len > s->max_item) {
-			fprintf(stderr, "%s:1: item too large: %zu bytes, and a "
-			    "request holds at most %zu (max_message_size); not "
-			    "sent\n", s->name, s->len, s->max_item);
+			fprintf(stderr, "%s:1: item too large: %zu bytes, more "
+			    "than the %zu one request can carry "
+			    "(max_message_size); not sent\n", s->name, s->len,
+			    s->max_item);
 			s->too_large++;
 			s->items++;
 			return NULL;
@@ -364,9 +365,10 @@ next_chunk_json(struct sender *s)
 		if (it->len + 2 > s->max_item) {
 			if (c)
 				break;
-			fprintf(stderr, "%s:%zu: item too large: %zu bytes, and a "
-			    "request holds at most %zu (max_message_size); not "
-			    "sent\n", s->name, it->line, it->len, s->max_item - 2);
+			fprintf(stderr, "%s:%zu: item too large: %zu bytes, more "
+			    "than the %zu one request can carry "
+			    "(max_message_size); not sent\n", s->name, it->line,
+			    it->len, s->max_item - 2);
 			s->too_large++;
 			s->items++;
 			s->next_item++;
@@ -714,6 +716,9 @@ report_reply(struct sender *s, struct chunk *c, struct json_object *st)
 			wait = BUSY_WAIT_MAX_MS;
 		/* Half fixed, half random, so that many senders spread out. */
 		wait = wait / 2 + randombytes_uniform((uint32_t)(wait / 2) + 1);
+		/* The last try comes when the time is up. */
+		if (wait > c->busy_since_ms + s->busy_timeout_ms - now)
+			wait = c->busy_since_ms + s->busy_timeout_ms - now;
 		c->busy_replies++;
 		if (s->busy++ == 0 && !s->quiet) {
 			fprintf(stderr, "bevis send: bevisd is busy");
