@@ -991,7 +991,6 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	struct sender s;
-	struct buf in = BUF_INIT;
 	const char *type = NULL, *endpoint = NULL, *server_key = NULL, *key = NULL;
 	long long chunk_items = 1000;
 	int ch, rc, bad = 0;
@@ -1125,7 +1124,6 @@ out_input:
 	free(s.rd.buf);
 	if (s.rd.fd != STDIN_FILENO)
 		close(s.rd.fd);
-	buf_free(&in);
 	return rc;
 }
 
