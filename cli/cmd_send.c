@@ -246,8 +246,8 @@ next_line(struct sender *s, const unsigned char **p, size_t *n, size_t *line)
 	struct reader *r = &s->rd;
 
 	for (;;) {
-		unsigned char *nl = memchr(r->buf + r->scan, '\n',
-		    r->len - r->scan);
+		unsigned char *nl = r->scan < r->len ? memchr(r->buf + r->scan,
+		    '\n', r->len - r->scan) : NULL;
 		if (nl == NULL) {
 			r->scan = r->len;
 			if (!r->skipping && r->len - r->pos > s->max_item) {
