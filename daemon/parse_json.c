@@ -210,7 +210,8 @@ struct scan {
 	size_t n;
 	size_t members;			/* member names in the item */
 	size_t big_integers;		/* integers outside the 64-bit range */
-	struct str field;		/* the top-level member being read */
+	const char *field;		/* the top-level member being read */
+	size_t field_len;
 };
 
 static int
@@ -238,15 +239,15 @@ static void
 fault_place(const struct scan *sc, int is_key, int depth, char *out,
     size_t outlen)
 {
-	size_t q = sc->field.p ? utf8_cut(sc->field.p, sc->field.n, 40) : 0;
+	size_t q = sc->field ? utf8_cut(sc->field, sc->field_len, 40) : 0;
 
 	if (is_key && depth <= 1)
 		snprintf(out, outlen, "a member name");
-	else if (is_key && sc->field.p)
+	else if (is_key && sc->field)
 		snprintf(out, outlen, "a member name inside '%.*s'", (int)q,
-		    sc->field.p);
-	else if (sc->field.p)
-		snprintf(out, outlen, "field '%.*s'", (int)q, sc->field.p);
+		    sc->field);
+	else if (sc->field)
+		snprintf(out, outlen, "field '%.*s'", (int)q, sc->field);
 	else
 		snprintf(out, outlen, "a string");
 }
@@ -384,13 +385,13 @@ scan_item(struct scan *sc, char *err, size_t errlen)
 			if (is_key) {
 				sc->members++;
 				if (depth == 1) {
-					sc->field.p = (const char *)s + start;
-					sc->field.n = end - start;
+					sc->field = (const char *)s + start;
+					sc->field_len = end - start;
 				}
 			}
 			if (fault) {
 				if (is_key && depth == 1)
-					sc->field.p = NULL;
+					sc->field = NULL;
 				fault_place(sc, is_key, depth, place, sizeof(place));
 				if (fault == 1)
 					FAIL("%s holds a raw control character "
@@ -939,7 +940,7 @@ parse_object(struct event *ev, const unsigned char *item, size_t len,
     char *err, size_t errlen)
 {
 	struct json_object *id = NULL, *time = NULL;
-	struct scan sc = { item, len, 0, 0, { NULL, 0 } };
+	struct scan sc = { item, len, 0, 0, NULL, 0 };
 	size_t members = 0;
 	char tbuf[64];
 
