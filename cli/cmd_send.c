@@ -1,7 +1,9 @@
 /* cmd_send.c - bevis send and bevis ping: a ZeroMQ client of protocol v1.
  *
- * send splits the input into chunks of whole items, keeps up to --window
- * requests in flight on a DEALER socket, and matches replies by request id.
+ * send reads the input in pieces (NDJSON; a JSON array is read whole, to a
+ * bound), forms requests of whole items as the window has room for them,
+ * keeps up to --window requests in flight on a DEALER socket, and matches
+ * replies by request id.
  * When a reply is late it closes the socket, opens a new one and resends
  * every unanswered request under its original request id (the Lazy Pirate
  * pattern); bevisd answers a repeated id with the stored outcome.
