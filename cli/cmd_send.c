@@ -41,7 +41,7 @@
 #define CHUNK_BYTES		(1u << 20)	/* aim for requests of this size */
 #define INFLIGHT_BYTES		(16u << 20)
 /* A JSON array is split whole (common/split.c); NDJSON streams. */
-#define JSON_INPUT_MAX		(32u << 20)
+#define JSON_INPUT_MAX		(24u << 20)
 /* busy: the wait doubles from the server's retry_after_ms up to this,
  * with jitter, until --busy-timeout has passed for one request. */
 #define BUSY_WAIT_MAX_MS	30000
@@ -942,7 +942,7 @@ send_usage(void)
 	    "CURVE secret key\n(mode 0600); without them, server_key and key in "
 	    "the config's [client] section;\nwithout either, plaintext.\n"
 	    "NDJSON is read and sent in pieces, so memory stays bounded; a JSON "
-	    "array is\nread whole, up to 32 MiB. An item larger than a request "
+	    "array is\nread whole, up to 24 MiB. An item larger than a request "
 	    "(max_message_size)\nis reported with its line number and not sent. "
 	    "When bevisd answers busy, the\nrequest is sent again under the same "
 	    "id after a jittered wait that doubles\nfrom bevisd's retry_after_ms "

@@ -268,3 +268,23 @@ def test_send_numeric_options_are_range_checked(cluster):
     # --help says what happens on busy.
     rc, out, err, rss, secs = run_bevis_measured(["send", "--help"])
     check(b"--busy-timeout" in err and b"jittered" in err, err)
+
+
+def test_send_refuses_a_json_array_over_its_bound(cluster):
+    """A JSON array is split whole, so it is read to a bound (24 MiB) and
+    refused past it with a pointer to NDJSON, in bounded memory."""
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    path = os.path.join(tempfile.gettempdir(), "bevis-array-%d.json" % os.getpid())
+    try:
+        line = ndjson([event(1, message="m" * 400)]).rstrip()
+        with open(path, "wb") as f:
+            f.write(b"[" + b",\n".join([line] * (25 * 2**20 // len(line) + 1)) + b"]\n")
+        rc, out, err, rss, secs = run_bevis_measured(["send", "--endpoint", endpoint, path],
+                                                     timeout=60)
+        note(f"25 MiB JSON array: exit {rc} in {secs:.1f} s, peak RSS {rss / 2**20:.1f} MiB")
+        eq((rc, err.decode()), (2, f"bevis send: {path}: a JSON input larger than 24 MiB is "
+                                   "not read whole; send it as NDJSON (one event per line), "
+                                   "which is streamed\n"), "refusal")
+        check(rss < RSS_LIMIT, f"peak RSS {rss}")
+    finally:
+        os.unlink(path)
