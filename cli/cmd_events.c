@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "numarg.h"
 #include "event.h"
 #include "output.h"
 
@@ -114,8 +115,8 @@ cmd_events(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	const char *params[6] = { NULL };
-	char sev[8], limit[24];
-	long lim = 100;
+	char sev[24], limit[24], err[160];
+	long long lim = 100;
 	enum out_format format = OUT_TABLE;
 	int ch;
 
@@ -127,18 +128,26 @@ cmd_events(struct cli *cli, int argc, char **argv)
 		case 'S': params[1] = optarg; break;
 		case 'U': params[2] = optarg; break;
 		case 'v': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg)
-				v = severity_from_name(optarg, strlen(optarg));
-			if (v < 0 || v > 6)
-				return events_usage();
-			snprintf(sev, sizeof(sev), "%ld", v);
+			long long v = severity_from_name(optarg, strlen(optarg));
+			if (v < 0 && numarg_parse(optarg, 0, SEVERITY_COUNT - 1, &v,
+			    err, sizeof(err)) < 0) {
+				fprintf(stderr, "bevis events: --severity-min: %s, or a "
+				    "name (unknown, informational, low, medium, high, "
+				    "critical, fatal)\n", err);
+				return 2;
+			}
+			snprintf(sev, sizeof(sev), "%lld", v);
 			params[3] = sev;
 			break;
 		}
 		case 'C': params[4] = optarg; break;
-		case 'l': lim = atol(optarg); break;
+		case 'l':
+			if (numarg_parse(optarg, 1, 1000000000, &lim, err,
+			    sizeof(err)) < 0) {
+				fprintf(stderr, "bevis events: --limit: %s\n", err);
+				return 2;
+			}
+			break;
 		case 'j': format = OUT_JSON; break;
 		case 'x': format = OUT_CSV; break;
 		default: return events_usage();
@@ -147,7 +156,7 @@ cmd_events(struct cli *cli, int argc, char **argv)
 	if (optind != argc || lim < 1)
 		return events_usage();
 	/* One row more than asked tells whether there are more. */
-	snprintf(limit, sizeof(limit), "%ld", lim + 1);
+	snprintf(limit, sizeof(limit), "%lld", lim + 1);
 	params[5] = limit;
 
 	PGconn *conn = cli_connect(cli);

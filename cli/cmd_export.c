@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "bundle.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "numarg.h"
 #include "files.h"
 #include "event.h"
 #include "hex.h"
@@ -448,13 +450,12 @@ out:
 static int
 parse_id(const char *arg, int64_t *out)
 {
-	char *end;
+	char err[160];
+	long long v;
 
-	errno = 0;
-	long long v = strtoll(arg, &end, 10);
-	if (errno || end == arg || *end || v < 1) {
+	if (numarg_parse(arg, 1, INT64_MAX, &v, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bevis export: --submission must be a submission "
-		    "id (a positive integer), not '%s'\n", arg);
+		    "id: %s\n", err);
 		return -1;
 	}
 	*out = v;

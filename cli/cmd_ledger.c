@@ -1,11 +1,13 @@
 /* cmd_ledger.c - bevis checkpoint and proof: the ledger's latest signed tree
  * head, and inclusion proofs. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "numarg.h"
 #include "hex.h"
 #include "ledgerdb.h"
 #include "merkle.h"
@@ -92,12 +94,19 @@ cmd_proof(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "bevis proof: submission %s has no ledger leaf\n", sub);
 		goto out;
 	}
-	if (leaf_arg)
-		leaf = atoll(leaf_arg);
+	if (leaf_arg && numarg_parse(leaf_arg, 0, INT64_MAX, &leaf, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "bevis proof: --leaf: %s\n", err);
+		goto out;
+	}
 	/* By default against the newest signed head that holds the leaf. */
-	if (size_arg)
-		size = atoll(size_arg);
-	else if (query_int(conn, "SELECT max(tree_size) FROM tree_head", NULL,
+	if (size_arg) {
+		if (numarg_parse(size_arg, 1, INT64_MAX, &size, err,
+		    sizeof(err)) < 0) {
+			fprintf(stderr, "bevis proof: --size: %s\n", err);
+			goto out;
+		}
+	} else if (query_int(conn, "SELECT max(tree_size) FROM tree_head", NULL,
 	    &size) != 0 || size <= leaf)
 		if (query_int(conn, "SELECT max(idx) + 1 FROM ledger_leaf", NULL,
 		    &size) != 0)

@@ -4,11 +4,13 @@
  * records who and why, and appends a ledger leaf (docs/ROLES.md). */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "numarg.h"
 #include "xmalloc.h"
 
 static int
@@ -26,7 +28,7 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	const char *sub = NULL, *reason = NULL;
-	char *end, idbuf[24];
+	char idbuf[24], err[160];
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -40,11 +42,10 @@ cmd_redact(struct cli *cli, int argc, char **argv)
 	}
 	if (optind != argc || sub == NULL || reason == NULL)
 		return redact_usage();
-	errno = 0;
-	long long id = strtoll(sub, &end, 10);
-	if (errno || end == sub || *end || id < 1) {
+	long long id;
+	if (numarg_parse(sub, 1, INT64_MAX, &id, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bevis redact: --submission must be a submission "
-		    "id (a positive integer), not '%s'\n", sub);
+		    "id: %s\n", err);
 		return 2;
 	}
 	/* An empty or too long reason is left to the server to refuse, so

@@ -1,7 +1,9 @@
 /* cmd_send.c - bevis send and bevis ping: a ZeroMQ client of protocol v1.
  *
- * send splits the input into chunks of whole items, keeps up to --window
- * requests in flight on a DEALER socket, and matches replies by request id.
+ * send reads the input in pieces (NDJSON; a JSON array is read whole, to a
+ * bound), forms requests of whole items as the window has room for them,
+ * keeps up to --window requests in flight on a DEALER socket, and matches
+ * replies by request id.
  * When a reply is late it closes the socket, opens a new one and resends
  * every unanswered request under its original request id (the Lazy Pirate
  * pattern); bevisd answers a repeated id with the stored outcome.
@@ -15,6 +17,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,28 +28,83 @@
 #include "buf.h"
 #include "cli.h"
 #include "curvekey.h"
+#include "numarg.h"
+#include "output.h"
 #include "proto.h"
 #include "split.h"
 #include "xmalloc.h"
 
+/* Memory stays bounded whatever the input: the input is read in pieces of
+ * READ_SIZE, requests are formed only when they can be sent at once, and
+ * the bodies of unanswered requests are held to INFLIGHT_BYTES (one
+ * request may go over it alone). */
+#define READ_SIZE		(1u << 20)
+#define CHUNK_BYTES		(1u << 20)	/* aim for requests of this size */
+#define INFLIGHT_BYTES		(16u << 20)
+/* A JSON array is split whole (common/split.c); NDJSON streams. */
+#define JSON_INPUT_MAX		(24u << 20)
+/* busy: the wait doubles from the server's retry_after_ms up to this,
+ * with jitter, until --busy-timeout has passed for one request. */
+#define BUSY_WAIT_MAX_MS	30000
+
+/* A request body, shared with ZeroMQ (zero-copy) so that it is not held
+ * twice: freed by whoever drops the last reference, this thread or
+ * ZeroMQ's I/O thread. */
+struct body {
+	atomic_int refs;
+	struct buf b;
+};
+
+enum chunk_state {
+	CHUNK_IN_FLIGHT,		/* sent, no reply yet */
+	CHUNK_ANSWERED,			/* final reply counted */
+	CHUNK_BUSY_WAIT,		/* bevisd said busy: send again at
+					 * resend_ms, under the same id */
+};
+
 struct chunk {
 	char rid[40];
-	size_t first, count;		/* items of the input */
-	struct buf body;
+	size_t count;			/* items */
+	size_t *lines;			/* input line of each item */
+	struct body *body;
 	int64_t sent_ms;
-	int64_t resend_ms;		/* state 3: when to send again */
-	int state;			/* 0 waiting, 1 in flight, 2 answered,
-					 * 3 busy: to be sent again */
+	int64_t resend_ms;		/* CHUNK_BUSY_WAIT: when to send again */
+	int64_t busy_since_ms;		/* first busy reply, or 0 */
+	int busy_replies;
+	enum chunk_state state;
+};
+
+/* The input, read in pieces: buf[pos..len) is unread, and pos is at the
+ * start of line `line`. */
+struct reader {
+	int fd;
+	unsigned char *buf;
+	size_t cap, pos, len, scan;	/* scan: searched for '\n' up to here */
+	size_t line;
+	int eof;
+	int skipping;			/* inside a line too large to send */
+	int failed;			/* a read error or a NUL byte: stopped */
 };
 
 struct sender {
 	const char *name;		/* input name for messages */
+	struct reader rd;
+	enum content_type ct;
+	/* CT_JSON: the whole input, split. */
 	const unsigned char *data;
 	size_t len;
 	struct split sp;
-	enum content_type ct;
-	struct chunk *chunks;
-	size_t nchunks;
+	size_t next_item;
+	int json_whole;			/* sp.error: the body goes as one item */
+	/* A line read but left for the next request. */
+	const unsigned char *pend;
+	size_t pend_len, pend_line;
+	int input_done;
+	size_t max_item;		/* largest item that fits a request */
+	long chunk_items;
+	struct chunk **live;		/* unanswered requests, up to window */
+	size_t nlive, inflight_bytes;
+	size_t items, nchunks;
 	void *zctx, *sock;
 	void *mon;			/* PAIR reading sock's monitor events */
 	char *endpoint;
@@ -57,9 +115,10 @@ struct sender {
 	char secret_key[CURVE_Z85_LEN + 1];
 	char fingerprint[CURVE_FINGERPRINT_LEN + 1];
 	int handshake_failures;		/* without detail, since the last success */
-	long timeout_ms, retries, window;
+	long long timeout_ms, retries, window, busy_timeout_ms;
 	int quiet;
 	size_t accepted, duplicate, quarantined, failed_items, failed_requests;
+	size_t too_large;		/* items not sent: larger than a request */
 	size_t busy;			/* busy replies */
 	size_t spooled;			/* items in requests answered spooled */
 };
@@ -73,32 +132,286 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-read_input(const char *path, struct buf *out)
+/* Prints s through output.c's escaper: the server's reasons quote
+ * supplier bytes. */
+static void
+put_escaped(FILE *f, const char *str)
 {
-	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY);
+	struct buf b = BUF_INIT;
+
+	out_escape_text(&b, str, strlen(str));
+	fwrite(b.data, 1, b.len, f);
+	buf_free(&b);
+}
+
+static struct body *
+body_new(void)
+{
+	struct body *b = xcalloc(1, sizeof(*b));
+
+	atomic_init(&b->refs, 1);
+	return b;
+}
+
+static void
+body_put(struct body *b)
+{
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+		buf_free(&b->b);
+		free(b);
+	}
+}
+
+static void
+body_put_zmq(void *data, void *hint)
+{
+	(void)data;
+	body_put(hint);
+}
+
+static void
+chunk_free(struct chunk *c)
+{
+	body_put(c->body);
+	free(c->lines);
+	free(c);
+}
+
+/* Reads more of the input. A NUL byte ends the input with an error: JSON
+ * text never holds one, and /dev/zero or a compressed file would otherwise
+ * be read for ever. Returns 0, or -1 at the end or after an error. */
+static int
+reader_fill(struct sender *s, struct reader *r)
+{
 	ssize_t n;
 
-	if (fd < 0) {
-		fprintf(stderr, "bevis send: %s: %s\n", path, strerror(errno));
+	if (r->eof || r->failed)
+		return -1;
+	if (r->pos > 0) {
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->len -= r->pos;
+		r->scan -= r->pos;
+		r->pos = 0;
+	}
+	if (r->cap - r->len < READ_SIZE) {
+		r->cap = r->len + READ_SIZE;
+		r->buf = xrealloc(r->buf, r->cap);
+	}
+	do
+		n = read(r->fd, r->buf + r->len, READ_SIZE);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		fprintf(stderr, "bevis send: %s: %s\n", s->name, strerror(errno));
+		r->failed = 1;
 		return -1;
 	}
-	for (;;) {
-		buf_reserve(out, 65536);
-		n = read(fd, out->data + out->len, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		out->len += (size_t)n;
+	if (n == 0) {
+		r->eof = 1;
+		return -1;
 	}
-	if (fd != STDIN_FILENO)
-		close(fd);
-	if (n < 0) {
-		fprintf(stderr, "bevis send: %s: %s\n", path, strerror(errno));
+	const unsigned char *z = memchr(r->buf + r->len, '\0', (size_t)n);
+	r->len += (size_t)n;
+	if (z) {
+		size_t line = r->line;
+		for (const unsigned char *q = r->buf + r->pos; q < z; q++)
+			line += *q == '\n';
+		fprintf(stderr, "bevis send: %s:%zu: a NUL byte: the input is "
+		    "not JSON text (binary or compressed?); stopping here\n",
+		    s->name, line);
+		r->failed = 1;
+		r->len = r->pos;
 		return -1;
 	}
 	return 0;
+}
+
+static int
+blank(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* The next non-blank NDJSON line, without its newline: returns 1, or 0 at
+ * the end of the input. The line stays valid until the next call. A line
+ * too large for any request is reported at once and skipped. */
+static int
+next_line(struct sender *s, const unsigned char **p, size_t *n, size_t *line)
+{
+	struct reader *r = &s->rd;
+
+	for (;;) {
+		unsigned char *nl = r->scan < r->len ? memchr(r->buf + r->scan,
+		    '\n', r->len - r->scan) : NULL;
+		if (nl == NULL) {
+			r->scan = r->len;
+			if (!r->skipping && r->len - r->pos > s->max_item) {
+				fprintf(stderr, "%s:%zu: item too large: more than "
+				    "%zu bytes, the most one request can carry "
+				    "(max_message_size); not sent\n", s->name,
+				    r->line, s->max_item);
+				s->too_large++;
+				s->items++;
+				r->skipping = 1;
+			}
+			if (r->skipping)	/* drop what is read of it */
+				r->pos = r->len = r->scan = 0;
+			if (reader_fill(s, r) == 0)
+				continue;
+			if (r->pos == r->len || r->skipping || r->failed)
+				return 0;
+			/* The last line, without a newline. */
+			*p = r->buf + r->pos;
+			*n = r->len - r->pos;
+			*line = r->line;
+			r->pos = r->scan = r->len;
+			if (blank(*p, *n))
+				return 0;
+			return 1;
+		}
+		size_t start = r->pos, end = (size_t)(nl - r->buf);
+		*line = r->line++;
+		r->pos = r->scan = end + 1;
+		if (r->skipping) {
+			r->skipping = 0;
+			continue;
+		}
+		if (blank(r->buf + start, end - start))
+			continue;
+		*p = r->buf + start;
+		*n = end - start;
+		return 1;
+	}
+}
+
+static struct chunk *
+chunk_new(struct sender *s)
+{
+	struct chunk *c = xcalloc(1, sizeof(*c));
+
+	c->body = body_new();
+	c->lines = xcalloc((size_t)s->chunk_items, sizeof(*c->lines));
+	return c;
+}
+
+/* The next request of NDJSON: whole lines, each ended by a newline, up to
+ * --chunk-items and CHUNK_BYTES. Returns NULL at the end of the input. */
+static struct chunk *
+next_chunk_ndjson(struct sender *s)
+{
+	struct chunk *c = NULL;
+	const unsigned char *p;
+	size_t n, line;
+
+	for (;;) {
+		if (s->pend) {
+			p = s->pend;
+			n = s->pend_len;
+			line = s->pend_line;
+			s->pend = NULL;
+		} else if (!next_line(s, &p, &n, &line)) {
+			break;
+		}
+		if (c == NULL)
+			c = chunk_new(s);
+		if (c->count > 0 && c->body->b.len + n + 1 > CHUNK_BYTES) {
+			s->pend = p;
+			s->pend_len = n;
+			s->pend_line = line;
+			break;
+		}
+		buf_append(&c->body->b, p, n);
+		buf_putc(&c->body->b, '\n');
+		c->lines[c->count++] = line;
+		s->items++;
+		if ((long long)c->count == s->chunk_items)
+			break;
+	}
+	return c;
+}
+
+/* The next request of a JSON input, read whole and split. */
+static struct chunk *
+next_chunk_json(struct sender *s)
+{
+	struct chunk *c = NULL;
+
+	if (s->json_whole) {
+		/* Sent whole: bevisd records and quarantines what it cannot
+		 * read. */
+		s->json_whole = 0;
+		if (s->len > s->max_item) {
+			fprintf(stderr, "%s:1: item too large: %zu bytes, more "
+			    "than the %zu one request can carry "
+			    "(max_message_size); not sent\n", s->name, s->len,
+			    s->max_item);
+			s->too_large++;
+			s->items++;
+			return NULL;
+		}
+		c = chunk_new(s);
+		buf_append(&c->body->b, s->data, s->len);
+		c->lines[c->count++] = 1;
+		s->items++;
+		return c;
+	}
+	while (s->next_item < s->sp.n) {
+		const struct item_span *it = &s->sp.items[s->next_item];
+		if (it->len + 2 > s->max_item) {
+			if (c)
+				break;
+			fprintf(stderr, "%s:%zu: item too large: %zu bytes, more "
+			    "than the %zu one request can carry "
+			    "(max_message_size); not sent\n", s->name, it->line,
+			    it->len, s->max_item - 2);
+			s->too_large++;
+			s->items++;
+			s->next_item++;
+			continue;
+		}
+		if (c == NULL)
+			c = chunk_new(s);
+		else if (c->body->b.len + it->len + 2 > CHUNK_BYTES)
+			break;
+		if (s->sp.n == 1 && s->data[it->off] == '{') {
+			buf_append(&c->body->b, s->data + it->off, it->len);
+		} else {
+			buf_putc(&c->body->b, c->count ? ',' : '[');
+			buf_append(&c->body->b, s->data + it->off, it->len);
+		}
+		c->lines[c->count++] = it->line;
+		s->items++;
+		s->next_item++;
+		if ((long long)c->count == s->chunk_items)
+			break;
+	}
+	if (c && !(s->sp.n == 1 && s->data[s->sp.items[0].off] == '{'))
+		buf_putc(&c->body->b, ']');
+	return c;
+}
+
+/* The next request to send, or NULL when the input is used up. An empty
+ * input is one request of zero items. */
+static struct chunk *
+next_chunk(struct sender *s)
+{
+	struct chunk *c;
+
+	if (s->input_done)
+		return NULL;
+	c = s->ct == CT_NDJSON ? next_chunk_ndjson(s) : next_chunk_json(s);
+	if (c == NULL && s->nchunks == 0 && s->items == 0 && !s->rd.failed) {
+		c = chunk_new(s);
+		if (s->ct == CT_JSON)
+			buf_puts(&c->body->b, "[]");
+	}
+	if (c == NULL)
+		s->input_done = 1;
+	else
+		s->nchunks++;
+	return c;
 }
 
 static int
@@ -277,15 +590,14 @@ check_handshake(struct sender *s)
 	return 0;
 }
 
+/* Sends the four frames before the body; the caller sends the body. */
 static int
-send_frames(void *sock, const char *cmd, const char *rid, const char *ct,
-    const void *body, size_t len)
+send_head(void *sock, const char *cmd, const char *rid, const char *ct)
 {
 	if (zmq_send(sock, PROTO_VERSION, strlen(PROTO_VERSION), ZMQ_SNDMORE) < 0 ||
 	    zmq_send(sock, cmd, strlen(cmd), ZMQ_SNDMORE) < 0 ||
 	    zmq_send(sock, rid, strlen(rid), ZMQ_SNDMORE) < 0 ||
-	    zmq_send(sock, ct, strlen(ct), ZMQ_SNDMORE) < 0 ||
-	    zmq_send(sock, body, len, 0) < 0)
+	    zmq_send(sock, ct, strlen(ct), ZMQ_SNDMORE) < 0)
 		return -1;
 	return 0;
 }
@@ -355,56 +667,6 @@ jstr(struct json_object *o, const char *key)
 }
 
 static void
-make_chunks(struct sender *s, long max_items, long max_bytes)
-{
-	size_t cap = 16;
-
-	s->chunks = xcalloc(cap, sizeof(*s->chunks));
-	if (s->sp.error || s->sp.n == 0) {
-		/* Sent whole: bevisd records and quarantines what it cannot
-		 * read, and an empty input is a request of zero items. */
-		struct chunk *c = &s->chunks[s->nchunks++];
-		buf_append(&c->body, s->data, s->sp.error ? s->len : 0);
-		c->count = s->sp.error ? 1 : 0;
-		return;
-	}
-	for (size_t i = 0; i < s->sp.n;) {
-		size_t first = i, bytes = 0;
-
-		while (i < s->sp.n && (i == first || ((long)(i - first) < max_items &&
-		    (long)(bytes + s->sp.items[i].len + 2) <= max_bytes))) {
-			bytes += s->sp.items[i].len + 2;
-			i++;
-		}
-		if (s->nchunks == cap) {
-			cap *= 2;
-			s->chunks = xrealloc(s->chunks, cap * sizeof(*s->chunks));
-		}
-		struct chunk *c = &s->chunks[s->nchunks++];
-		memset(c, 0, sizeof(*c));
-		c->first = first;
-		c->count = i - first;
-		const struct item_span *a = &s->sp.items[first];
-		const struct item_span *z = &s->sp.items[i - 1];
-		size_t start = a->off, end = z->off + z->len;
-		if (s->ct == CT_NDJSON) {
-			/* The lines as they are in the input, newline and all. */
-			size_t lim = s->len - end < 2 ? s->len - end : 2;
-			const unsigned char *nl = memchr(s->data + end, '\n', lim);
-			if (nl)
-				end = (size_t)(nl - s->data) + 1;
-			buf_append(&c->body, s->data + start, end - start);
-		} else if (s->sp.n == 1 && s->data[a->off] == '{') {
-			buf_append(&c->body, s->data + start, end - start);
-		} else {
-			buf_putc(&c->body, '[');
-			buf_append(&c->body, s->data + start, end - start);
-			buf_putc(&c->body, ']');
-		}
-	}
-}
-
-static void
 new_request_id(char rid[40])
 {
 	unsigned char r[16];
@@ -414,12 +676,16 @@ new_request_id(char rid[40])
 }
 
 /* Counts and prints the outcomes of a reply. Returns 1 for a busy reply:
- * the request is to be sent again, under its id, after retry_after_ms. */
+ * the request is to be sent again, under its id, after a wait that starts
+ * at the server's retry_after_ms and doubles, jittered, up to
+ * BUSY_WAIT_MAX_MS; after --busy-timeout of busy replies to one request it
+ * is given up (counted as not stored) and 0 is returned. */
 static int
 report_reply(struct sender *s, struct chunk *c, struct json_object *st)
 {
 	const char *status = jstr(st, "status");
 	struct json_object *outs, *v;
+	int64_t now = now_ms();
 
 	if (status && strcmp(status, "busy") == 0) {
 		int64_t after = 1000;
@@ -428,16 +694,41 @@ report_reply(struct sender *s, struct chunk *c, struct json_object *st)
 			after = json_object_get_int64(v);
 		if (after < 10)
 			after = 10;
-		if (after > 60000)
-			after = 60000;
-		if (s->busy++ == 0 && !s->quiet)
-			fprintf(stderr, "bevis send: bevisd is busy%s%s; sending "
-			    "again after %lld ms (the same request ids)\n",
-			    jstr(st, "message") ? ": " : "",
-			    jstr(st, "message") ? jstr(st, "message") : "",
-			    (long long)after);
-		c->state = 3;
-		c->resend_ms = now_ms() + after;
+		if (after > BUSY_WAIT_MAX_MS)
+			after = BUSY_WAIT_MAX_MS;
+		if (c->busy_since_ms == 0)
+			c->busy_since_ms = now;
+		if (now - c->busy_since_ms >= s->busy_timeout_ms) {
+			fprintf(stderr, "%s:%zu: request %s (%zu items): bevisd "
+			    "stayed busy for %lld s; giving up on it\n", s->name,
+			    c->count ? c->lines[0] : (size_t)1, c->rid, c->count,
+			    (long long)(now - c->busy_since_ms) / 1000);
+			s->failed_requests++;
+			s->failed_items += c->count;
+			return 0;
+		}
+		int shift = c->busy_replies < 12 ? c->busy_replies : 12;
+		int64_t wait = after << shift;
+		if (wait > BUSY_WAIT_MAX_MS)
+			wait = BUSY_WAIT_MAX_MS;
+		/* Half fixed, half random, so that many senders spread out. */
+		wait = wait / 2 + randombytes_uniform((uint32_t)(wait / 2) + 1);
+		/* The last try comes when the time is up. */
+		if (wait > c->busy_since_ms + s->busy_timeout_ms - now)
+			wait = c->busy_since_ms + s->busy_timeout_ms - now;
+		c->busy_replies++;
+		if (s->busy++ == 0 && !s->quiet) {
+			fprintf(stderr, "bevis send: bevisd is busy");
+			if (jstr(st, "message")) {
+				fputs(": ", stderr);
+				put_escaped(stderr, jstr(st, "message"));
+			}
+			fprintf(stderr, "; sending again after %lld ms (the same "
+			    "request ids), giving up after %lld s\n",
+			    (long long)wait, s->busy_timeout_ms / 1000);
+		}
+		c->state = CHUNK_BUSY_WAIT;
+		c->resend_ms = now + wait;
 		return 1;
 	}
 	if (status && strcmp(status, "spooled") == 0) {
@@ -447,10 +738,13 @@ report_reply(struct sender *s, struct chunk *c, struct json_object *st)
 	}
 	if (status == NULL || strcmp(status, "ok") != 0) {
 		const char *err = jstr(st, "error"), *msg = jstr(st, "message");
-		size_t line = c->count ? s->sp.items[c->first].line : 1;
-		fprintf(stderr, "%s:%zu: request %s (%zu items) refused: %s: %s\n",
-		    s->name, line, c->rid, c->count, err ? err : "?",
-		    msg ? msg : json_object_to_json_string(st));
+		size_t line = c->count ? c->lines[0] : 1;
+		fprintf(stderr, "%s:%zu: request %s (%zu items) refused: ", s->name,
+		    line, c->rid, c->count);
+		put_escaped(stderr, err ? err : "?");
+		fputs(": ", stderr);
+		put_escaped(stderr, msg ? msg : json_object_to_json_string(st));
+		fputc('\n', stderr);
 		s->failed_requests++;
 		s->failed_items += c->count;
 		return 0;
@@ -469,14 +763,17 @@ report_reply(struct sender *s, struct chunk *c, struct json_object *st)
 		} else if (strcmp(oc, "duplicate") == 0) {
 			s->duplicate++;
 		} else {
-			size_t item = c->first + k, line = 1;
-			if (json_object_object_get_ex(o, "item", &v))
-				item = c->first + (size_t)json_object_get_int64(v);
-			if (!s->sp.error && item < s->sp.n)
-				line = s->sp.items[item].line;
+			size_t item = k, line = 1;
+			if (json_object_object_get_ex(o, "item", &v) &&
+			    json_object_is_type(v, json_type_int))
+				item = (size_t)json_object_get_int64(v);
+			if (item < c->count)
+				line = c->lines[item];
 			s->quarantined++;
-			fprintf(stderr, "%s:%zu: quarantined: %s\n", s->name, line,
-			    jstr(o, "reason") ? jstr(o, "reason") : "?");
+			fprintf(stderr, "%s:%zu: quarantined: ", s->name, line);
+			put_escaped(stderr, jstr(o, "reason") ? jstr(o, "reason") :
+			    "?");
+			fputc('\n', stderr);
 		}
 	}
 	return 0;
@@ -486,59 +783,93 @@ report_reply(struct sender *s, struct chunk *c, struct json_object *st)
 static void
 fail_unanswered(struct sender *s)
 {
-	for (size_t i = 0; i < s->nchunks; i++)
-		if (s->chunks[i].state != 2) {
-			s->chunks[i].state = 2;
-			s->failed_requests++;
-			s->failed_items += s->chunks[i].count;
-		}
+	for (size_t i = 0; i < s->nlive; i++) {
+		s->failed_requests++;
+		s->failed_items += s->live[i]->count;
+		chunk_free(s->live[i]);
+	}
+	s->nlive = 0;
 }
 
 static int
 send_chunk(struct sender *s, struct chunk *c)
 {
-	if (send_frames(s->sock, PROTO_CMD_EVENTS, c->rid,
-	    proto_content_type_name(s->ct), c->body.data, c->body.len) < 0) {
-		fprintf(stderr, "bevis send: %s\n", zmq_strerror(errno));
-		return -1;
+	const char *ct = proto_content_type_name(s->ct);
+	zmq_msg_t m;
+	int rc;
+
+	if (send_head(s->sock, PROTO_CMD_EVENTS, c->rid, ct) < 0)
+		goto fail;
+	if (c->body->b.len == 0) {
+		rc = zmq_send(s->sock, "", 0, 0);
+	} else {
+		/* ZeroMQ holds a reference until it has written the frame. */
+		atomic_fetch_add(&c->body->refs, 1);
+		zmq_msg_init_data(&m, c->body->b.data, c->body->b.len,
+		    body_put_zmq, c->body);
+		rc = zmq_msg_send(&m, s->sock, 0);
+		if (rc < 0)
+			zmq_msg_close(&m);
 	}
+	if (rc < 0)
+		goto fail;
 	c->sent_ms = now_ms();
-	c->state = 1;
+	c->state = CHUNK_IN_FLIGHT;
 	return 0;
+fail:
+	fprintf(stderr, "bevis send: %s\n", zmq_strerror(errno));
+	return -1;
+}
+
+static void
+drop_live(struct sender *s, size_t i)
+{
+	s->inflight_bytes -= s->live[i]->body->b.len;
+	chunk_free(s->live[i]);
+	s->live[i] = s->live[--s->nlive];
 }
 
 static int
 run_send(struct sender *s)
 {
-	size_t next = 0, answered = 0, inflight = 0;
-	long tries = 0;
+	long long tries = 0;
 
+	s->live = xcalloc((size_t)s->window, sizeof(*s->live));
 	s->sock = open_socket(s);
-	while (answered < s->nchunks) {
+	for (;;) {
 		int64_t now = now_ms();
 
-		while (next < s->nchunks && (long)inflight < s->window) {
-			struct chunk *c = &s->chunks[next++];
+		/* New requests only while few enough bytes are unanswered. */
+		while ((long long)s->nlive < s->window &&
+		    (s->nlive == 0 || s->inflight_bytes < INFLIGHT_BYTES)) {
+			struct chunk *c = next_chunk(s);
+			if (c == NULL)
+				break;
 			new_request_id(c->rid);
+			s->live[s->nlive++] = c;
+			s->inflight_bytes += c->body->b.len;
 			if (send_chunk(s, c) < 0)
 				return -1;
-			inflight++;
 		}
+		if (s->nlive == 0)
+			break;
 		/* Requests bevisd was too busy for, due again: the same id. */
-		for (size_t i = 0; i < next; i++)
-			if (s->chunks[i].state == 3 && s->chunks[i].resend_ms <= now &&
-			    send_chunk(s, &s->chunks[i]) < 0)
+		for (size_t i = 0; i < s->nlive; i++)
+			if (s->live[i]->state == CHUNK_BUSY_WAIT &&
+			    s->live[i]->resend_ms <= now &&
+			    send_chunk(s, s->live[i]) < 0)
 				return -1;
 		/* Wait for the oldest request's deadline, or the next resend. */
 		int64_t deadline = INT64_MAX, wake;
-		for (size_t i = 0; i < next; i++)
-			if (s->chunks[i].state == 1 &&
-			    s->chunks[i].sent_ms + s->timeout_ms < deadline)
-				deadline = s->chunks[i].sent_ms + s->timeout_ms;
+		for (size_t i = 0; i < s->nlive; i++)
+			if (s->live[i]->state == CHUNK_IN_FLIGHT &&
+			    s->live[i]->sent_ms + s->timeout_ms < deadline)
+				deadline = s->live[i]->sent_ms + s->timeout_ms;
 		wake = deadline;
-		for (size_t i = 0; i < next; i++)
-			if (s->chunks[i].state == 3 && s->chunks[i].resend_ms < wake)
-				wake = s->chunks[i].resend_ms;
+		for (size_t i = 0; i < s->nlive; i++)
+			if (s->live[i]->state == CHUNK_BUSY_WAIT &&
+			    s->live[i]->resend_ms < wake)
+				wake = s->live[i]->resend_ms;
 		long wait = (long)(wake - now_ms());
 		zmq_pollitem_t pi[2] = { { s->sock, 0, ZMQ_POLLIN, 0 },
 			{ s->mon, 0, ZMQ_POLLIN, 0 } };
@@ -553,14 +884,14 @@ run_send(struct sender *s)
 		if (rc > 0 && (pi[0].revents & ZMQ_POLLIN)) {
 			char rid[PROTO_REQUEST_ID_MAX + 1];
 			struct json_object *st = recv_reply(s->sock, rid, sizeof(rid));
-			for (size_t i = 0; st && i < next; i++) {
-				struct chunk *c = &s->chunks[i];
-				if (c->state != 1 || strcmp(c->rid, rid) != 0)
+			for (size_t i = 0; st && i < s->nlive; i++) {
+				struct chunk *c = s->live[i];
+				if (c->state != CHUNK_IN_FLIGHT ||
+				    strcmp(c->rid, rid) != 0)
 					continue;
 				if (report_reply(s, c, st) == 0) {
-					c->state = 2;
-					answered++;
-					inflight--;
+					c->state = CHUNK_ANSWERED;
+					drop_live(s, i);
 				}
 				break;
 			}
@@ -570,22 +901,25 @@ run_send(struct sender *s)
 		if (now_ms() < deadline)
 			continue;
 		/* Lazy Pirate: a fresh socket, the same request ids. */
+		size_t inflight = 0;
+		for (size_t i = 0; i < s->nlive; i++)
+			inflight += s->live[i]->state == CHUNK_IN_FLIGHT;
 		if (++tries > s->retries) {
-			fprintf(stderr, "bevis send: no reply from %s after %ld "
+			fprintf(stderr, "bevis send: no reply from %s after %lld "
 			    "tries; %zu requests unanswered\n", s->endpoint, tries,
 			    inflight);
 			fail_unanswered(s);
 			return -1;
 		}
 		if (!s->quiet)
-			fprintf(stderr, "bevis send: no reply within %ld ms, "
-			    "resending %zu requests (try %ld of %ld)\n",
+			fprintf(stderr, "bevis send: no reply within %lld ms, "
+			    "resending %zu requests (try %lld of %lld)\n",
 			    s->timeout_ms, inflight, tries + 1, s->retries + 1);
 		close_socket(s);
 		s->sock = open_socket(s);
-		for (size_t i = 0; i < next; i++)
-			if (s->chunks[i].state == 1 &&
-			    send_chunk(s, &s->chunks[i]) < 0)
+		for (size_t i = 0; i < s->nlive; i++)
+			if (s->live[i]->state == CHUNK_IN_FLIGHT &&
+			    send_chunk(s, s->live[i]) < 0)
 				return -1;
 	}
 	return 0;
@@ -598,11 +932,43 @@ send_usage(void)
 	    "--key FILE] [--type ndjson|json]\n"
 	    "                  [--timeout SECONDS] [--retries N] [--window N] "
 	    "[--chunk-items N]\n"
-	    "                  [--quiet] FILE|-\n"
+	    "                  [--busy-timeout SECONDS] [--quiet] FILE|-\n"
 	    "--server-key is bevisd's CURVE public key, --key this supplier's "
 	    "CURVE secret key\n(mode 0600); without them, server_key and key in "
-	    "the config's [client] section;\nwithout either, plaintext.\n");
+	    "the config's [client] section;\nwithout either, plaintext.\n"
+	    "NDJSON is read and sent in pieces, so memory stays bounded; a JSON "
+	    "array is\nread whole, up to 24 MiB. An item larger than a request "
+	    "(max_message_size)\nis reported with its line number and not sent. "
+	    "When bevisd answers busy, the\nrequest is sent again under the same "
+	    "id after a jittered wait that doubles\nfrom bevisd's retry_after_ms "
+	    "up to 30 s, until --busy-timeout (default 300 s)\nhas passed for "
+	    "that request; then it is counted as not stored.\n");
 	return 2;
+}
+
+/* Reads the option's number into *out, or says why not. */
+static int
+num_opt(const char *opt, const char *arg, long long min, long long max,
+    long long *out)
+{
+	char err[160];
+
+	if (numarg_parse(arg, min, max, out, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "bevis send: --%s: %s\n", opt, err);
+	return -1;
+}
+
+static int
+seconds_opt(const char *cmd, const char *opt, const char *arg, long long *ms)
+{
+	char err[160];
+
+	/* Up to a day: beyond it a wait is a hang. */
+	if (numarg_parse_seconds(arg, 1, 86400000, ms, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "bevis %s: --%s: %s\n", cmd, opt, err);
+	return -1;
 }
 
 int
@@ -617,20 +983,21 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		{ "retries", required_argument, NULL, 'r' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "chunk-items", required_argument, NULL, 'i' },
+		{ "busy-timeout", required_argument, NULL, 'B' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	struct sender s;
-	struct buf in = BUF_INIT;
 	const char *type = NULL, *endpoint = NULL, *server_key = NULL, *key = NULL;
-	long chunk_items = 1000;
-	int ch, rc;
+	long long chunk_items = 1000;
+	int ch, rc, bad = 0;
 
 	memset(&s, 0, sizeof(s));
 	s.cmd = "send";
 	s.timeout_ms = 10000;
 	s.retries = 3;
 	s.window = 16;
+	s.busy_timeout_ms = 300000;
 	while ((ch = getopt_long(argc, argv, "c:e:t:qh", longopts, NULL)) != -1) {
 		if (cli_common_opt(cli, ch, optarg))
 			continue;
@@ -639,77 +1006,122 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		case 'S': server_key = optarg; break;
 		case 'k': key = optarg; break;
 		case 't': type = optarg; break;
-		case 'T': s.timeout_ms = (long)(atof(optarg) * 1000); break;
-		case 'r': s.retries = atol(optarg); break;
-		case 'w': s.window = atol(optarg); break;
-		case 'i': chunk_items = atol(optarg); break;
+		case 'T':
+			bad |= seconds_opt("send", "timeout", optarg, &s.timeout_ms);
+			break;
+		case 'B':
+			bad |= seconds_opt("send", "busy-timeout", optarg,
+			    &s.busy_timeout_ms);
+			break;
+		case 'r':
+			bad |= num_opt("retries", optarg, 0, 1000, &s.retries);
+			break;
+		case 'w':
+			bad |= num_opt("window", optarg, 1, 1024, &s.window);
+			break;
+		case 'i':
+			bad |= num_opt("chunk-items", optarg, 1, 1000000,
+			    &chunk_items);
+			break;
 		case 'q': s.quiet = 1; break;
 		default: return send_usage();
 		}
 	}
-	if (optind + 1 != argc || s.timeout_ms <= 0 || s.retries < 0 ||
-	    s.window < 1 || chunk_items < 1)
+	if (bad)
+		return 2;
+	if (optind + 1 != argc)
+		return send_usage();
+	if (type && strcmp(type, "ndjson") != 0 && strcmp(type, "json") != 0)
 		return send_usage();
 	s.name = argv[optind];
-	if (read_input(s.name, &in) < 0)
+	s.chunk_items = chunk_items;
+	s.rd.line = 1;
+	s.rd.fd = strcmp(s.name, "-") == 0 ? STDIN_FILENO : open(s.name, O_RDONLY);
+	if (s.rd.fd < 0) {
+		fprintf(stderr, "bevis send: %s: %s\n", s.name, strerror(errno));
 		return 2;
-	buf_cstr(&in);
-	s.data = in.data;
-	s.len = in.len;
+	}
 	if (type == NULL) {
+		/* By the name, else by the first byte that is not blank. */
 		size_t l = strlen(s.name), p = 0;
-		while (p < in.len && strchr(" \t\r\n", in.data[p]))
-			p++;
+		for (;;) {
+			while (p < s.rd.len && strchr(" \t\r\n", s.rd.buf[p]))
+				p++;
+			if (p < s.rd.len || reader_fill(&s, &s.rd) < 0)
+				break;
+		}
 		if ((l > 5 && strcmp(s.name + l - 5, ".json") == 0) ||
-		    (p < in.len && in.data[p] == '['))
+		    (p < s.rd.len && s.rd.buf[p] == '['))
 			type = "json";
 		else
 			type = "ndjson";
 	}
-	if (strcmp(type, "ndjson") == 0)
-		s.ct = CT_NDJSON;
-	else if (strcmp(type, "json") == 0)
-		s.ct = CT_JSON;
-	else
-		return send_usage();
+	s.ct = strcmp(type, "json") == 0 ? CT_JSON : CT_NDJSON;
 	cli_load_config(cli);
+	/* Leave room for the frames around the body. */
+	s.max_item = (size_t)cli->cfg.max_message_size - 4096;
+	if (s.ct == CT_JSON) {
+		/* Read whole, to a bound; split as bevisd splits it. */
+		while (!s.rd.eof && !s.rd.failed && s.rd.len <= JSON_INPUT_MAX)
+			(void)reader_fill(&s, &s.rd);
+		if (s.rd.failed) {
+			rc = 2;
+			goto out_input;
+		}
+		if (s.rd.len > JSON_INPUT_MAX) {
+			fprintf(stderr, "bevis send: %s: a JSON input larger than "
+			    "%u MiB is not read whole; send it as NDJSON (one event "
+			    "per line), which is streamed\n", s.name,
+			    JSON_INPUT_MAX >> 20);
+			rc = 2;
+			goto out_input;
+		}
+		s.data = s.rd.buf;
+		s.len = s.rd.len;
+		split_body(&s.sp, s.ct, s.data, s.len);
+		s.json_whole = s.sp.error != NULL;
+	}
 	if (load_keys(&s, cli, server_key, key) < 0) {
-		buf_free(&in);
-		return 2;
+		rc = 2;
+		goto out_input;
 	}
 	s.endpoint = cli_endpoint(cli, endpoint);
-	split_body(&s.sp, s.ct, s.data, in.len);
-	/* Leave room for the frames around the body. */
-	make_chunks(&s, chunk_items, cli->cfg.max_message_size - 4096);
 	s.zctx = zmq_ctx_new();
 	rc = run_send(&s);
+	if (rc < 0)
+		fail_unanswered(&s);
 	close_socket(&s);
 	zmq_ctx_term(s.zctx);
 	sodium_memzero(s.secret_key, sizeof(s.secret_key));
-	size_t total = s.sp.error ? 1 : s.sp.n;
+	s.failed_items += s.too_large;
 	char spooled[48] = "";
 	if (s.spooled)
 		snprintf(spooled, sizeof(spooled), ", %zu spooled", s.spooled);
+	int incomplete = s.failed_items || rc < 0 || s.rd.failed;
 	printf("%s: %zu items in %zu requests: %zu accepted, %zu duplicate, "
-	    "%zu quarantined%s%s\n", s.name, total, s.nchunks, s.accepted,
-	    s.duplicate, s.quarantined, spooled, s.failed_items || rc < 0 ?
+	    "%zu quarantined%s%s\n", s.name, s.items, s.nchunks, s.accepted,
+	    s.duplicate, s.quarantined, spooled, incomplete ?
 	    " - NOT ALL DELIVERED" : "");
 	if (s.spooled)
 		printf("%s: %zu items spooled: bevisd holds them on disk while its "
 		    "database is away and writes them when it is back\n", s.name,
 		    s.spooled);
+	if (s.too_large)
+		printf("%s: %zu items too large to send\n", s.name, s.too_large);
 	if (s.failed_items)
 		printf("%s: %zu items in %zu requests were not stored\n", s.name,
-		    s.failed_items, s.failed_requests);
-	for (size_t i = 0; i < s.nchunks; i++)
-		buf_free(&s.chunks[i].body);
-	free(s.chunks);
-	split_free(&s.sp);
+		    s.failed_items - s.too_large, s.failed_requests);
+	if (s.rd.failed)
+		printf("%s: the input was not read to its end\n", s.name);
+	free(s.live);
 	free(s.endpoint);
-	buf_free(&in);
-	if (rc < 0 || s.failed_items)
-		return 2;
-	return s.quarantined ? 1 : 0;
+	rc = incomplete ? 2 : s.quarantined ? 1 : 0;
+out_input:
+	split_free(&s.sp);
+	free(s.rd.buf);
+	if (s.rd.fd != STDIN_FILENO)
+		close(s.rd.fd);
+	return rc;
 }
 
 int
@@ -722,7 +1134,7 @@ cmd_ping(struct cli *cli, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 } };
 	const char *endpoint = NULL, *server_key = NULL, *key = NULL;
-	long timeout_ms = 3000;
+	long long timeout_ms = 3000;
 	char rid[40], got[PROTO_REQUEST_ID_MAX + 1];
 	int ch, rc = 1;
 	struct sender s;
@@ -738,9 +1150,10 @@ cmd_ping(struct cli *cli, int argc, char **argv)
 			server_key = optarg;
 		else if (ch == 'k')
 			key = optarg;
-		else if (ch == 'T')
-			timeout_ms = (long)(atof(optarg) * 1000);
-		else {
+		else if (ch == 'T') {
+			if (seconds_opt("ping", "timeout", optarg, &timeout_ms) < 0)
+				return 2;
+		} else {
 			fprintf(stderr, "usage: bevis ping [--endpoint E] "
 			    "[--server-key FILE --key FILE] [--timeout SECONDS]\n");
 			return 2;
@@ -753,7 +1166,8 @@ cmd_ping(struct cli *cli, int argc, char **argv)
 	s.sock = open_socket(&s);
 	new_request_id(rid);
 	int64_t t0 = now_ms();
-	if (send_frames(s.sock, PROTO_CMD_PING, rid, "", "", 0) < 0) {
+	if (send_head(s.sock, PROTO_CMD_PING, rid, "") < 0 ||
+	    zmq_send(s.sock, "", 0, 0) < 0) {
 		fprintf(stderr, "bevis ping: %s\n", zmq_strerror(errno));
 		goto out;
 	}
@@ -766,7 +1180,7 @@ cmd_ping(struct cli *cli, int argc, char **argv)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			fprintf(stderr, "bevis ping: no reply from %s within %ld ms\n",
+			fprintf(stderr, "bevis ping: no reply from %s within %lld ms\n",
 			    s.endpoint, timeout_ms);
 			break;
 		}

@@ -1,6 +1,9 @@
 /* parse_json.c - the native JSON event (docs/PROTOCOL.md, "The native JSON
  * event") onto struct sec_event. */
 #include <arpa/inet.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 #include "event.h"
 #include "parse.h"
 #include "utf8.h"
+#include "xmalloc.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
@@ -68,26 +72,407 @@ json_number_ok(const char *s, size_t n)
 	return i == n;
 }
 
-/* Strings reach PostgreSQL text and jsonb, which refuse NUL and invalid
- * UTF-8 (json-c decodes \u0000 and lone surrogate escapes without
- * complaint), and non-finite numbers, which jsonb cannot hold. Without a
- * \u escape in the item, every string is a slice of the already validated
- * item, so only then are strings checked again (escapes != 0). */
+/* One pass over the raw bytes of an item that json-c has read, for what
+ * json-c reads differently from an RFC 8259 reader (json-c 0.16):
+ * - a raw control character (U+0000..U+001F) inside a string, which RFC
+ *   8259 forbids and json-c takes;
+ * - \u0000, which json-c decodes into a NUL that cuts a member name short
+ *   ("id\u0000x" becomes a second "id") and that PostgreSQL text refuses;
+ * - a lone surrogate escape, which json-c turns into U+FFFD;
+ * - an integer with a leading zero after '-' ("-01"), which json-c reads
+ *   as -1;
+ * - an integer outside the 64-bit range, which json-c clamps: counted here
+ *   and given its exact text by keep_big_integers.
+ * It also counts member names, so that a duplicate, which json-c drops
+ * silently, shows as a shorter object. Strings are skipped a byte at a time
+ * only past '"', '\\' and control bytes. */
+struct scan {
+	const unsigned char *s;
+	size_t n;
+	size_t members;			/* member names in the item */
+	size_t big_integers;		/* integers outside the 64-bit range */
+	const char *field;		/* the top-level member being read */
+	size_t field_len;
+};
+
+static int
+hex4(const unsigned char *p, unsigned *out)
+{
+	unsigned v = 0;
+
+	for (int k = 0; k < 4; k++) {
+		unsigned char c = p[k];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			v |= (unsigned)((c | 0x20) - 'a' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Where a fault is, for a reason: "field 'x'", "a member name", "a member
+ * name inside 'x'", or "a string" outside any member. */
+static void
+fault_place(const struct scan *sc, int is_key, int depth, char *out,
+    size_t outlen)
+{
+	size_t q = sc->field ? utf8_cut(sc->field, sc->field_len, 40) : 0;
+
+	if (is_key && depth <= 1)
+		snprintf(out, outlen, "a member name");
+	else if (is_key && sc->field)
+		snprintf(out, outlen, "a member name inside '%.*s'", (int)q,
+		    sc->field);
+	else if (sc->field)
+		snprintf(out, outlen, "field '%.*s'", (int)q, sc->field);
+	else
+		snprintf(out, outlen, "a string");
+}
+
+/* Is the integer text s[0..n) (digits, maybe a leading '-') outside
+ * int64_t for a negative and outside uint64_t otherwise? */
+static int
+integer_out_of_range(const unsigned char *s, size_t n)
+{
+	int neg = s[0] == '-';
+	const char *lim = neg ? "9223372036854775808" : "18446744073709551615";
+	size_t d = n - (size_t)neg, ln = strlen(lim);
+
+	if (d != ln)
+		return d > ln;
+	return memcmp(s + neg, lim, ln) > 0;
+}
+
+/* Returns the first index from i of '"', '\\' or a byte below 0x20, or n;
+ * eight bytes at a time (the has-zero-byte trick). */
+static size_t
+string_skip(const unsigned char *s, size_t n, size_t i)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+
+#ifdef __SSE2__
+	/* Sixteen at a time where SSE2 is there (every x86-64). */
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+	    c1f = _mm_set1_epi8(0x1f);
+	while (n - i >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		    _mm_cmpeq_epi8(v, bslash)),
+		    _mm_cmpeq_epi8(_mm_max_epu8(v, c1f), c1f));
+		unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+		if (mask)
+			return i + (size_t)__builtin_ctz(mask);
+		i += 16;
+	}
+#endif
+	while (n - i >= 8) {
+		uint64_t v, q, b, hit;
+		memcpy(&v, s + i, 8);
+		q = v ^ (ones * '"');
+		b = v ^ (ones * '\\');
+		hit = (((q - ones) & ~q) | ((b - ones) & ~b) |
+		    ((v - ones * 0x20) & ~v)) & highs;
+		if (hit) {
+			/* The lowest flagged byte is exact; a borrow only
+			 * flags bytes above it. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return i + (size_t)__builtin_ctzll(hit) / 8;
+#else
+			break;
+#endif
+		}
+		i += 8;
+	}
+	while (i < n && s[i] != '"' && s[i] != '\\' && s[i] >= 0x20)
+		i++;
+	return i;
+}
+
+/* Nonzero for the bytes scan_item acts on outside strings. */
+static const unsigned char byte_class[256] = {
+	['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1, ['"'] = 1, ['-'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+};
+
+static int
+scan_item(struct scan *sc, char *err, size_t errlen)
+{
+	const unsigned char *s = sc->s;
+	size_t n = sc->n, i = 0;
+	int depth = 0;
+	char place[80];
+
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (byte_class[c] == 0) {	/* , : blanks, literals */
+			i++;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			depth++;
+			i++;
+		} else if (c == '}' || c == ']') {
+			depth--;
+			i++;
+		} else if (c == '"') {
+			size_t start = ++i, fault_at = 0;
+			int fault = 0;	/* 1 control, 2 \u0000, 3 lone surrogate */
+
+			for (;;) {
+				i = string_skip(s, n, i);
+				if (i >= n)
+					return 0;	/* json-c said it ends */
+				if (s[i] == '"')
+					break;
+				if (s[i] < 0x20) {
+					if (!fault) {
+						fault = 1;
+						fault_at = i;
+					}
+					i++;
+					continue;
+				}
+				unsigned u, lo;
+				if (i + 5 >= n || s[i + 1] != 'u' ||
+				    hex4(s + i + 2, &u) < 0) {
+					i += 2;		/* a one-letter escape */
+					continue;
+				}
+				if (u >= 0xd800 && u <= 0xdbff && i + 11 < n &&
+				    s[i + 6] == '\\' && s[i + 7] == 'u' &&
+				    hex4(s + i + 8, &lo) == 0 && lo >= 0xdc00 &&
+				    lo <= 0xdfff) {
+					i += 12;	/* a surrogate pair */
+					continue;
+				}
+				if (!fault && (u == 0 || (u >= 0xd800 &&
+				    u <= 0xdfff))) {
+					fault = u == 0 ? 2 : 3;
+					fault_at = i;
+				}
+				i += 6;
+			}
+			size_t end = i++, j = i;
+			while (j < n && (s[j] == ' ' || s[j] == '\t' ||
+			    s[j] == '\n' || s[j] == '\r'))
+				j++;
+			int is_key = j < n && s[j] == ':';
+			if (is_key) {
+				sc->members++;
+				if (depth == 1) {
+					sc->field = (const char *)s + start;
+					sc->field_len = end - start;
+				}
+			}
+			if (fault) {
+				if (is_key && depth == 1)
+					sc->field = NULL;
+				fault_place(sc, is_key, depth, place, sizeof(place));
+				if (fault == 1)
+					FAIL("%s holds a raw control character "
+					    "(0x%02x) at byte %zu; RFC 8259 wants "
+					    "it escaped", place, s[fault_at],
+					    fault_at);
+				if (fault == 2)
+					FAIL("%s holds \\u0000 at byte %zu", place,
+					    fault_at);
+				FAIL("%s holds a lone surrogate escape '%.6s' "
+				    "at byte %zu", place,
+				    (const char *)s + fault_at, fault_at);
+			}
+		} else if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t start = i;
+			int integer = 1;
+
+			while (i < n && ((s[i] >= '0' && s[i] <= '9') ||
+			    s[i] == '-' || s[i] == '+' || s[i] == '.' ||
+			    s[i] == 'e' || s[i] == 'E')) {
+				if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+					integer = 0;
+				i++;
+			}
+			/* Doubles are checked on their json-c text (check_value);
+			 * "-Infinity" is not a number token here. */
+			if (!integer || i - start <= (size_t)1 + (c == '-'))
+				continue;
+			if (!json_number_ok((const char *)s + start, i - start)) {
+				size_t q = i - start < 40 ? i - start : 40;
+				fault_place(sc, 0, depth, place, sizeof(place));
+				FAIL("%s holds a number that is not strict JSON: "
+				    "'%.*s'", place, (int)q, (const char *)s + start);
+			}
+			if (i - start >= 19 && integer_out_of_range(s + start,
+			    i - start))
+				sc->big_integers++;
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
+/* Appends the decoded text of the JSON string at s[*i] (its opening quote)
+ * to b and leaves *i past its closing quote. The string was checked by
+ * json-c and scan_item. */
+static void
+decode_string(const unsigned char *s, size_t n, size_t *i, struct buf *b)
+{
+	size_t k = *i + 1;
+
+	while (k < n && s[k] != '"') {
+		if (s[k] != '\\') {
+			buf_putc(b, (char)s[k++]);
+			continue;
+		}
+		unsigned char e = k + 1 < n ? s[k + 1] : 0;
+		unsigned u = 0, lo = 0;
+		if (e != 'u' || k + 5 >= n || hex4(s + k + 2, &u) < 0) {
+			const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+			const char *p = e ? strchr(from, e) : NULL;
+			buf_putc(b, p ? to[p - from] : (char)e);
+			k += 2;
+			continue;
+		}
+		k += 6;
+		if (u >= 0xd800 && u <= 0xdbff && k + 5 < n &&
+		    hex4(s + k + 2, &lo) == 0) {
+			u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+			k += 6;
+		}
+		if (u < 0x80) {
+			buf_putc(b, (char)u);
+		} else if (u < 0x800) {
+			buf_putc(b, (char)(0xc0 | u >> 6));
+			buf_putc(b, (char)(0x80 | (u & 0x3f)));
+		} else if (u < 0x10000) {
+			buf_putc(b, (char)(0xe0 | u >> 12));
+			buf_putc(b, (char)(0x80 | (u >> 6 & 0x3f)));
+			buf_putc(b, (char)(0x80 | (u & 0x3f)));
+		} else {
+			buf_putc(b, (char)(0xf0 | u >> 18));
+			buf_putc(b, (char)(0x80 | (u >> 12 & 0x3f)));
+			buf_putc(b, (char)(0x80 | (u >> 6 & 0x3f)));
+			buf_putc(b, (char)(0x80 | (u & 0x3f)));
+		}
+	}
+	*i = k + 1;
+}
+
+struct member_name {
+	size_t object;			/* which object, in order of opening */
+	size_t at;			/* byte of its opening quote */
+	size_t len;			/* the raw name, between the quotes */
+	size_t dec, dec_len;		/* the decoded name, in the names buffer */
+	size_t field, field_len;	/* the top-level member it is under */
+};
+
+static const unsigned char *sort_names;
+
+static int
+cmp_member_name(const void *a, const void *b)
+{
+	const struct member_name *x = a, *y = b;
+
+	if (x->object != y->object)
+		return x->object < y->object ? -1 : 1;
+	if (x->dec_len != y->dec_len)
+		return x->dec_len < y->dec_len ? -1 : 1;
+	int c = memcmp(sort_names + x->dec, sort_names + y->dec, x->dec_len);
+	if (c)
+		return c;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* The slow path, once json-c's objects hold fewer members than the item
+ * names: finds the first repeated member name, in byte order, comparing
+ * names as an RFC 8259 reader does, after unescaping ("a" and "\u0061" are
+ * one name). Sorting keeps it O(n log n) for an item of many names. */
+static void
+find_duplicate(const unsigned char *s, size_t n, char *err, size_t errlen)
+{
+	size_t stack[64], cap = 64, count = 0, objects = 0, i = 0, field = 0,
+	    field_len = 0;
+	int depth = 0;
+	struct member_name *names = NULL;
+	struct buf dec = BUF_INIT;
+
+	while (i < n) {
+		unsigned char c = s[i];
+
+		if (c == '{' || c == '[') {
+			if (depth < 64)
+				stack[depth] = c == '{' ? objects++ : (size_t)-1;
+			depth++;
+			i++;
+		} else if (c == '}' || c == ']') {
+			depth--;
+			i++;
+		} else if (c == '"') {
+			size_t at = i, d = dec.len;
+			decode_string(s, n, &i, &dec);
+			size_t j = i;
+			while (j < n && (s[j] == ' ' || s[j] == '\t' ||
+			    s[j] == '\n' || s[j] == '\r'))
+				j++;
+			if (j >= n || s[j] != ':' || depth < 1 || depth > 64)
+				continue;
+			if (depth == 1) {
+				field = at + 1;
+				field_len = i - at - 2;
+			}
+			if (names == NULL || count == cap) {
+				if (names)
+					cap *= 2;
+				names = xrealloc(names, cap * sizeof(*names));
+			}
+			names[count++] = (struct member_name){ stack[depth - 1],
+			    at, i - at - 2, d, dec.len - d, field, field_len };
+		} else {
+			i++;
+		}
+	}
+	sort_names = dec.data;
+	qsort(names, count, sizeof(*names), cmp_member_name);
+	struct member_name *first = NULL;
+	for (size_t k = 1; k < count; k++)
+		if (names[k - 1].object == names[k].object &&
+		    names[k - 1].dec_len == names[k].dec_len &&
+		    memcmp(dec.data + names[k - 1].dec, dec.data + names[k].dec,
+		    names[k].dec_len) == 0 && (first == NULL ||
+		    names[k].at < first->at))
+			first = &names[k];
+	if (first == NULL) {
+		snprintf(err, errlen, "a member name is repeated in one object");
+	} else {
+		const char *k = (const char *)s + first->at + 1;
+		const char *f = (const char *)s + first->field;
+		size_t kq = utf8_cut(k, first->len, 40);
+		size_t fq = utf8_cut(f, first->field_len, 40);
+		if (first->field == first->at + 1)
+			snprintf(err, errlen, "duplicate member name '%.*s' at "
+			    "byte %zu", (int)kq, k, first->at);
+		else
+			snprintf(err, errlen, "duplicate member name '%.*s' "
+			    "inside '%.*s' at byte %zu", (int)kq, k, (int)fq, f,
+			    first->at);
+	}
+	free(names);
+	buf_free(&dec);
+}
+
+/* Walks the tree json-c built: numbers jsonb cannot hold, and the member
+ * count that shows a duplicate name. */
 static int
 check_value(struct json_object *v, const char *key, char *err, size_t errlen,
-    int depth, int escapes)
+    int depth, size_t *members)
 {
 	switch (json_object_get_type(v)) {
-	case json_type_string: {
-		if (!escapes)
-			return 0;
-		const unsigned char *p = (const unsigned char *)json_object_get_string(v);
-		size_t n = (size_t)json_object_get_string_len(v);
-		if (utf8_invalid_at(p, n) != (size_t)-1)
-			FAIL("field '%s' holds a NUL or a lone surrogate "
-			    "after unescaping", key);
-		return 0;
-	}
 	case json_type_double: {
 		size_t n;
 		const char *t;
@@ -106,24 +491,111 @@ check_value(struct json_object *v, const char *key, char *err, size_t errlen,
 		size_t n = json_object_array_length(v);
 		for (size_t i = 0; i < n; i++)
 			if (check_value(json_object_array_get_idx(v, i), key,
-			    err, errlen, depth + 1, escapes) < 0)
+			    err, errlen, depth + 1, members) < 0)
 				return -1;
 		return 0;
 	}
 	case json_type_object: {
+		*members += (size_t)json_object_object_length(v);
 		json_object_object_foreach(v, k, child) {
-			if (escapes && utf8_invalid_at((const unsigned char *)k,
-			    strlen(k)) != (size_t)-1)
-				FAIL("a key inside '%s' holds a lone surrogate "
-				    "after unescaping", key);
 			if (child && check_value(child, depth ? key : k, err,
-			    errlen, depth + 1, escapes) < 0)
+			    errlen, depth + 1, members) < 0)
 				return -1;
 		}
 		return 0;
 	}
 	default:
 		return 0;
+	}
+}
+
+/* Integers outside the 64-bit range are kept in attrs as their exact text,
+ * not refused: an RFC 8259 reader reads them as sent (a 128-bit id sent
+ * as a number, say), and the attrs column (PostgreSQL json) keeps the text
+ * as written; jsonb's numeric would hold them exactly too. Refusing them
+ * would quarantine valid JSON. json-c clamps them, so the text is taken from the item and
+ * hung on the json-c integer as its userdata, which put_json_value writes.
+ * The tree is walked in the item's order (json-c keeps members in
+ * insertion order, and there are no duplicates by now), taking the next
+ * integer token of the item for each integer node. */
+struct int_cursor {
+	const unsigned char *s;
+	size_t n, i;
+};
+
+static int
+next_integer(struct int_cursor *c, size_t *start, size_t *len)
+{
+	const unsigned char *s = c->s;
+
+	while (c->i < c->n) {
+		unsigned char ch = s[c->i];
+		if (ch == '"') {
+			for (c->i++; c->i < c->n && s[c->i] != '"'; c->i++)
+				if (s[c->i] == '\\')
+					c->i++;
+			c->i++;
+		} else if (ch == '-' || (ch >= '0' && ch <= '9')) {
+			size_t b = c->i;
+			int integer = 1;
+			while (c->i < c->n && ((s[c->i] >= '0' && s[c->i] <= '9') ||
+			    s[c->i] == '-' || s[c->i] == '+' || s[c->i] == '.' ||
+			    s[c->i] == 'e' || s[c->i] == 'E')) {
+				if (s[c->i] == '.' || s[c->i] == 'e' ||
+				    s[c->i] == 'E')
+					integer = 0;
+				c->i++;
+			}
+			if (integer && c->i - b > (size_t)(ch == '-')) {
+				*start = b;
+				*len = c->i - b;
+				return 1;
+			}
+		} else {
+			c->i++;
+		}
+	}
+	return 0;
+}
+
+static void
+free_text(struct json_object *v, void *text)
+{
+	(void)v;
+	free(text);
+}
+
+static void
+keep_big_integers(struct json_object *v, struct int_cursor *c)
+{
+	size_t start, len;
+
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+		if (next_integer(c, &start, &len) && len >= 19 &&
+		    integer_out_of_range(c->s + start, len)) {
+			char *t = xmalloc(len + 1);
+			memcpy(t, c->s + start, len);
+			t[len] = '\0';
+			json_object_set_userdata(v, t, free_text);
+		}
+		break;
+	case json_type_array: {
+		size_t n = json_object_array_length(v);
+		for (size_t i = 0; i < n; i++)
+			keep_big_integers(json_object_array_get_idx(v, i), c);
+		break;
+	}
+	case json_type_object: {
+		json_object_object_foreach(v, k, child) {
+			(void)k;
+			if (child)
+				keep_big_integers(child, c);
+		}
+		break;
+	}
+	default:
+		break;
 	}
 }
 
@@ -180,7 +652,10 @@ put_json_value(struct buf *b, struct json_object *v)
 		break;
 	case json_type_int: {
 		int64_t i = json_object_get_int64(v);
-		if (i == INT64_MAX)	/* json-c keeps larger values unsigned */
+		const char *text = json_object_get_userdata(v);
+		if (text)	/* outside 64 bits: see keep_big_integers */
+			buf_puts(b, text);
+		else if (i == INT64_MAX)	/* json-c keeps larger values unsigned */
 			buf_printf(b, "%llu",
 			    (unsigned long long)json_object_get_uint64(v));
 		else
@@ -342,15 +817,30 @@ map_field(struct sec_event *ev, const char *k, struct json_object *v,
 }
 
 static int
-parse_object(struct sec_event *ev, int escapes, char *err, size_t errlen)
+parse_object(struct sec_event *ev, const unsigned char *item, size_t len,
+    char *err, size_t errlen)
 {
 	struct json_object *id = NULL, *time = NULL;
+	struct scan sc = { item, len, 0, 0, NULL, 0 };
+	size_t members = 0;
 	char tbuf[64];
 
 	if (!json_object_is_type(ev->root, json_type_object))
 		FAIL("item must be a JSON object, got %s", type_name(ev->root));
-	if (check_value(ev->root, "", err, errlen, 0, escapes) < 0)
+	if (scan_item(&sc, err, errlen) < 0 ||
+	    check_value(ev->root, "", err, errlen, 0, &members) < 0)
 		return -1;
+	/* A repeated name anywhere: readers disagree on which value wins
+	 * (json-c and jsonb keep the last, others the first or both), so no
+	 * stored value could be the one every reader sees. */
+	if (members != sc.members) {
+		find_duplicate(item, len, err, errlen);
+		return -1;
+	}
+	if (sc.big_integers) {
+		struct int_cursor c = { item, len, 0 };
+		keep_big_integers(ev->root, &c);
+	}
 	json_object_object_foreach(ev->root, k, v) {
 		if (map_field(ev, k, v, &id, &time, err, errlen) < 0)
 			return -1;
@@ -389,21 +879,6 @@ parse_object(struct sec_event *ev, int escapes, char *err, size_t errlen)
 		buf_putc(&tls_attrs, '}');
 		ev->attrs.p = (const char *)tls_attrs.data;
 		ev->attrs.n = tls_attrs.len;
-	}
-	return 0;
-}
-
-static int
-has_u_escape(const unsigned char *p, size_t n)
-{
-	const unsigned char *end = p + n, *q;
-
-	while ((q = memchr(p, '\\', (size_t)(end - p))) != NULL) {
-		if (q + 1 < end && q[1] == 'u')
-			return 1;
-		p = q + 2;
-		if (p >= end)
-			break;
 	}
 	return 0;
 }
@@ -452,7 +927,7 @@ event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
 	}
 	if (ev->root == NULL)	/* the item is the literal null */
 		FAIL("item must be a JSON object, got null");
-	if (parse_object(ev, has_u_escape(item, len), err, errlen) < 0) {
+	if (parse_object(ev, item, len, err, errlen) < 0) {
 		event_clear(ev);
 		return -1;
 	}

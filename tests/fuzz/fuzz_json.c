@@ -36,6 +36,7 @@ check_str(const struct strview *s)
 struct jv {
 	const char *p, *end;
 	int depth;
+	size_t names;		/* member names read */
 };
 
 static int jv_value(struct jv *j);
@@ -158,6 +159,7 @@ jv_value(struct jv *j)
 		do {
 			jv_ws(j);
 			ok = jv_string(j);
+			j->names++;
 			jv_ws(j);
 			ok = ok && jv_eat(j, ':') && jv_value(j);
 			jv_ws(j);
@@ -198,14 +200,42 @@ jv_value(struct jv *j)
 }
 
 static int
-strict_json(const char *p, size_t n)
+strict_json_names(const char *p, size_t n, size_t *names)
 {
-	struct jv j = { p, p + n, 0 };
+	struct jv j = { p, p + n, 0, 0 };
 
 	if (!jv_value(&j))
 		return 0;
 	jv_ws(&j);
+	if (names)
+		*names = j.names;
 	return j.p == j.end;
+}
+
+static int
+strict_json(const char *p, size_t n)
+{
+	return strict_json_names(p, n, NULL);
+}
+
+/* Member names in json-c's tree: fewer than in the text when one was
+ * repeated. */
+static size_t
+tree_names(struct json_object *v)
+{
+	size_t n = 0;
+
+	if (json_object_is_type(v, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			n += tree_names(json_object_array_get_idx(v, i));
+	} else if (json_object_is_type(v, json_type_object)) {
+		n = (size_t)json_object_object_length(v);
+		json_object_object_foreach(v, k, child) {
+			(void)k;
+			n += tree_names(child);
+		}
+	}
+	return n;
 }
 
 /* attrs is one strict JSON object, without the fields that have columns of
@@ -287,6 +317,12 @@ parse_item(const unsigned char *p, size_t n)
 		return;
 	}
 	CHECK(ev.root != NULL);
+	/* Accepted means an RFC 8259 reader reads the same: strict JSON (no
+	 * raw control character, \u0000, lone surrogate or "-01") and no
+	 * repeated member name (issue 10, item 13). */
+	size_t names = 0;
+	CHECK(strict_json_names((const char *)copy, n, &names));
+	CHECK(names == tree_names(ev.root));
 	CHECK(ev.id.p != NULL && ev.id.n > 0 && ev.id.n <= EVENT_ID_MAX);
 	check_time(ev.occurred_us);
 	CHECK(ev.severity >= -1 && ev.severity <= 6);

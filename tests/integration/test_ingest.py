@@ -219,3 +219,62 @@ def test_concurrent_senders_share_batches(cluster):
         eq(db.count("event"), 4050, "event rows")
     finally:
         eq(d.stop(), 0, "bevisd exit code")
+
+
+def test_items_json_c_reads_differently_are_quarantined(cluster):
+    """Issue 10 item 13: every item is stored with exactly what an RFC 8259
+    reader gets from its raw bytes, or quarantined with a reason that names
+    the byte. One request over a real bevisd, one item per case."""
+    db = cluster.new_database()
+    d = Daemon(db)
+    t = b'"supplier":"demo","time":"2026-10-01T00:00:00Z"'
+
+    def at(item, marker, reason):
+        """reason, with the byte offset of marker in item (its first place)."""
+        return (item, "quarantined", reason % item.index(marker))
+
+    cases = [
+        # (raw item, outcome, reason)
+        at(b'{"id":"A","id\\u0000x":"B",' + t + b'}', b"\\u0000",
+           "a member name holds \\u0000 at byte %d"),
+        at(b'{"id":"n1",' + t + b',"supplier\\u0000":"x"}', b"\\u0000",
+           "a member name holds \\u0000 at byte %d"),
+        at(b'{"id":"n2",' + t + b',"msg":"a\\u0000"}', b"\\u0000",
+           "field 'msg' holds \\u0000 at byte %d"),
+        at(b'{"id":"c1",' + t + b',"msg":"a\tb"}', b"\t",
+           "field 'msg' holds a raw control character (0x09) at byte %d; "
+           "RFC 8259 wants it escaped"),
+        at(b'{"id":"s1",' + t + b',"msg":"x\\ud800y"}', b"\\ud800",
+           "field 'msg' holds a lone surrogate escape '\\ud800' at byte %d"),
+        at(b'{"id":"s2",' + t + b',"\\udc00":1}', b"\\udc00",
+           "a member name holds a lone surrogate escape '\\udc00' at byte %d"),
+        at(b'{"id":"d1",' + t + b',"id":"d2"}', b'"id":"d2"',
+           "duplicate member name 'id' at byte %d"),
+        at(b'{"id":"d3",' + t + b',"actor":{"user":"a","user":"b"}}', b'"user":"b"',
+           "duplicate member name 'user' inside 'actor' at byte %d"),
+        (b'{"id":"i1",' + t + b',"x":-01}', "quarantined",
+         "field 'x' holds a number that is not strict JSON: '-01'"),
+        (b'{"id":"big",' + t + b',"n":123456789012345678901234567890,'
+         b'"m":-99999999999999999999,"u":18446744073709551615}', "accepted", None),
+        (b'{"id":"pair",' + t + b',"msg":"\\ud83d\\ude00"}', "accepted", None),
+    ]
+    # The offsets are those of the raw bytes: the backslash of an escape.
+    eq(cases[0][2], "a member name holds \\u0000 at byte 13", "offset of the first case")
+    try:
+        body = b"".join(c[0] + b"\n" for c in cases)
+        rep = Client(d.endpoint).events(body)
+        eq(rep["status"], "ok", "status")
+        got = [(o["outcome"], o.get("reason")) for o in rep["outcomes"]]
+        eq(got, [(c[1], c[2]) for c in cases], "outcome and reason per item")
+        # Stored exactly: the big integers keep their text, the pair decodes.
+        eq(db.sql("SELECT attrs::text FROM event_view WHERE source_event_id = 'big'"),
+           [['{"n":123456789012345678901234567890,"m":-99999999999999999999,'
+             '"u":18446744073709551615}']], "big integers in attrs")
+        eq(db.value("SELECT attrs->>'msg' FROM event_view WHERE source_event_id = 'pair'"),
+           "\U0001F600", "surrogate pair")
+        eq(db.count("event"), 2, "events")
+        eq(db.count("quarantine"), 9, "quarantine rows")
+        eq(db.sql("SELECT reason FROM quarantine ORDER BY item_no"),
+           [[c[2]] for c in cases if c[2]], "stored reasons")
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")

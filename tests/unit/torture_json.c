@@ -516,11 +516,6 @@ test_attrs_unknown_fields(void **state)
 	assert_int_equal(ev.src_family, 0);
 	event_clear(&ev);
 
-	/* A duplicate key: json-c keeps the last value. */
-	PARSE_OK("{\"id\":\"first\"," T0 ",\"x\":1,\"x\":2}", &ev);
-	STR_EQ(ev.id, "e1");
-	STR_EQ(ev.attrs, "{\"x\":2}");
-	event_clear(&ev);
 }
 
 static void
@@ -963,54 +958,228 @@ test_invalid_utf8(void **state)
 	PARSE_ERR("{\"\xc0\xaf\":1}", "invalid UTF-8 at byte 2 of the item");
 }
 
+/* Checks the reason, whose format takes the byte offset: the length of
+ * prefix, the part of json before the fault. */
+#define ERR_AT(json, prefix, fmt) do { \
+	char want_[256]; \
+	snprintf(want_, sizeof(want_), fmt, strlen(prefix)); \
+	parse_err_at(json, strlen(json), want_, __FILE__, __LINE__); \
+} while (0)
+
+/* \u0000: json-c decodes it into a NUL that PostgreSQL text refuses and
+ * that cuts a member name short, so "id\u0000x" would override "id". */
 static void
 test_nul_escape(void **state)
 {
-	struct sec_event ev;
-
 	(void)state;
-	PARSE_ERR("{" T0 ",\"x\":\"a\\u0000b\"}",
-	    "field 'x' holds a NUL or a lone surrogate after unescaping");
-	PARSE_ERR("{\"id\":\"e\\u0000\",\"time\":\"2024-02-29T12:34:56Z\"}",
-	    "field 'id' holds a NUL or a lone surrogate after unescaping");
-	PARSE_ERR("{\"id\":\"e1\",\"time\":\"2024-02-29T12:34:56Z\\u0000\"}",
-	    "field 'time' holds a NUL or a lone surrogate after unescaping");
-	PARSE_ERR("{" T0 ",\"message\":\"\\u0000\"}",
-	    "field 'message' holds a NUL or a lone surrogate after unescaping");
+	ERR_AT("{" T0 ",\"x\":\"a\\u0000b\"}", "{" T0 ",\"x\":\"a",
+	    "field 'x' holds \\u0000 at byte %zu");
+	ERR_AT("{\"id\":\"e\\u0000\",\"time\":\"2024-02-29T12:34:56Z\"}",
+	    "{\"id\":\"e", "field 'id' holds \\u0000 at byte %zu");
+	ERR_AT("{\"id\":\"e1\",\"time\":\"2024-02-29T12:34:56Z\\u0000\"}",
+	    "{\"id\":\"e1\",\"time\":\"2024-02-29T12:34:56Z",
+	    "field 'time' holds \\u0000 at byte %zu");
+	ERR_AT("{" T0 ",\"message\":\"\\u0000\"}", "{" T0 ",\"message\":\"",
+	    "field 'message' holds \\u0000 at byte %zu");
 	/* Inside nested values the top-level field is named. */
-	PARSE_ERR("{" T0 ",\"actor\":{\"user\":\"\\u0000\"}}",
-	    "field 'actor' holds a NUL or a lone surrogate after unescaping");
-	PARSE_ERR("{" T0 ",\"l\":[\"ok\",[\"\\u0000\"]]}",
-	    "field 'l' holds a NUL or a lone surrogate after unescaping");
-	PARSE_ERR("{" T0 ",\"a\":{\"b\":{\"c\":\"x\\u0000\"}}}",
-	    "field 'a' holds a NUL or a lone surrogate after unescaping");
-	/* json-c cuts a key at an escaped NUL; the value is kept under the
-	 * shortened key. */
-	PARSE_OK("{" T0 ",\"k\\u0000ey\":1}", &ev);
-	STR_EQ(ev.attrs, "{\"k\":1}");
+	ERR_AT("{" T0 ",\"actor\":{\"user\":\"\\u0000\"}}",
+	    "{" T0 ",\"actor\":{\"user\":\"",
+	    "field 'actor' holds \\u0000 at byte %zu");
+	ERR_AT("{" T0 ",\"l\":[\"ok\",[\"\\u0000\"]]}", "{" T0 ",\"l\":[\"ok\",[\"",
+	    "field 'l' holds \\u0000 at byte %zu");
+	ERR_AT("{" T0 ",\"a\":{\"b\":{\"c\":\"x\\u0000\"}}}",
+	    "{" T0 ",\"a\":{\"b\":{\"c\":\"x",
+	    "field 'a' holds \\u0000 at byte %zu");
+	/* In a member name: the attack of issue 10, item 13. json-c would read
+	 * "id\u0000x" as "id" and store B, where any RFC 8259 reader sees A. */
+	ERR_AT("{\"id\":\"A\",\"id\\u0000x\":\"B\",\"time\":\"2024-02-29T12:34:56Z\"}",
+	    "{\"id\":\"A\",\"id", "a member name holds \\u0000 at byte %zu");
+	ERR_AT("{\"supplier\":\"a\",\"supplier\\u0000\":\"b\"," T0 "}",
+	    "{\"supplier\":\"a\",\"supplier",
+	    "a member name holds \\u0000 at byte %zu");
+	ERR_AT("{" T0 ",\"k\\u0000ey\":1}", "{" T0 ",\"k",
+	    "a member name holds \\u0000 at byte %zu");
+	ERR_AT("{" T0 ",\"o\":{\"k\\u0000\":1}}", "{" T0 ",\"o\":{\"k",
+	    "a member name inside 'o' holds \\u0000 at byte %zu");
+	/* Other escapes of small code points are fine; only U+0000 is not. */
+	struct sec_event ev;
+	PARSE_OK("{" T0 ",\"k\\u0001\":\"\\u0001\\u001f\\u0020\"}", &ev);
+	STR_EQ(ev.attrs, "{\"k\\u0001\":\"\\u0001\\u001f \"}");
 	event_clear(&ev);
 }
 
-/* json-c 0.16 replaces a lone surrogate escape with U+FFFD, so it never
- * reaches the NUL/surrogate check; a valid pair decodes normally. */
+/* json-c 0.16 replaces a lone surrogate escape with U+FFFD; an RFC 8259
+ * reader sees a lone surrogate, which no UTF-8 text can hold. */
 static void
 test_surrogate_escapes(void **state)
 {
 	struct sec_event ev;
 
 	(void)state;
-	PARSE_OK("{" T0 ",\"message\":\"a\\ud800b\"}", &ev);
-	STR_EQ(ev.message, "a\xef\xbf\xbd" "b");
-	event_clear(&ev);
-	PARSE_OK("{" T0 ",\"x\":\"\\udc00\"}", &ev);
-	STR_EQ(ev.attrs, "{\"x\":\"\xef\xbf\xbd\"}");
-	event_clear(&ev);
-	PARSE_OK("{" T0 ",\"x\":\"\\ud800\\u0041\"}", &ev);
-	STR_EQ(ev.attrs, "{\"x\":\"\xef\xbf\xbd" "A\"}");
-	event_clear(&ev);
-	PARSE_OK("{" T0 ",\"message\":\"\\ud83d\\ude00\"}", &ev);
+	ERR_AT("{" T0 ",\"message\":\"a\\ud800b\"}", "{" T0 ",\"message\":\"a",
+	    "field 'message' holds a lone surrogate escape '\\ud800' at byte %zu");
+	ERR_AT("{" T0 ",\"x\":\"\\udc00\"}", "{" T0 ",\"x\":\"",
+	    "field 'x' holds a lone surrogate escape '\\udc00' at byte %zu");
+	/* A high half followed by something else than a low half. */
+	ERR_AT("{" T0 ",\"x\":\"\\uD800\\u0041\"}", "{" T0 ",\"x\":\"",
+	    "field 'x' holds a lone surrogate escape '\\uD800' at byte %zu");
+	ERR_AT("{" T0 ",\"x\":\"\\ud800\\ud800\"}", "{" T0 ",\"x\":\"",
+	    "field 'x' holds a lone surrogate escape '\\ud800' at byte %zu");
+	ERR_AT("{" T0 ",\"x\":\"\\ud800\"}", "{" T0 ",\"x\":\"",
+	    "field 'x' holds a lone surrogate escape '\\ud800' at byte %zu");
+	/* Two low halves: the first is reported. */
+	ERR_AT("{" T0 ",\"x\":\"ok\\ude00\\ude00\"}", "{" T0 ",\"x\":\"ok",
+	    "field 'x' holds a lone surrogate escape '\\ude00' at byte %zu");
+	ERR_AT("{\"id\":\"\\udfff\",\"time\":\"2024-02-29T12:34:56Z\"}", "{\"id\":\"",
+	    "field 'id' holds a lone surrogate escape '\\udfff' at byte %zu");
+	ERR_AT("{" T0 ",\"k\\udbff\":1}", "{" T0 ",\"k",
+	    "a member name holds a lone surrogate escape '\\udbff' at byte %zu");
+	ERR_AT("{" T0 ",\"a\":[{\"\\udc00\":1}]}", "{" T0 ",\"a\":[{\"",
+	    "a member name inside 'a' holds a lone surrogate escape '\\udc00' "
+	    "at byte %zu");
+	/* A pair decodes, in either case of hex digit. */
+	PARSE_OK("{" T0 ",\"message\":\"\\ud83d\\ude00\",\"\\uD83D\\uDE00\":1}",
+	    &ev);
 	STR_EQ(ev.message, "\xf0\x9f\x98\x80");
+	STR_EQ(ev.attrs, "{\"\xf0\x9f\x98\x80\":1}");
 	event_clear(&ev);
+	/* An escaped backslash before "ud800" is no escape. */
+	PARSE_OK("{" T0 ",\"x\":\"\\\\ud800\"}", &ev);
+	STR_EQ(ev.attrs, "{\"x\":\"\\\\ud800\"}");
+	event_clear(&ev);
+}
+
+/* RFC 8259 wants U+0000..U+001F escaped inside strings; json-c takes them
+ * raw. DEL and C1 characters may stand raw. */
+static void
+test_raw_control_characters(void **state)
+{
+	struct sec_event ev;
+
+	(void)state;
+	ERR_AT("{" T0 ",\"message\":\"a\tb\"}", "{" T0 ",\"message\":\"a",
+	    "field 'message' holds a raw control character (0x09) at byte %zu; "
+	    "RFC 8259 wants it escaped");
+	ERR_AT("{" T0 ",\"x\":[\"\x01\"]}", "{" T0 ",\"x\":[\"",
+	    "field 'x' holds a raw control character (0x01) at byte %zu; "
+	    "RFC 8259 wants it escaped");
+	ERR_AT("{\"id\":\"e\n1\",\"time\":\"2024-02-29T12:34:56Z\"}", "{\"id\":\"e",
+	    "field 'id' holds a raw control character (0x0a) at byte %zu; "
+	    "RFC 8259 wants it escaped");
+	ERR_AT("{" T0 ",\"k\x1f\":1}", "{" T0 ",\"k",
+	    "a member name holds a raw control character (0x1f) at byte %zu; "
+	    "RFC 8259 wants it escaped");
+	ERR_AT("{" T0 ",\"o\":{\"\r\":1}}", "{" T0 ",\"o\":{\"",
+	    "a member name inside 'o' holds a raw control character (0x0d) at "
+	    "byte %zu; RFC 8259 wants it escaped");
+	/* The first fault in byte order is the one reported. */
+	ERR_AT("{" T0 ",\"x\":\"\x02\\u0000\"}", "{" T0 ",\"x\":\"",
+	    "field 'x' holds a raw control character (0x02) at byte %zu; "
+	    "RFC 8259 wants it escaped");
+	/* Whitespace between tokens is no string content. */
+	PARSE_OK("{\t" T0 ",\r\n\"x\" :\t\"\x7f\xc2\x80\"\n}", &ev);
+	STR_EQ(ev.attrs, "{\"x\":\"\\u007f\xc2\x80\"}");
+	event_clear(&ev);
+}
+
+/* A repeated member name: json-c and jsonb keep the last value, other
+ * readers the first, so the item is quarantined, wherever it is. */
+static void
+test_duplicate_names(void **state)
+{
+	struct sec_event ev;
+	char *big;
+	size_t n = 0;
+
+	(void)state;
+	ERR_AT("{\"id\":\"first\"," T0 "}", "{\"id\":\"first\",",
+	    "duplicate member name 'id' at byte %zu");
+	ERR_AT("{" T0 ",\"time\":\"2024-01-01T00:00:00Z\"}", "{" T0 ",",
+	    "duplicate member name 'time' at byte %zu");
+	ERR_AT("{\"supplier\":\"a\"," T0 ",\"supplier\":\"b\"}",
+	    "{\"supplier\":\"a\"," T0 ",",
+	    "duplicate member name 'supplier' at byte %zu");
+	ERR_AT("{" T0 ",\"x\":1,\"x\":2}", "{" T0 ",\"x\":1,",
+	    "duplicate member name 'x' at byte %zu");
+	/* Names are compared unescaped, as an RFC 8259 reader does. */
+	ERR_AT("{" T0 ",\"\\u0069d\":\"e2\"}", "{" T0 ",",
+	    "duplicate member name '\\u0069d' at byte %zu");
+	ERR_AT("{" T0 ",\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}",
+	    "{" T0 ",\"\\ud83d\\ude00\":1,",
+	    "duplicate member name '\xf0\x9f\x98\x80' at byte %zu");
+	/* Nested: the top-level member is named; the first repeat in byte
+	 * order is reported. */
+	ERR_AT("{" T0 ",\"actor\":{\"user\":\"a\",\"user\":\"b\"}}",
+	    "{" T0 ",\"actor\":{\"user\":\"a\",",
+	    "duplicate member name 'user' inside 'actor' at byte %zu");
+	ERR_AT("{" T0 ",\"l\":[{\"a\":1},{\"b\":1,\"b\":2}],\"z\":1,\"z\":2}",
+	    "{" T0 ",\"l\":[{\"a\":1},{\"b\":1,",
+	    "duplicate member name 'b' inside 'l' at byte %zu");
+	/* The same name in sibling objects, or at two depths, is no repeat. */
+	PARSE_OK("{" T0 ",\"l\":[{\"a\":1},{\"a\":2}],\"a\":{\"a\":3}}", &ev);
+	STR_EQ(ev.attrs, "{\"l\":[{\"a\":1},{\"a\":2}],\"a\":{\"a\":3}}");
+	event_clear(&ev);
+	/* "a" and "a\u0000" were one name to json-c; the NUL is refused first. */
+	ERR_AT("{" T0 ",\"a\":1,\"a\\u0000\":2}", "{" T0 ",\"a\":1,\"a",
+	    "a member name holds \\u0000 at byte %zu");
+	/* 50,000 names with one repeat at the end: sorted, not compared in
+	 * pairs. */
+	big = malloc(1000000);
+	n += (size_t)sprintf(big + n, "{" T0);
+	for (int i = 0; i < 50000; i++)
+		n += (size_t)sprintf(big + n, ",\"k%d\":1", i);
+	size_t at = n + 1;
+	n += (size_t)sprintf(big + n, ",\"k17\":2}");
+	char want[80];
+	snprintf(want, sizeof(want), "duplicate member name 'k17' at byte %zu",
+	    at);
+	parse_err_at(big, n, want, __FILE__, __LINE__);
+	free(big);
+}
+
+/* Integers outside the 64-bit range, which json-c clamps, keep their exact
+ * text in attrs (jsonb's numeric holds them). */
+static void
+test_big_integers(void **state)
+{
+	struct sec_event ev;
+
+	(void)state;
+	PARSE_OK("{" T0 ",\"a\":18446744073709551615,\"b\":18446744073709551616,"
+	    "\"c\":-9223372036854775808,\"d\":-9223372036854775809,"
+	    "\"e\":[123456789012345678901234567890,1,{\"f\":-99999999999999999999}],"
+	    "\"g\":9223372036854775807,\"h\":0.5,\"i\":1e30}", &ev);
+	STR_EQ(ev.attrs, "{\"a\":18446744073709551615,\"b\":18446744073709551616,"
+	    "\"c\":-9223372036854775808,\"d\":-9223372036854775809,"
+	    "\"e\":[123456789012345678901234567890,1,{\"f\":-99999999999999999999}],"
+	    "\"g\":9223372036854775807,\"h\":0.5,\"i\":1e30}");
+	event_clear(&ev);
+	/* Hundreds of digits, and digits in strings and mapped fields around
+	 * them do not shift which number gets which text. */
+	char json[1200], want[1200];
+	char digits[301];
+	for (int i = 0; i < 300; i++)
+		digits[i] = (char)('1' + i % 9);
+	digits[300] = '\0';
+	snprintf(json, sizeof(json), "{\"id\":\"12345678901234567890\",\"seq\":7,"
+	    "\"time\":\"2024-02-29T12:34:56Z\",\"n\":%s,\"s\":\"-1 99999999999999999999\","
+	    "\"m\":-%s}", digits, digits);
+	snprintf(want, sizeof(want), "{\"n\":%s,\"s\":\"-1 99999999999999999999\","
+	    "\"m\":-%s}", digits, digits);
+	PARSE_OK_S(json, &ev);
+	STR_EQ(ev.attrs, want);
+	assert_int_equal(ev.seq, 7);
+	event_clear(&ev);
+	/* Mapped integer fields refuse them. */
+	PARSE_ERR("{" T0 ",\"seq\":99999999999999999999}",
+	    "field 'seq' must be 0..9223372036854775807");
+	PARSE_ERR("{" T0 ",\"seq\":-99999999999999999999}",
+	    "field 'seq' must be 0..9223372036854775807");
+	/* An integer with a leading zero after '-', which json-c reads. */
+	PARSE_ERR("{" T0 ",\"x\":-01}",
+	    "field 'x' holds a number that is not strict JSON: '-01'");
+	PARSE_ERR("{" T0 ",\"x\":[-00]}",
+	    "field 'x' holds a number that is not strict JSON: '-00'");
 }
 
 static void
@@ -1227,10 +1396,8 @@ test_number_text(void **state)
 	    "\"e\":1.5e-3,\"f\":0e0,\"g\":-1E-07,\"h\":10.010}");
 	event_clear(&ev);
 	/* json-c reads an integer with a leading zero after '-' as the
-	 * integer; attrs gets the plain number. */
-	PARSE_OK("{" T0 ",\"x\":-01}", &ev);
-	STR_EQ(ev.attrs, "{\"x\":-1}");
-	event_clear(&ev);
+	 * integer; an RFC 8259 reader refuses it. */
+	PARSE_ERR("{" T0 ",\"x\":-01}", NOT_STRICT("x", "-01"));
 }
 
 int
@@ -1263,6 +1430,9 @@ main(void)
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_nul_escape),
 		cmocka_unit_test(test_surrogate_escapes),
+		cmocka_unit_test(test_raw_control_characters),
+		cmocka_unit_test(test_duplicate_names),
+		cmocka_unit_test(test_big_integers),
 		cmocka_unit_test(test_invalid_json),
 		cmocka_unit_test(test_not_an_object),
 		cmocka_unit_test(test_nesting_depth),
