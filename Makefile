@@ -38,7 +38,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
-             common/curvekey.c
+             common/curvekey.c common/zmsg.c
 DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c \
              daemon/auth.c daemon/metrics.c daemon/spool.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)

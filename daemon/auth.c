@@ -18,6 +18,9 @@
 
 #include "log.h"
 #include "xmalloc.h"
+#include "zmsg.h"
+
+#define ZAP_FRAMES	7	/* version ... credentials (RFC 27) */
 
 struct registry {
 	struct supplier *s;
@@ -189,24 +192,13 @@ auth_find(struct auth *a, const char *name)
 static void
 zap_handle(struct auth *a)
 {
-	zmq_msg_t f[8];
-	int n = 0, more;
+	zmq_msg_t f[ZAP_FRAMES + 1];
+	struct zmsg zm;
+	size_t n;
 	char addr[64] = "";
 
-	do {
-		zmq_msg_t m;
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, a->zap, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
-			break;
-		}
-		more = zmq_msg_more(&m);
-		if (n < 8) {
-			zmq_msg_init(&f[n]);
-			zmq_msg_move(&f[n++], &m);
-		}
-		zmq_msg_close(&m);
-	} while (more);
+	/* libzmq writes these requests itself; the bound is for safety. */
+	n = zmsg_recv(a->zap, &zm, f, ZAP_FRAMES + 1);
 	if (n < 6)
 		goto out;
 	const char *status = "400", *text = "unknown key", *user = "";
@@ -243,8 +235,7 @@ zap_handle(struct auth *a)
 	zmq_send(a->zap, user, strlen(user), ZMQ_SNDMORE);
 	zmq_send(a->zap, "", 0, 0);
 out:
-	for (int i = 0; i < n; i++)
-		zmq_msg_close(&f[i]);
+	zmsg_close(&zm);
 }
 
 static void

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "proto.h"
 #include "xmalloc.h"
+#include "zmsg.h"
 
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
 #define READ_BURST	256	/* messages per wake-up before yielding */
@@ -165,36 +166,19 @@ static void
 read_message(struct receiver *rc)
 {
 	zmq_msg_t parts[MAX_PARTS];
-	size_t n = 0, extra = 0, total = 0;
-	int more;
+	struct zmsg zm;
+	size_t n, total;
 	char rid[PROTO_REQUEST_ID_MAX + 1] = "";
 	char msg[256];
 
-	do {
-		zmq_msg_t m;
-
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, rc->sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
-			break;
-		}
-		total += zmq_msg_size(&m);
-		more = zmq_msg_more(&m);
-		if (n < MAX_PARTS) {
-			zmq_msg_init(&parts[n]);
-			zmq_msg_move(&parts[n++], &m);
-		} else {
-			extra++;
-		}
-		zmq_msg_close(&m);
-	} while (more);
-	if (n == 0)
+	if ((n = zmsg_recv(rc->sock, &zm, parts, MAX_PARTS)) == 0)
 		return;
+	total = zm.bytes;
 
 	zmq_msg_t *route = &parts[0];
 	int has_delim = n >= 2 && zmq_msg_size(&parts[1]) == 0;
 	size_t first = has_delim ? 2 : 1;
-	size_t nframes = n - first + extra;
+	size_t nframes = zm.frames - first;
 	zmq_msg_t *f = &parts[first];
 
 	if (nframes >= 3 && proto_request_id_valid(zmq_msg_data(&f[2]),
@@ -309,8 +293,7 @@ read_message(struct receiver *rc)
 	    zmq_msg_size(&r->body), proto_content_type_name(ct));
 	writer_pool_submit(rc->pool, r);
 done:
-	for (size_t i = 0; i < n; i++)
-		zmq_msg_close(&parts[i]);
+	zmsg_close(&zm);
 }
 
 static void
