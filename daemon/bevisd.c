@@ -1,7 +1,9 @@
 /* bevisd.c - start-up, signals and the event loop. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <zmq.h>
 #include <signal.h>
@@ -218,13 +220,38 @@ make_state_dirs(const struct config *c, char *spool_dir, size_t len)
 	}
 }
 
+/* Nonzero for ipc://PATH, or tcp://ADDR:PORT where ADDR is a literal
+ * loopback address (127.0.0.0/8, [::1]). libzmq would also take a host
+ * name, an interface name, "*" and a source part ("SRC;ADDR", whose ADDR
+ * is what it binds), so anything else is refused rather than parsed. */
 static int
 endpoint_is_local(const char *ep)
 {
-	return strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0 ||
-	    strncmp(ep, "tcp://127.", 10) == 0 ||
-	    strncmp(ep, "tcp://localhost:", 16) == 0 ||
-	    strncmp(ep, "tcp://[::1]:", 12) == 0;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *addr, *colon, *p;
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	if (strncmp(ep, "ipc://", 6) == 0)
+		return ep[6] != '\0';
+	if (strncmp(ep, "tcp://", 6) != 0 || strchr(ep, ';') != NULL)
+		return 0;
+	addr = ep + 6;
+	if ((colon = strrchr(addr, ':')) == NULL || colon[1] == '\0' ||
+	    (size_t)(colon - addr) >= sizeof(host))
+		return 0;
+	for (p = colon + 1; *p; p++)
+		if ((*p < '0' || *p > '9') && strcmp(colon + 1, "*") != 0)
+			return 0;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	if (host[0] == '[') {
+		size_t len = strlen(host);
+		if (len < 3 || host[len - 1] != ']')
+			return 0;
+		host[len - 1] = '\0';
+		return inet_pton(AF_INET6, host + 1, bin) == 1 &&
+		    IN6_IS_ADDR_LOOPBACK((struct in6_addr *)(void *)bin);
+	}
+	return inet_pton(AF_INET, host, bin) == 1 && bin[0] == 127;
 }
 
 /* Who may send decides how the socket is set up: CURVE with the server's
@@ -343,6 +370,15 @@ main(int argc, char **argv)
 	sodium_memzero(curve, sizeof(curve));
 	if (receiver == NULL)
 		return 1;
+	/* What libzmq bound, not what the file said: plaintext only where
+	 * nobody but this machine can reach it. */
+	if (!cfg.curve_secret_key[0]) {
+		char bound[256];
+		receiver_last_endpoint(receiver, bound, sizeof(bound));
+		if (!endpoint_is_local(bound))
+			fatalx("allow_plaintext: bound %s, which is not a loopback "
+			    "or ipc endpoint; refusing to serve", bound);
+	}
 	char spool_dir[4096];
 	int with_spool = cfg.spool_max_bytes > 0 && cfg.state_dir[0];
 	if (with_spool)

@@ -468,6 +468,18 @@ receiver_free(struct receiver *rc)
 }
 
 void
+receiver_last_endpoint(struct receiver *rc, char *out, size_t len)
+{
+	size_t sz = len;
+
+	if (len == 0)
+		return;
+	if (zmq_getsockopt(rc->sock, ZMQ_LAST_ENDPOINT, out, &sz) < 0)
+		out[0] = '\0';
+	out[len - 1] = '\0';
+}
+
+void
 receiver_metrics(struct receiver *rc, struct buf *b)
 {
 	buf_printf(b, "# HELP bevis_requests_total EVENTS requests taken in.\n"

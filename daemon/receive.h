@@ -27,6 +27,8 @@ void receiver_drain(struct receiver *rc);
 /* Sends the replies still waiting after the writers stopped. */
 void receiver_flush(struct receiver *rc);
 void receiver_free(struct receiver *rc);
+/* The endpoint libzmq actually bound (ZMQ_LAST_ENDPOINT), or "". */
+void receiver_last_endpoint(struct receiver *rc, char *out, size_t len);
 /* Appends the receiver's counters and gauges in Prometheus text format. */
 void receiver_metrics(struct receiver *rc, struct buf *b);
 
