@@ -221,9 +221,9 @@ make_state_dirs(const struct config *c, char *spool_dir, size_t len)
 }
 
 /* Nonzero for ipc://PATH, or tcp://ADDR:PORT where ADDR is a literal
- * loopback address (127.0.0.0/8, [::1]). libzmq would also take a host
- * name, an interface name, "*" and a source part ("SRC;ADDR", whose ADDR
- * is what it binds), so anything else is refused rather than parsed. */
+ * loopback address (127.0.0.0/8, [::1], [::ffff:127.x.x.x]). libzmq would
+ * also take a host name, an interface name, "*" and a source part
+ * ("SRC;ADDR", whose ADDR is what it binds), so all that is refused. */
 static int
 endpoint_is_local(const char *ep)
 {
@@ -248,8 +248,12 @@ endpoint_is_local(const char *ep)
 		if (len < 3 || host[len - 1] != ']')
 			return 0;
 		host[len - 1] = '\0';
-		return inet_pton(AF_INET6, host + 1, bin) == 1 &&
-		    IN6_IS_ADDR_LOOPBACK((struct in6_addr *)(void *)bin);
+		if (inet_pton(AF_INET6, host + 1, bin) != 1)
+			return 0;
+		/* With ZMQ_IPV6, 127.0.0.1 is bound as [::ffff:127.0.0.1]. */
+		return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)(void *)bin) ||
+		    (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)(void *)bin) &&
+		    bin[12] == 127);
 	}
 	return inet_pton(AF_INET, host, bin) == 1 && bin[0] == 127;
 }
