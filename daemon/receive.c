@@ -6,6 +6,7 @@
 #include "receive.h"
 
 #include <errno.h>
+#include <sys/queue.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,23 @@
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
 #define READ_BURST	256	/* messages per wake-up before yielding */
 #define SNDHWM_MIN	1000	/* replies queued per peer */
+#define REPLY_RETRY_MS	5	/* how often held replies are tried again */
+#define REPLY_KEEP_S	60	/* how long a reply is held for its peer */
+#define REPLY_HELD_MAX	(16u << 20)	/* bytes of replies held, at most */
+
+/* A reply the peer's queue had no room for (EAGAIN under
+ * ZMQ_ROUTER_MANDATORY): held here and sent once the peer reads. */
+struct held_reply {
+	TAILQ_ENTRY(held_reply) entry;
+	unsigned char route[256];
+	size_t route_len;
+	int has_delim;
+	char request_id[PROTO_REQUEST_ID_MAX + 1];
+	int64_t since_us;
+	size_t len;
+	char status[];			/* len bytes */
+};
+TAILQ_HEAD(held_list, held_reply);
 
 struct inflight {
 	int32_t supplier_id;	/* 0: unauthenticated senders, together */
@@ -41,6 +59,10 @@ struct receiver {
 	size_t inflight_bytes;
 	size_t inflight;
 	uint64_t requests, refused, busy;	/* for /metrics */
+	uint64_t replies_dropped;	/* peer gone, or held too long */
+	struct held_list held;		/* replies waiting for room, in order */
+	size_t held_n, held_bytes;
+	struct event *ev_retry;
 	int draining;
 };
 
@@ -82,21 +104,156 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Sends [route][delimiter?][version][request id][status]. A peer that is
- * gone or not reading loses its reply; its retry gets the same outcome. */
 static void
-send_reply(struct receiver *rc, const void *route, size_t route_len,
+reply_dropped(struct receiver *rc, const char *request_id, const char *why)
+{
+	rc->replies_dropped++;
+	log_warnx("request %s: reply dropped: %s", request_id, why);
+}
+
+/* Sends [route][delimiter?][version][request id][status]: 0 when sent, or
+ * -1 with errno. With ZMQ_ROUTER_MANDATORY the first frame fails with
+ * EAGAIN when the peer's queue is at its high-water mark and EHOSTUNREACH
+ * when the peer is gone; once it is taken, so are the rest. */
+static int
+send_frames(struct receiver *rc, const void *route, size_t route_len,
     int has_delim, const char *request_id, const void *status, size_t len)
 {
 	int f = ZMQ_SNDMORE | ZMQ_DONTWAIT;
 
-	if (zmq_send(rc->sock, route, route_len, f) < 0 ||
-	    (has_delim && zmq_send(rc->sock, "", 0, f) < 0) ||
+	if (zmq_send(rc->sock, route, route_len, f) < 0)
+		return -1;
+	if ((has_delim && zmq_send(rc->sock, "", 0, f) < 0) ||
 	    zmq_send(rc->sock, PROTO_VERSION, strlen(PROTO_VERSION), f) < 0 ||
 	    zmq_send(rc->sock, request_id, strlen(request_id), f) < 0 ||
-	    zmq_send(rc->sock, status, len, ZMQ_DONTWAIT) < 0)
-		log_info("request %s: reply not delivered: %s", request_id,
-		    zmq_strerror(errno));
+	    zmq_send(rc->sock, status, len, ZMQ_DONTWAIT) < 0) {
+		if (errno == EAGAIN)	/* not expected: report it as lost */
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+hold_reply(struct receiver *rc, const void *route, size_t route_len,
+    int has_delim, const char *request_id, const void *status, size_t len)
+{
+	struct held_reply *h;
+
+	if (rc->held_bytes + len > REPLY_HELD_MAX) {
+		reply_dropped(rc, request_id, "too many replies wait for peers "
+		    "that do not read them");
+		return;
+	}
+	h = xmalloc(sizeof(*h) + len);
+	memcpy(h->route, route, route_len);
+	h->route_len = route_len;
+	h->has_delim = has_delim;
+	snprintf(h->request_id, sizeof(h->request_id), "%s", request_id);
+	h->since_us = now_us();
+	h->len = len;
+	memcpy(h->status, status, len);
+	TAILQ_INSERT_TAIL(&rc->held, h, entry);
+	rc->held_n++;
+	rc->held_bytes += len;
+	if (rc->ev_retry && !evtimer_pending(rc->ev_retry, NULL)) {
+		struct timeval tv = { 0, REPLY_RETRY_MS * 1000 };
+		evtimer_add(rc->ev_retry, &tv);
+	}
+}
+
+static void
+unhold(struct receiver *rc, struct held_reply *h)
+{
+	TAILQ_REMOVE(&rc->held, h, entry);
+	rc->held_n--;
+	rc->held_bytes -= h->len;
+	free(h);
+}
+
+static int
+route_in(unsigned char (*routes)[256], size_t *rlen, size_t n,
+    const struct held_reply *h)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rlen[i] == h->route_len &&
+		    memcmp(routes[i], h->route, h->route_len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Tries the held replies in order. A peer whose queue is still full keeps
+ * the rest of its replies held, so its replies stay in order. */
+static void
+send_held(struct receiver *rc)
+{
+	unsigned char blocked[16][256];
+	size_t blen[16], nblocked = 0;
+	int64_t now = now_us();
+	struct held_reply *h, *next;
+
+	for (h = TAILQ_FIRST(&rc->held); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (route_in(blocked, blen, nblocked, h))
+			continue;
+		if (send_frames(rc, h->route, h->route_len, h->has_delim,
+		    h->request_id, h->status, h->len) == 0) {
+			unhold(rc, h);
+		} else if (errno == EAGAIN &&
+		    now - h->since_us < (int64_t)REPLY_KEEP_S * 1000000) {
+			if (nblocked == 16)
+				break;	/* enough peers tried for one pass */
+			memcpy(blocked[nblocked], h->route, h->route_len);
+			blen[nblocked++] = h->route_len;
+		} else {
+			reply_dropped(rc, h->request_id, errno == EAGAIN ?
+			    "the peer has not read its replies for a minute" :
+			    zmq_strerror(errno));
+			unhold(rc, h);
+		}
+	}
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *rc = arg;
+
+	(void)fd;
+	(void)what;
+	send_held(rc);
+	if (!TAILQ_EMPTY(&rc->held)) {
+		struct timeval tv = { 0, REPLY_RETRY_MS * 1000 };
+		evtimer_add(rc->ev_retry, &tv);
+	}
+}
+
+/* Sends a reply, or holds it while the peer's queue is full: a ROUTER
+ * would otherwise drop it silently at the high-water mark. A peer that is
+ * gone loses its reply (counted and logged); its retry gets the same
+ * outcome. */
+static void
+send_reply(struct receiver *rc, const void *route, size_t route_len,
+    int has_delim, const char *request_id, const void *status, size_t len)
+{
+	int held = 0;
+	struct held_reply *h;
+
+	/* Behind a held reply to the same peer: wait in line. */
+	TAILQ_FOREACH(h, &rc->held, entry)
+		if (h->route_len == route_len &&
+		    memcmp(h->route, route, route_len) == 0) {
+			held = 1;
+			break;
+		}
+	if (!held && send_frames(rc, route, route_len, has_delim, request_id,
+	    status, len) == 0)
+		return;
+	if (held || errno == EAGAIN)
+		hold_reply(rc, route, route_len, has_delim, request_id, status,
+		    len);
+	else
+		reply_dropped(rc, request_id, zmq_strerror(errno));
 }
 
 static void
@@ -384,6 +541,7 @@ receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 	int one = 1, linger = 2000, hwm = (int)cfg->rcvhwm;
 
 	rc->cfg = cfg;
+	TAILQ_INIT(&rc->held);
 	if ((rc->sock = zmq_socket(zctx, ZMQ_ROUTER)) == NULL)
 		fatalx("zmq socket: %s", zmq_strerror(errno));
 	/* A frame up to twice the limit still gets a "too_large" reply; a
@@ -399,6 +557,9 @@ receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 	 * so a larger mark costs little (SNDHWM_MIN x a reply per peer). */
 	hwm = hwm < SNDHWM_MIN ? SNDHWM_MIN : hwm;
 	zmq_setsockopt(rc->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	/* Past the mark a send fails with EAGAIN instead: the reply is held
+	 * and sent when the peer reads (send_reply). */
+	zmq_setsockopt(rc->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	if (curve_secret) {
 		if (zmq_setsockopt(rc->sock, ZMQ_CURVE_SERVER, &one,
 		    sizeof(one)) < 0 ||
@@ -433,6 +594,7 @@ receiver_start(struct receiver *rc, struct event_base *base,
 	rc->ev_sock = event_new(base, fd, EV_READ | EV_PERSIST, on_socket, rc);
 	rc->ev_done = event_new(base, writer_pool_fd(pool), EV_READ | EV_PERSIST,
 	    on_done, rc);
+	rc->ev_retry = evtimer_new(base, on_retry, rc);
 	event_add(rc->ev_sock, NULL);
 	event_add(rc->ev_done, NULL);
 	/* Messages may already be queued before the first edge. */
@@ -453,6 +615,20 @@ void
 receiver_flush(struct receiver *rc)
 {
 	deliver_done(rc);
+	/* Give held replies a moment: their peers are probably reading. */
+	for (int i = 0; i < 2000 / REPLY_RETRY_MS && !TAILQ_EMPTY(&rc->held);
+	    i++) {
+		send_held(rc);
+		if (!TAILQ_EMPTY(&rc->held)) {
+			struct timespec ts = { 0, REPLY_RETRY_MS * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	while (!TAILQ_EMPTY(&rc->held)) {
+		reply_dropped(rc, TAILQ_FIRST(&rc->held)->request_id,
+		    "bevisd is stopping and the peer did not read it");
+		unhold(rc, TAILQ_FIRST(&rc->held));
+	}
 }
 
 void
@@ -462,6 +638,10 @@ receiver_free(struct receiver *rc)
 		event_free(rc->ev_sock);
 	if (rc->ev_done)
 		event_free(rc->ev_done);
+	if (rc->ev_retry)
+		event_free(rc->ev_retry);
+	while (!TAILQ_EMPTY(&rc->held))
+		unhold(rc, TAILQ_FIRST(&rc->held));
 	zmq_close(rc->sock);
 	free(rc->per_supplier);
 	free(rc);
@@ -494,9 +674,16 @@ receiver_metrics(struct receiver *rc, struct buf *b)
 	    "# TYPE bevis_in_flight_requests gauge\nbevis_in_flight_requests %zu\n"
 	    "# HELP bevis_in_flight_bytes Request bytes received, not yet "
 	    "answered.\n# TYPE bevis_in_flight_bytes gauge\n"
-	    "bevis_in_flight_bytes %zu\n",
+	    "bevis_in_flight_bytes %zu\n"
+	    "# HELP bevis_replies_dropped_total Replies not delivered: the peer "
+	    "was gone, or did not read them in time.\n"
+	    "# TYPE bevis_replies_dropped_total counter\n"
+	    "bevis_replies_dropped_total %llu\n"
+	    "# HELP bevis_replies_held Replies waiting for room in their peer's "
+	    "queue.\n# TYPE bevis_replies_held gauge\nbevis_replies_held %zu\n",
 	    (unsigned long long)rc->requests, (unsigned long long)rc->refused,
-	    (unsigned long long)rc->busy, rc->inflight, rc->inflight_bytes);
+	    (unsigned long long)rc->busy, rc->inflight, rc->inflight_bytes,
+	    (unsigned long long)rc->replies_dropped, rc->held_n);
 	buf_puts(b, "# HELP bevis_supplier_requests_total Requests, by supplier.\n"
 	    "# TYPE bevis_supplier_requests_total counter\n"
 	    "# HELP bevis_supplier_items_total Items answered, by supplier and "
