@@ -42,6 +42,8 @@ struct auth {
 	int stopping;
 	int running;
 	int efd;
+	int (*full)(void *, int32_t);	/* a supplier at its session limit */
+	void *full_arg;
 };
 
 static void
@@ -208,6 +210,14 @@ zap_handle(struct auth *a)
 	if (zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
 	    n >= 7 && zmq_msg_size(&f[6]) == 32 &&
 	    (s = find_key(a, zmq_msg_data(&f[6]))) != NULL) {
+		if (a->full && a->full(a->full_arg, s->id)) {
+			log_warnx("refused a connection from %s: %s has "
+			    "max_connections_per_supplier (%ld) sessions", addr,
+			    s->name, a->cfg->max_connections_per_supplier);
+			status = "400";
+			text = "too many connections for this supplier";
+			goto reply;
+		}
 		status = "200";
 		text = "OK";
 		user = s->name;
@@ -228,6 +238,7 @@ zap_handle(struct auth *a)
 	} else {
 		log_debug("admitted %s from %s", *user ? user : "(plaintext)", addr);
 	}
+reply:
 	zmq_send(a->zap, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), ZMQ_SNDMORE);
 	zmq_send(a->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
 	zmq_send(a->zap, status, 3, ZMQ_SNDMORE);
@@ -303,6 +314,13 @@ auth_run(struct auth *a, struct event_base *base)
 	if ((errno = pthread_create(&a->thread, NULL, loader_main, a)) != 0)
 		fatal("pthread_create");
 	a->running = 1;
+}
+
+void
+auth_set_gate(struct auth *a, int (*full)(void *arg, int32_t id), void *arg)
+{
+	a->full = full;
+	a->full_arg = arg;
 }
 
 void

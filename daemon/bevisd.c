@@ -416,6 +416,8 @@ main(int argc, char **argv)
 		auth_run(auth, base);
 	pool = writer_pool_start(&cfg, sp, spool);
 	receiver_start(receiver, base, pool, auth);
+	if (auth)
+		auth_set_gate(auth, receiver_supplier_full, receiver);
 	if (cfg.http_listen[0] &&
 	    metrics_http_start(base, cfg.http_listen, receiver, pool, spool) < 0)
 		return 1;

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,7 @@
 #include "zmsg.h"
 
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
+#define FRAME_SLACK	(64 * 1024)	/* ZMQ_MAXMSGSIZE over max_message_size */
 #define READ_BURST	256	/* messages per wake-up before yielding */
 #define SNDHWM_MIN	1000	/* replies queued per peer */
 #define REPLY_RETRY_MS	5	/* how often held replies are tried again */
@@ -39,10 +41,24 @@ struct held_reply {
 };
 TAILQ_HEAD(held_list, held_reply);
 
+/* One live TCP or ipc connection, by its descriptor. libzmq tells
+ * accept and close through a socket monitor, and which descriptor each
+ * message came from (ZMQ_SRCFD); the supplier is known from its first
+ * request. */
+struct conn {
+	int open;
+	int refused;		/* over its supplier's limit: requests refused */
+	int32_t supplier_id;	/* 0 until a request named one */
+	int64_t last_us;	/* accepted, or its last request */
+};
+
+#define CONN_SCAN_S	1	/* how often idle connections are looked for */
+
 struct inflight {
 	int32_t supplier_id;	/* 0: unauthenticated senders, together */
 	char name[64];
 	size_t bytes;		/* received, not yet answered */
+	size_t conns;		/* live connections that sent as it */
 	uint64_t requests, accepted, duplicate, quarantined;
 };
 
@@ -63,6 +79,17 @@ struct receiver {
 	struct held_list held;		/* replies waiting for room, in order */
 	size_t held_n, held_bytes;
 	struct event *ev_retry;
+	/* connections */
+	void *mon;			/* PAIR: the ROUTER's socket monitor */
+	struct event *ev_mon;
+	struct event *ev_scan;
+	struct conn *conns;		/* by descriptor */
+	size_t nconns_alloc;
+	size_t conns_open;
+	uint64_t conns_accepted, conns_over_max, conns_over_supplier;
+	uint64_t conns_idle_closed;
+	int64_t refusal_logged_us;
+	uint64_t refusals_unlogged;
 	int draining;
 };
 
@@ -304,6 +331,178 @@ inflight_of(struct receiver *rc, int32_t supplier_id)
 	return &rc->per_supplier[rc->nsuppliers++];
 }
 
+static struct conn *
+conn_of(struct receiver *rc, int fd)
+{
+	if (fd < 0 || fd > 1 << 20)
+		return NULL;
+	if ((size_t)fd >= rc->nconns_alloc) {
+		size_t n = (size_t)fd + 64;
+		rc->conns = xrealloc(rc->conns, n * sizeof(*rc->conns));
+		memset(rc->conns + rc->nconns_alloc, 0,
+		    (n - rc->nconns_alloc) * sizeof(*rc->conns));
+		rc->nconns_alloc = n;
+	}
+	return &rc->conns[fd];
+}
+
+static void
+conn_forget(struct receiver *rc, struct conn *c)
+{
+	if (!c->open)
+		return;
+	if (c->supplier_id && !c->refused) {
+		struct inflight *fl = inflight_of(rc, c->supplier_id);
+		if (fl->conns > 0)
+			fl->conns--;
+	}
+	memset(c, 0, sizeof(*c));
+	rc->conns_open--;
+}
+
+/* Refusals come in floods: one line a second says how many. */
+static void
+log_refusal(struct receiver *rc, const char *what)
+{
+	int64_t now = now_us();
+
+	rc->refusals_unlogged++;
+	if (now - rc->refusal_logged_us < 1000000)
+		return;
+	log_warnx("closed %llu connection(s) in the last second or more: %s",
+	    (unsigned long long)rc->refusals_unlogged, what);
+	rc->refusals_unlogged = 0;
+	rc->refusal_logged_us = now;
+}
+
+/* Closes a connection libzmq owns: shutdown(2), not close(2), so libzmq
+ * sees the end of the stream, closes the descriptor itself and reports
+ * it (ZMQ_EVENT_DISCONNECTED) before the number can be reused. */
+static void
+conn_close(int fd)
+{
+	shutdown(fd, SHUT_RDWR);
+}
+
+static void
+on_monitor(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *rc = arg;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		int events = 0;
+		size_t sz = sizeof(events);
+		zmq_msg_t parts[2];
+		struct zmsg zm;
+
+		if (zmq_getsockopt(rc->mon, ZMQ_EVENTS, &events, &sz) < 0 ||
+		    !(events & ZMQ_POLLIN))
+			return;
+		if (zmsg_recv(rc->mon, &zm, parts, 2) == 0)
+			return;
+		if (zmq_msg_size(&parts[0]) < 6) {
+			zmsg_close(&zm);
+			continue;
+		}
+		uint16_t ev;
+		uint32_t value;
+		memcpy(&ev, zmq_msg_data(&parts[0]), 2);
+		memcpy(&value, (char *)zmq_msg_data(&parts[0]) + 2, 4);
+		zmsg_close(&zm);
+		struct conn *c = conn_of(rc, (int)value);
+		if (c == NULL)
+			continue;
+		if (ev == ZMQ_EVENT_ACCEPTED) {
+			conn_forget(rc, c);	/* a close we were not told of */
+			if (rc->conns_open >= (size_t)rc->cfg->max_connections) {
+				rc->conns_over_max++;
+				log_refusal(rc, "max_connections reached");
+				conn_close((int)value);
+				continue;
+			}
+			c->open = 1;
+			c->last_us = now_us();
+			rc->conns_open++;
+			rc->conns_accepted++;
+		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
+			conn_forget(rc, c);
+		}
+	}
+}
+
+/* Closes connections that sent no request for idle_timeout seconds
+ * (ZMTP heartbeats do not count: they keep a dead peer from lingering,
+ * not an idle one alive). */
+static void
+on_scan(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *rc = arg;
+	int64_t limit = (int64_t)rc->cfg->idle_timeout * 1000000;
+	int64_t now = now_us();
+
+	(void)fd;
+	(void)what;
+	if (limit <= 0)
+		return;
+	for (size_t i = 0; i < rc->nconns_alloc; i++) {
+		struct conn *c = &rc->conns[i];
+		if (!c->open || now - c->last_us < limit)
+			continue;
+		log_info("closing connection %zu of %s: no request for %ld s", i,
+		    c->supplier_id ? inflight_of(rc, c->supplier_id)->name :
+		    "an unknown sender", rc->cfg->idle_timeout);
+		rc->conns_idle_closed++;
+		conn_close((int)i);
+		c->last_us = now;	/* once; the monitor says when it is gone */
+	}
+}
+
+/* The connection a request came from; counts it against its supplier's
+ * max_connections_per_supplier. Returns -1 when it is over. */
+static int
+conn_request(struct receiver *rc, zmq_msg_t *frame,
+    const struct supplier *sup)
+{
+	int fd = zmq_msg_get(frame, ZMQ_SRCFD);
+	struct conn *c = conn_of(rc, fd);
+
+	if (c == NULL)
+		return 0;
+	if (!c->open) {		/* accepted before the monitor said so */
+		c->open = 1;
+		rc->conns_open++;
+	}
+	if (c->refused)
+		return -1;	/* not counted as activity: it times out */
+	c->last_us = now_us();
+	if (sup == NULL || c->supplier_id != 0)
+		return 0;
+	struct inflight *fl = inflight_of(rc, sup->id);
+	c->supplier_id = sup->id;
+	if (fl->conns >= (size_t)rc->cfg->max_connections_per_supplier) {
+		c->refused = 1;
+		rc->conns_over_supplier++;
+		log_refusal(rc, "max_connections_per_supplier reached");
+		return -1;
+	}
+	fl->conns++;
+	return 0;
+}
+
+int
+receiver_supplier_full(void *arg, int32_t supplier_id)
+{
+	struct receiver *rc = arg;
+	struct inflight *fl = inflight_of(rc, supplier_id);
+
+	if (fl->conns < (size_t)rc->cfg->max_connections_per_supplier)
+		return 0;
+	rc->conns_over_supplier++;
+	return 1;
+}
+
 static void
 send_busy(struct receiver *rc, zmq_msg_t *route, int has_delim,
     const char *request_id, int retry_ms, const char *why)
@@ -342,6 +541,21 @@ read_message(struct receiver *rc)
 	    zmq_msg_size(&f[2]))) {
 		memcpy(rid, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
 		rid[zmq_msg_size(&f[2])] = '\0';
+	}
+	/* Any message is activity on its connection, and names the supplier
+	 * whose sessions it counts against. */
+	const struct supplier *csup = NULL;
+	if (rc->auth) {
+		const char *uid = zmq_msg_gets(&parts[n - 1], "User-Id");
+		csup = uid ? auth_find(rc->auth, uid) : NULL;
+	}
+	if (conn_request(rc, &parts[n - 1], csup) < 0) {
+		snprintf(msg, sizeof(msg), "%s has %ld connections open; send on "
+		    "one of them, or close some (max_connections_per_supplier)",
+		    csup ? csup->name : "this sender",
+		    rc->cfg->max_connections_per_supplier);
+		send_error(rc, route, has_delim, rid, "too_many_connections", msg);
+		goto done;
 	}
 	if (nframes != PROTO_FRAMES) {
 		snprintf(msg, sizeof(msg), "expected %d frames after the envelope "
@@ -406,6 +620,7 @@ read_message(struct receiver *rc)
 	struct inflight *fl = inflight_of(rc, sup ? sup->id : 0);
 	if (sup && !fl->name[0])
 		snprintf(fl->name, sizeof(fl->name), "%s", sup->name);
+
 	if (fl->bytes > 0 && fl->bytes + zmq_msg_size(&f[4]) >
 	    (size_t)rc->cfg->supplier_inflight_bytes) {
 		snprintf(msg, sizeof(msg), "%s has %ld bytes in flight; resend "
@@ -537,15 +752,17 @@ struct receiver *
 receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 {
 	struct receiver *rc = xcalloc(1, sizeof(*rc));
-	int64_t maxmsg = cfg->max_message_size * 2;
+	int64_t maxmsg = cfg->max_message_size + FRAME_SLACK;
 	int one = 1, linger = 2000, hwm = (int)cfg->rcvhwm;
 
 	rc->cfg = cfg;
 	TAILQ_INIT(&rc->held);
 	if ((rc->sock = zmq_socket(zctx, ZMQ_ROUTER)) == NULL)
 		fatalx("zmq socket: %s", zmq_strerror(errno));
-	/* A frame up to twice the limit still gets a "too_large" reply; a
-	 * larger one makes libzmq drop the connection before it is read. */
+	/* A frame a little over the limit still gets a "too_large" reply; a
+	 * larger one makes libzmq drop the connection before it is read.
+	 * Not twice the limit: libzmq applies this to handshake commands too,
+	 * so it is what an unauthenticated peer can make bevisd hold. */
 	zmq_setsockopt(rc->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(rc->sock, ZMQ_IPV6, &one, sizeof(one));
 	zmq_setsockopt(rc->sock, ZMQ_LINGER, &linger, sizeof(linger));
@@ -560,6 +777,27 @@ receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 	/* Past the mark a send fails with EAGAIN instead: the reply is held
 	 * and sent when the peer reads (send_reply). */
 	zmq_setsockopt(rc->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	/* Before authentication a peer can make libzmq hold one frame of up
+	 * to ZMQ_MAXMSGSIZE; the handshake timeout bounds for how long. */
+	int ms = (int)cfg->handshake_timeout * 1000;
+	zmq_setsockopt(rc->sock, ZMQ_HANDSHAKE_IVL, &ms, sizeof(ms));
+	if (cfg->heartbeat_interval > 0) {
+		ms = (int)cfg->heartbeat_interval * 1000;
+		zmq_setsockopt(rc->sock, ZMQ_HEARTBEAT_IVL, &ms, sizeof(ms));
+		ms *= 3;
+		zmq_setsockopt(rc->sock, ZMQ_HEARTBEAT_TIMEOUT, &ms, sizeof(ms));
+		zmq_setsockopt(rc->sock, ZMQ_HEARTBEAT_TTL, &ms, sizeof(ms));
+	}
+	/* Accepts and closes, to count connections (before the bind, so
+	 * none is missed). The PAIR end has no high-water mark: an event
+	 * lost would leave a count wrong. */
+	int zero = 0;
+	if (zmq_socket_monitor(rc->sock, "inproc://bevis-receiver-monitor",
+	    ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0 ||
+	    (rc->mon = zmq_socket(zctx, ZMQ_PAIR)) == NULL ||
+	    zmq_setsockopt(rc->mon, ZMQ_RCVHWM, &zero, sizeof(zero)) < 0 ||
+	    zmq_connect(rc->mon, "inproc://bevis-receiver-monitor") < 0)
+		fatalx("socket monitor: %s", zmq_strerror(errno));
 	if (curve_secret) {
 		if (zmq_setsockopt(rc->sock, ZMQ_CURVE_SERVER, &one,
 		    sizeof(one)) < 0 ||
@@ -570,6 +808,7 @@ receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 	}
 	if (zmq_bind(rc->sock, cfg->endpoint) < 0) {
 		log_error("cannot bind %s: %s", cfg->endpoint, zmq_strerror(errno));
+		zmq_close(rc->mon);
 		zmq_close(rc->sock);
 		free(rc);
 		return NULL;
@@ -595,6 +834,14 @@ receiver_start(struct receiver *rc, struct event_base *base,
 	rc->ev_done = event_new(base, writer_pool_fd(pool), EV_READ | EV_PERSIST,
 	    on_done, rc);
 	rc->ev_retry = evtimer_new(base, on_retry, rc);
+	if (zmq_getsockopt(rc->mon, ZMQ_FD, &fd, &sz) < 0)
+		fatalx("zmq_getsockopt ZMQ_FD: %s", zmq_strerror(errno));
+	rc->ev_mon = event_new(base, fd, EV_READ | EV_PERSIST, on_monitor, rc);
+	event_add(rc->ev_mon, NULL);
+	event_active(rc->ev_mon, EV_READ, 0);
+	struct timeval scan = { CONN_SCAN_S, 0 };
+	rc->ev_scan = event_new(base, -1, EV_PERSIST, on_scan, rc);
+	event_add(rc->ev_scan, &scan);
 	event_add(rc->ev_sock, NULL);
 	event_add(rc->ev_done, NULL);
 	/* Messages may already be queued before the first edge. */
@@ -640,6 +887,13 @@ receiver_free(struct receiver *rc)
 		event_free(rc->ev_done);
 	if (rc->ev_retry)
 		event_free(rc->ev_retry);
+	if (rc->ev_mon)
+		event_free(rc->ev_mon);
+	if (rc->ev_scan)
+		event_free(rc->ev_scan);
+	zmq_socket_monitor(rc->sock, NULL, 0);
+	zmq_close(rc->mon);
+	free(rc->conns);
 	while (!TAILQ_EMPTY(&rc->held))
 		unhold(rc, TAILQ_FIRST(&rc->held));
 	zmq_close(rc->sock);
@@ -684,6 +938,21 @@ receiver_metrics(struct receiver *rc, struct buf *b)
 	    (unsigned long long)rc->requests, (unsigned long long)rc->refused,
 	    (unsigned long long)rc->busy, rc->inflight, rc->inflight_bytes,
 	    (unsigned long long)rc->replies_dropped, rc->held_n);
+	buf_printf(b, "# HELP bevis_connections Live connections.\n"
+	    "# TYPE bevis_connections gauge\nbevis_connections %zu\n"
+	    "# HELP bevis_connections_accepted_total Connections accepted.\n"
+	    "# TYPE bevis_connections_accepted_total counter\n"
+	    "bevis_connections_accepted_total %llu\n"
+	    "# HELP bevis_connections_refused_total Connections closed or "
+	    "refused, by the limit they met.\n"
+	    "# TYPE bevis_connections_refused_total counter\n"
+	    "bevis_connections_refused_total{limit=\"max_connections\"} %llu\n"
+	    "bevis_connections_refused_total{limit=\"max_connections_per_supplier\"} %llu\n"
+	    "bevis_connections_refused_total{limit=\"idle_timeout\"} %llu\n",
+	    rc->conns_open, (unsigned long long)rc->conns_accepted,
+	    (unsigned long long)rc->conns_over_max,
+	    (unsigned long long)rc->conns_over_supplier,
+	    (unsigned long long)rc->conns_idle_closed);
 	buf_puts(b, "# HELP bevis_supplier_requests_total Requests, by supplier.\n"
 	    "# TYPE bevis_supplier_requests_total counter\n"
 	    "# HELP bevis_supplier_items_total Items answered, by supplier and "
