@@ -6,6 +6,7 @@
 #include "receive.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@
 
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
 #define FRAME_SLACK	(64 * 1024)	/* ZMQ_MAXMSGSIZE over max_message_size */
-#define READ_BURST	256	/* messages per wake-up before yielding */
+#define READ_BURST	256
+#define TRIM_FRAMES	10000	/* a message this long: malloc_trim after */	/* messages per wake-up before yielding */
 #define SNDHWM_MIN	1000	/* replies queued per peer */
 #define REPLY_RETRY_MS	5	/* how often held replies are tried again */
 #define REPLY_KEEP_S	60	/* how long a reply is held for its peer */
@@ -47,6 +49,7 @@ TAILQ_HEAD(held_list, held_reply);
  * request. */
 struct conn {
 	int open;
+	int seen;		/* has sent a request: it passed the handshake */
 	int refused;		/* over its supplier's limit: requests refused */
 	int32_t supplier_id;	/* 0 until a request named one */
 	int64_t last_us;	/* accepted, or its last request */
@@ -384,6 +387,35 @@ conn_close(int fd)
 	shutdown(fd, SHUT_RDWR);
 }
 
+/* At max_connections, a new connection takes the place of the oldest
+ * one that has sent no request (or only refused ones): a flood of
+ * connections that never authenticate then pushes out its own, while a
+ * supplier's connection sends within milliseconds of its handshake and
+ * stays. Returns 0 when every connection is in use. */
+static int
+evict_silent(struct receiver *rc)
+{
+	struct conn *victim = NULL;
+	size_t vfd = 0;
+
+	for (size_t i = 0; i < rc->nconns_alloc; i++) {
+		struct conn *c = &rc->conns[i];
+		if (c->open && (!c->seen || c->refused) &&
+		    (victim == NULL || c->last_us < victim->last_us)) {
+			victim = c;
+			vfd = i;
+		}
+	}
+	if (victim == NULL)
+		return 0;
+	rc->conns_over_max++;
+	log_refusal(rc, "max_connections reached: closed the oldest connection "
+	    "that had sent no request");
+	conn_forget(rc, victim);
+	conn_close((int)vfd);
+	return 1;
+}
+
 static void
 on_monitor(evutil_socket_t fd, short what, void *arg)
 {
@@ -416,7 +448,8 @@ on_monitor(evutil_socket_t fd, short what, void *arg)
 			continue;
 		if (ev == ZMQ_EVENT_ACCEPTED) {
 			conn_forget(rc, c);	/* a close we were not told of */
-			if (rc->conns_open >= (size_t)rc->cfg->max_connections) {
+			if (rc->conns_open >= (size_t)rc->cfg->max_connections &&
+			    !evict_silent(rc)) {
 				rc->conns_over_max++;
 				log_refusal(rc, "max_connections reached");
 				conn_close((int)value);
@@ -476,6 +509,7 @@ conn_request(struct receiver *rc, zmq_msg_t *frame,
 	}
 	if (c->refused)
 		return -1;	/* not counted as activity: it times out */
+	c->seen = 1;
 	c->last_us = now_us();
 	if (sup == NULL || c->supplier_id != 0)
 		return 0;
@@ -562,6 +596,11 @@ read_message(struct receiver *rc)
 		    "(version, command, request id, content type, body), got %zu",
 		    PROTO_FRAMES, nframes);
 		send_error(rc, route, has_delim, rid, "bad_frames", msg);
+		/* libzmq queued every frame (64 bytes each, whatever its size)
+		 * before the message could be read, in its I/O thread's malloc
+		 * arena; give those pages back rather than keep them. */
+		if (zm.frames > TRIM_FRAMES)
+			malloc_trim(0);
 		goto done;
 	}
 	if (!frame_is(&f[0], PROTO_VERSION)) {
