@@ -22,8 +22,8 @@
 
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
 #define FRAME_SLACK	(64 * 1024)	/* ZMQ_MAXMSGSIZE over max_message_size */
-#define READ_BURST	256
-#define TRIM_FRAMES	10000	/* a message this long: malloc_trim after */	/* messages per wake-up before yielding */
+#define READ_BURST	256	/* messages per wake-up before yielding */
+#define TRIM_FRAMES	10000	/* a message this long: malloc_trim after */
 #define SNDHWM_MIN	1000	/* replies queued per peer */
 #define REPLY_RETRY_MS	5	/* how often held replies are tried again */
 #define REPLY_KEEP_S	60	/* how long a reply is held for its peer */
@@ -659,7 +659,6 @@ read_message(struct receiver *rc)
 	struct inflight *fl = inflight_of(rc, sup ? sup->id : 0);
 	if (sup && !fl->name[0])
 		snprintf(fl->name, sizeof(fl->name), "%s", sup->name);
-
 	if (fl->bytes > 0 && fl->bytes + zmq_msg_size(&f[4]) >
 	    (size_t)rc->cfg->supplier_inflight_bytes) {
 		snprintf(msg, sizeof(msg), "%s has %ld bytes in flight; resend "

@@ -211,7 +211,10 @@ def test_attack_connection_flood(cluster):
     m = t.metrics()
     refused = m.get('bevis_connections_refused_total{limit="max_connections"}', 0)
     check(refused >= 1100 - 256, f"refused {refused}")
-    check(fds[0] < 256 + 64, f"bevisd held {fds[0]} descriptors")
+    # 256 connections, bevisd's own descriptors, and those accepted but not
+    # yet closed again: well under the 1,024 a default limit gives (the
+    # flood used to take one descriptor per connection, 1,100+).
+    check(fds[0] < 512, f"bevisd held {fds[0]} descriptors")
     t.legit_works("after")
     t.finish("connection flood", connections_opened=opened[0],
              closed_at_max_connections=int(refused), peak_descriptors=fds[0],

@@ -284,9 +284,10 @@ def test_plaintext_only_on_literal_loopback(cluster):
     port = free_port()
     refused = [f"tcp://127.0.0.1:1;0.0.0.0:{port}", f"tcp://localhost:{port}",
                f"tcp://lo:{port}", f"tcp://*:{port}", f"tcp://127.0.0.1.nip.io:{port}",
-               f"tcp://[::ffff:127.0.0.1]:{port}", "inproc://bevis"]
+               f"tcp://[::ffff:10.0.0.1]:{port}", "inproc://bevis"]
     allowed = [f"tcp://127.0.0.1:{port}", f"tcp://127.1.2.3:{port}",
-               f"tcp://[::1]:{port}", "ipc:///tmp/bevis-test.sock"]
+               f"tcp://[::1]:{port}", f"tcp://[::ffff:127.0.0.1]:{port}",
+               "ipc:///tmp/bevis-test.sock"]
     tmp = tempfile.mkdtemp(prefix="bevisd-ep-")
     conf = os.path.join(tmp, "bevisd.conf")
     try:
