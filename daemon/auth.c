@@ -211,9 +211,19 @@ zap_handle(struct auth *a)
 	    n >= 7 && zmq_msg_size(&f[6]) == 32 &&
 	    (s = find_key(a, zmq_msg_data(&f[6]))) != NULL) {
 		if (a->full && a->full(a->full_arg, s->id)) {
-			log_warnx("refused a connection from %s: %s has "
-			    "max_connections_per_supplier (%ld) sessions", addr,
-			    s->name, a->cfg->max_connections_per_supplier);
+			/* Its sockets retry every 100 ms or so: one line a
+			 * second, with the count, rather than a flood. */
+			static time_t last;
+			static unsigned long unlogged;
+			unlogged++;
+			if (time(NULL) != last) {
+				log_warnx("refused %lu handshake(s) from %s: %s "
+				    "has max_connections_per_supplier (%ld) "
+				    "sessions", unlogged, addr, s->name,
+				    a->cfg->max_connections_per_supplier);
+				last = time(NULL);
+				unlogged = 0;
+			}
 			status = "400";
 			text = "too many connections for this supplier";
 			goto reply;
