@@ -5,6 +5,7 @@ peak RSS stays under 128 MiB and a registered supplier's `bevis ping` and
 
 Every test prints one "figures:" line (peak RSS, descriptors, outcomes) so
 a run records what was measured."""
+import functools
 import os
 import signal
 import socket
@@ -24,6 +25,21 @@ from test_curve import Keys, curve_client, curve_daemon
 RSS_LIMIT = 128 << 20
 MIB = 1 << 20
 ND = b"application/x-ndjson"
+
+
+_targets = []
+
+
+def cleans_up(test):
+    """Stops every Target the test started, also when it fails."""
+    @functools.wraps(test)
+    def run(cluster):
+        try:
+            return test(cluster)
+        finally:
+            while _targets:
+                _targets.pop().close()
+    return run
 
 
 class Target:
@@ -47,6 +63,7 @@ class Target:
         self._stop = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
         self._sampler.start()
+        _targets.append(self)
 
     def _sample(self):
         while not self._stop.is_set():
@@ -87,6 +104,14 @@ class Target:
         check(out.stdout.rstrip().endswith("1 accepted, 0 duplicate, 0 quarantined"),
               f"{what}: bevis send: {out.stdout}")
         return time.time() - t0
+
+    def close(self):
+        """Stops the sampler and, when a test failed before finish(), the
+        daemon: nothing is left running."""
+        self._stop.set()
+        self._sampler.join()
+        if self.d.running():
+            self.d.stop(timeout=20)
 
     def finish(self, name, **figures):
         self._stop.set()
@@ -139,6 +164,7 @@ def closed_within(s, seconds):
     return None
 
 
+@cleans_up
 def test_attack_preauth_memory(cluster):
     """Item 1: before authentication a peer can make libzmq hold one frame
     of up to ZMQ_MAXMSGSIZE (max_message_size + 64 KiB; it was twice
@@ -172,6 +198,7 @@ def test_attack_preauth_memory(cluster):
             s.close()
 
 
+@cleans_up
 def test_attack_connection_flood(cluster):
     """Item 2: idle connections without a key. bevisd keeps at most
     max_connections (256); past it a new connection replaces the oldest
@@ -221,6 +248,7 @@ def test_attack_connection_flood(cluster):
              legit_ping_send=" / ".join(f"{x:.2f} s" for x in times))
 
 
+@cleans_up
 def test_attack_one_supplier_hogs_sessions(cluster):
     """Item 2: one registered supplier opens 40 sessions; 16
     (max_connections_per_supplier) are served, the others refused, and the
@@ -260,6 +288,7 @@ def test_attack_one_supplier_hogs_sessions(cluster):
              refused_at_request=errors, legit_ping_send=f"{legit:.2f} s")
 
 
+@cleans_up
 def test_idle_session_is_closed(cluster):
     """Item 2: a session without requests is closed after idle_timeout."""
     t = Target(cluster, idle_timeout=2)
@@ -279,6 +308,7 @@ def test_idle_session_is_closed(cluster):
     t.finish("idle session", closed_after=f"{idle:.1f} s")
 
 
+@cleans_up
 def test_dead_peer_is_dropped_by_heartbeats(cluster):
     """Item 2: a peer that stops (its TCP stays open) answers no ZMTP
     heartbeat and is dropped after 3 intervals; idle_timeout is off here,
@@ -310,6 +340,7 @@ def test_dead_peer_is_dropped_by_heartbeats(cluster):
     t.finish("dead peer", dropped_after=f"{dropped:.1f} s")
 
 
+@cleans_up
 def test_attack_many_frames(cluster):
     """Item 3: libzmq bounds each frame, not their number, and queues a
     whole message before it can be read (64 bytes a frame). bevisd reads
@@ -339,6 +370,7 @@ def test_attack_many_frames(cluster):
              legit_ping_send=f"{legit:.2f} s")
 
 
+@cleans_up
 def test_attack_metrics_http(cluster):
     """Item 4: 64 MiB of headers and, apart, a 64 MiB body to /metrics."""
     t = Target(cluster)
