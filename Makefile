@@ -45,7 +45,7 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
              common/curvekey.c common/event.c common/clock.c common/hex.c \
-             common/pgcopy.c common/numarg.c
+             common/pgcopy.c common/numarg.c common/zmsg.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
              daemon/ingest.c daemon/db.c daemon/store.c \
@@ -62,9 +62,9 @@ MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
-UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse torture_numarg \
-             torture_checkpoint torture_spool torture_pgcopy torture_ledger \
-             torture_output
+UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse \
+             torture_numarg torture_checkpoint torture_spool torture_pgcopy \
+             torture_ledger torture_output torture_zmsg
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)

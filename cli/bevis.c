@@ -17,10 +17,16 @@ static const struct {
 	{ "send", cmd_send, "send [options] FILE|-   push events to bevisd",
 	    "send [--endpoint E] [--server-key FILE --key FILE] [--type ndjson|json]\n"
 	    "                  [--timeout SECONDS] [--retries N] [--window N] [--chunk-items N]\n"
-	    "                  [--quiet] FILE|-\n"
+	    "                  [--busy-timeout SECONDS] [--quiet] FILE|-\n"
 	    "--server-key is bevisd's CURVE public key, --key this supplier's CURVE secret key\n"
 	    "(mode 0600); without them, server_key and key in the config's [client] section;\n"
-	    "without either, plaintext.\n" },
+	    "without either, plaintext.\n"
+	    "NDJSON is read and sent in pieces, so memory stays bounded; a JSON array is\n"
+	    "read whole, up to 24 MiB. An item larger than a request (max_message_size)\n"
+	    "is reported with its line number and not sent. When bevisd answers busy, the\n"
+	    "request is sent again under the same id after a jittered wait that doubles\n"
+	    "from bevisd's retry_after_ms up to 30 s, until --busy-timeout (default 300 s)\n"
+	    "has passed for that request; then it is counted as not stored.\n" },
 	{ "ping", cmd_ping, "ping [--endpoint E]     check that bevisd answers",
 	    "ping [--endpoint E] [--server-key FILE --key FILE] [--timeout SECONDS]\n"
 	    "Checks that bevisd answers.\n" },

@@ -928,22 +928,7 @@ run_send(struct sender *s)
 static int
 send_usage(void)
 {
-	fprintf(stderr, "usage: bevis send [--endpoint E] [--server-key FILE "
-	    "--key FILE] [--type ndjson|json]\n"
-	    "                  [--timeout SECONDS] [--retries N] [--window N] "
-	    "[--chunk-items N]\n"
-	    "                  [--busy-timeout SECONDS] [--quiet] FILE|-\n"
-	    "--server-key is bevisd's CURVE public key, --key this supplier's "
-	    "CURVE secret key\n(mode 0600); without them, server_key and key in "
-	    "the config's [client] section;\nwithout either, plaintext.\n"
-	    "NDJSON is read and sent in pieces, so memory stays bounded; a JSON "
-	    "array is\nread whole, up to 24 MiB. An item larger than a request "
-	    "(max_message_size)\nis reported with its line number and not sent. "
-	    "When bevisd answers busy, the\nrequest is sent again under the same "
-	    "id after a jittered wait that doubles\nfrom bevisd's retry_after_ms "
-	    "up to 30 s, until --busy-timeout (default 300 s)\nhas passed for "
-	    "that request; then it is counted as not stored.\n");
-	return 2;
+	return cli_usage("send", stderr);
 }
 
 /* Reads the option's number into *out, or says why not. */
@@ -1154,9 +1139,7 @@ cmd_ping(struct cli *cli, int argc, char **argv)
 			if (seconds_opt("ping", "timeout", optarg, &timeout_ms) < 0)
 				return 2;
 		} else {
-			fprintf(stderr, "usage: bevis ping [--endpoint E] "
-			    "[--server-key FILE --key FILE] [--timeout SECONDS]\n");
-			return 2;
+			return cli_usage("ping", stderr);
 		}
 	}
 	if (load_keys(&s, cli, server_key, key) < 0)

@@ -29,6 +29,12 @@ struct config {
 	long supplier_inflight_bytes;	/* per supplier, before "busy" */
 	long rcvhwm;			/* messages queued per connection */
 	char *http_listen;		/* loopback HOST:PORT for /metrics */
+	/* connections: bounds before and after authentication */
+	long handshake_timeout;		/* seconds a handshake may take */
+	long heartbeat_interval;	/* seconds between ZMTP PINGs; 0: off */
+	long idle_timeout;		/* seconds without a request; 0: never */
+	long max_connections;		/* live connections, all peers */
+	long max_connections_per_supplier;	/* live sessions of one key */
 	/* reliability */
 	char *state_dir;		/* the spool lives in state_dir/spool */
 	long spool_max_bytes;		/* 0: no spool */

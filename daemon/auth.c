@@ -18,6 +18,9 @@
 
 #include "log.h"
 #include "xmalloc.h"
+#include "zmsg.h"
+
+#define ZAP_FRAMES	7	/* version ... credentials (RFC 27) */
 
 struct registry {
 	struct supplier *s;
@@ -39,6 +42,8 @@ struct auth {
 	int stopping;
 	int running;
 	int efd;
+	int (*full)(void *, int32_t);	/* a supplier at its session limit */
+	void *full_arg;
 };
 
 static void
@@ -189,24 +194,13 @@ auth_find(struct auth *a, const char *name)
 static void
 zap_handle(struct auth *a)
 {
-	zmq_msg_t f[8];
-	int n = 0, more;
+	zmq_msg_t f[ZAP_FRAMES + 1];
+	struct zmsg zm;
+	size_t n;
 	char addr[64] = "";
 
-	do {
-		zmq_msg_t m;
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, a->zap, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
-			break;
-		}
-		more = zmq_msg_more(&m);
-		if (n < 8) {
-			zmq_msg_init(&f[n]);
-			zmq_msg_move(&f[n++], &m);
-		}
-		zmq_msg_close(&m);
-	} while (more);
+	/* libzmq writes these requests itself; the bound is for safety. */
+	n = zmsg_recv(a->zap, &zm, f, ZAP_FRAMES + 1);
 	if (n < 6)
 		goto out;
 	const char *status = "400", *text = "unknown key", *user = "";
@@ -216,6 +210,24 @@ zap_handle(struct auth *a)
 	if (zmq_msg_size(&f[5]) == 5 && memcmp(zmq_msg_data(&f[5]), "CURVE", 5) == 0 &&
 	    n >= 7 && zmq_msg_size(&f[6]) == 32 &&
 	    (s = find_key(a, zmq_msg_data(&f[6]))) != NULL) {
+		if (a->full && a->full(a->full_arg, s->id)) {
+			/* Its sockets retry every 100 ms or so: one line a
+			 * second, with the count, rather than a flood. */
+			static time_t last;
+			static unsigned long unlogged;
+			unlogged++;
+			if (time(NULL) != last) {
+				log_warnx("refused %lu handshake(s) from %s: %s "
+				    "has max_connections_per_supplier (%ld) "
+				    "sessions", unlogged, addr, s->name,
+				    a->cfg->max_connections_per_supplier);
+				last = time(NULL);
+				unlogged = 0;
+			}
+			status = "400";
+			text = "too many connections for this supplier";
+			goto reply;
+		}
 		status = "200";
 		text = "OK";
 		user = s->name;
@@ -236,6 +248,7 @@ zap_handle(struct auth *a)
 	} else {
 		log_debug("admitted %s from %s", *user ? user : "(plaintext)", addr);
 	}
+reply:
 	zmq_send(a->zap, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), ZMQ_SNDMORE);
 	zmq_send(a->zap, zmq_msg_data(&f[1]), zmq_msg_size(&f[1]), ZMQ_SNDMORE);
 	zmq_send(a->zap, status, 3, ZMQ_SNDMORE);
@@ -243,8 +256,7 @@ zap_handle(struct auth *a)
 	zmq_send(a->zap, user, strlen(user), ZMQ_SNDMORE);
 	zmq_send(a->zap, "", 0, 0);
 out:
-	for (int i = 0; i < n; i++)
-		zmq_msg_close(&f[i]);
+	zmsg_close(&zm);
 }
 
 static void
@@ -312,6 +324,13 @@ auth_run(struct auth *a, struct event_base *base)
 	if ((errno = pthread_create(&a->thread, NULL, loader_main, a)) != 0)
 		fatal("pthread_create");
 	a->running = 1;
+}
+
+void
+auth_set_gate(struct auth *a, int (*full)(void *arg, int32_t id), void *arg)
+{
+	a->full = full;
+	a->full_arg = arg;
 }
 
 void

@@ -29,6 +29,10 @@ void auth_run(struct auth *a, struct event_base *base);
  * to the event loop. */
 const struct supplier *auth_find(struct auth *a, const char *name);
 void auth_reload(struct auth *a);
+/* Has the ZAP handler refuse a supplier's key while full(arg, its id)
+ * says it has as many sessions as it may. */
+void auth_set_gate(struct auth *a, int (*full)(void *arg, int32_t id),
+    void *arg);
 void auth_stop(struct auth *a);
 
 #endif

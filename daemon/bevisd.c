@@ -1,7 +1,9 @@
 /* bevisd.c - start-up, signals and the event loop. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <grp.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <zmq.h>
 #include <signal.h>
@@ -219,13 +221,42 @@ make_state_dirs(const struct config *c, char *spool_dir, size_t len)
 	}
 }
 
+/* Nonzero for ipc://PATH, or tcp://ADDR:PORT where ADDR is a literal
+ * loopback address (127.0.0.0/8, [::1], [::ffff:127.x.x.x]). libzmq would
+ * also take a host name, an interface name, "*" and a source part
+ * ("SRC;ADDR", whose ADDR is what it binds), so all that is refused. */
 static int
 endpoint_is_local(const char *ep)
 {
-	return strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0 ||
-	    strncmp(ep, "tcp://127.", 10) == 0 ||
-	    strncmp(ep, "tcp://localhost:", 16) == 0 ||
-	    strncmp(ep, "tcp://[::1]:", 12) == 0;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *addr, *colon, *p;
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	if (strncmp(ep, "ipc://", 6) == 0)
+		return ep[6] != '\0';
+	if (strncmp(ep, "tcp://", 6) != 0 || strchr(ep, ';') != NULL)
+		return 0;
+	addr = ep + 6;
+	if ((colon = strrchr(addr, ':')) == NULL || colon[1] == '\0' ||
+	    (size_t)(colon - addr) >= sizeof(host))
+		return 0;
+	for (p = colon + 1; *p; p++)
+		if ((*p < '0' || *p > '9') && strcmp(colon + 1, "*") != 0)
+			return 0;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	if (host[0] == '[') {
+		size_t len = strlen(host);
+		if (len < 3 || host[len - 1] != ']')
+			return 0;
+		host[len - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, bin) != 1)
+			return 0;
+		/* With ZMQ_IPV6, 127.0.0.1 is bound as [::ffff:127.0.0.1]. */
+		return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)(void *)bin) ||
+		    (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)(void *)bin) &&
+		    bin[12] == 127);
+	}
+	return inet_pton(AF_INET, host, bin) == 1 && bin[0] == 127;
 }
 
 /* Who may send decides how the socket is set up: CURVE with the server's
@@ -344,6 +375,15 @@ main(int argc, char **argv)
 	sodium_memzero(curve, sizeof(curve));
 	if (receiver == NULL)
 		return 1;
+	/* What libzmq bound, not what the file said: plaintext only where
+	 * nobody but this machine can reach it. */
+	if (!cfg.curve_secret_key[0]) {
+		char bound[256];
+		receiver_last_endpoint(receiver, bound, sizeof(bound));
+		if (!endpoint_is_local(bound))
+			fatalx("allow_plaintext: bound %s, which is not a loopback "
+			    "or ipc endpoint; refusing to serve", bound);
+	}
 	char spool_dir[4096];
 	int with_spool = cfg.spool_max_bytes > 0 && cfg.state_dir[0];
 	if (with_spool)
@@ -379,6 +419,8 @@ main(int argc, char **argv)
 	struct ledger_listen *listener = sp ? ledger_listen_start(cfg.db, pool) :
 	    NULL;
 	receiver_start(receiver, base, pool, auth);
+	if (auth)
+		auth_set_gate(auth, receiver_supplier_full, receiver);
 	if (cfg.http_listen[0] &&
 	    metrics_http_start(base, cfg.http_listen, receiver, pool, spool) < 0)
 		return 1;

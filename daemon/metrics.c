@@ -11,6 +11,9 @@
 #include "spool.h"
 #include "writer.h"
 
+#define HTTP_MAX_HEADERS	8192	/* bytes of request line and headers */
+#define HTTP_TIMEOUT_S		5	/* to read a request or write a reply */
+
 struct metrics metrics;
 const double metrics_bucket_seconds[METRICS_BUCKETS] = { 0.001, 0.002, 0.005,
 	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
@@ -124,6 +127,13 @@ on_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET");
+		evhttp_send_error(req, 405, NULL);
+		evbuffer_free(out);
+		return;
+	}
 	if (strcmp(uri, "/metrics") == 0) {
 		render(&b, src.rc);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -171,7 +181,16 @@ metrics_http_start(struct event_base *base, const char *listen,
 		log_error("http_listen: cannot bind %s", listen);
 		return -1;
 	}
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET);
+	/* GET only (on_request answers 405 to the others: evhttp's own
+	 * refusal says 501), and small: a scraper sends a short request and
+	 * reads a reply; anything else would make bevisd buffer it. */
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT |
+	    EVHTTP_REQ_PATCH);
+	evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS);
+	evhttp_set_max_body_size(http, 0);
+	evhttp_set_timeout(http, HTTP_TIMEOUT_S);
 	src.rc = rc;
 	src.pool = pool;
 	src.spool = spool;

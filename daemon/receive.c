@@ -6,6 +6,9 @@
 #include "receive.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,15 +20,50 @@
 #include "proto.h"
 #include "reply.h"
 #include "xmalloc.h"
+#include "zmsg.h"
 
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
+#define FRAME_SLACK	(64 * 1024)	/* ZMQ_MAXMSGSIZE over max_message_size */
 #define READ_BURST	256	/* messages per wake-up before yielding */
+#define TRIM_FRAMES	10000	/* a message this long: malloc_trim after */
 #define SNDHWM_MIN	1000	/* replies queued per peer */
+#define REPLY_RETRY_MS	5	/* how often held replies are tried again */
+#define REPLY_KEEP_S	60	/* how long a reply is held for its peer */
+#define REPLY_HELD_MAX	(16u << 20)	/* bytes of replies held, at most */
+
+/* A reply the peer's queue had no room for (EAGAIN under
+ * ZMQ_ROUTER_MANDATORY): held here and sent once the peer reads. */
+struct held_reply {
+	TAILQ_ENTRY(held_reply) entry;
+	unsigned char route[256];
+	size_t route_len;
+	int has_delim;
+	char request_id[PROTO_REQUEST_ID_MAX + 1];
+	int64_t since_us;
+	size_t len;
+	char status[];			/* len bytes */
+};
+TAILQ_HEAD(held_list, held_reply);
+
+/* One live TCP or ipc connection, by its descriptor. libzmq tells
+ * accept and close through a socket monitor, and which descriptor each
+ * message came from (ZMQ_SRCFD); the supplier is known from its first
+ * request. */
+struct conn {
+	int open;
+	int seen;		/* has sent a request: it passed the handshake */
+	int refused;		/* over its supplier's limit: requests refused */
+	int32_t supplier_id;	/* 0 until a request named one */
+	int64_t last_us;	/* accepted, or its last request */
+};
+
+#define CONN_SCAN_S	1	/* how often idle connections are looked for */
 
 struct inflight {
 	int32_t supplier_id;	/* 0: unauthenticated senders, together */
 	char name[64];
 	size_t bytes;		/* received, not yet answered */
+	size_t conns;		/* live connections that sent as it */
 	uint64_t requests, accepted, duplicate, quarantined;
 };
 
@@ -42,6 +80,21 @@ struct receiver {
 	size_t inflight_bytes;
 	size_t inflight;
 	uint64_t requests, refused, busy;	/* for /metrics */
+	uint64_t replies_dropped;	/* peer gone, or held too long */
+	struct held_list held;		/* replies waiting for room, in order */
+	size_t held_n, held_bytes;
+	struct event *ev_retry;
+	/* connections */
+	void *mon;			/* PAIR: the ROUTER's socket monitor */
+	struct event *ev_mon;
+	struct event *ev_scan;
+	struct conn *conns;		/* by descriptor */
+	size_t nconns_alloc;
+	size_t conns_open;
+	uint64_t conns_accepted, conns_over_max, conns_over_supplier;
+	uint64_t conns_idle_closed;
+	int64_t refusal_logged_us;
+	uint64_t refusals_unlogged;
 	int draining;
 };
 
@@ -54,21 +107,156 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Sends [route][delimiter?][version][request id][status]. A peer that is
- * gone or not reading loses its reply; its retry gets the same outcome. */
 static void
-send_reply(struct receiver *rc, const void *route, size_t route_len,
+reply_dropped(struct receiver *rc, const char *request_id, const char *why)
+{
+	rc->replies_dropped++;
+	log_warnx("request %s: reply dropped: %s", request_id, why);
+}
+
+/* Sends [route][delimiter?][version][request id][status]: 0 when sent, or
+ * -1 with errno. With ZMQ_ROUTER_MANDATORY the first frame fails with
+ * EAGAIN when the peer's queue is at its high-water mark and EHOSTUNREACH
+ * when the peer is gone; once it is taken, so are the rest. */
+static int
+send_frames(struct receiver *rc, const void *route, size_t route_len,
     int has_delim, const char *request_id, const void *status, size_t len)
 {
 	int f = ZMQ_SNDMORE | ZMQ_DONTWAIT;
 
-	if (zmq_send(rc->sock, route, route_len, f) < 0 ||
-	    (has_delim && zmq_send(rc->sock, "", 0, f) < 0) ||
+	if (zmq_send(rc->sock, route, route_len, f) < 0)
+		return -1;
+	if ((has_delim && zmq_send(rc->sock, "", 0, f) < 0) ||
 	    zmq_send(rc->sock, PROTO_VERSION, strlen(PROTO_VERSION), f) < 0 ||
 	    zmq_send(rc->sock, request_id, strlen(request_id), f) < 0 ||
-	    zmq_send(rc->sock, status, len, ZMQ_DONTWAIT) < 0)
-		log_info("request %s: reply not delivered: %s", request_id,
-		    zmq_strerror(errno));
+	    zmq_send(rc->sock, status, len, ZMQ_DONTWAIT) < 0) {
+		if (errno == EAGAIN)	/* not expected: report it as lost */
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+hold_reply(struct receiver *rc, const void *route, size_t route_len,
+    int has_delim, const char *request_id, const void *status, size_t len)
+{
+	struct held_reply *h;
+
+	if (rc->held_bytes + len > REPLY_HELD_MAX) {
+		reply_dropped(rc, request_id, "too many replies wait for peers "
+		    "that do not read them");
+		return;
+	}
+	h = xmalloc(sizeof(*h) + len);
+	memcpy(h->route, route, route_len);
+	h->route_len = route_len;
+	h->has_delim = has_delim;
+	snprintf(h->request_id, sizeof(h->request_id), "%s", request_id);
+	h->since_us = now_us();
+	h->len = len;
+	memcpy(h->status, status, len);
+	TAILQ_INSERT_TAIL(&rc->held, h, entry);
+	rc->held_n++;
+	rc->held_bytes += len;
+	if (rc->ev_retry && !evtimer_pending(rc->ev_retry, NULL)) {
+		struct timeval tv = { 0, REPLY_RETRY_MS * 1000 };
+		evtimer_add(rc->ev_retry, &tv);
+	}
+}
+
+static void
+unhold(struct receiver *rc, struct held_reply *h)
+{
+	TAILQ_REMOVE(&rc->held, h, entry);
+	rc->held_n--;
+	rc->held_bytes -= h->len;
+	free(h);
+}
+
+static int
+route_in(unsigned char (*routes)[256], size_t *rlen, size_t n,
+    const struct held_reply *h)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rlen[i] == h->route_len &&
+		    memcmp(routes[i], h->route, h->route_len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Tries the held replies in order. A peer whose queue is still full keeps
+ * the rest of its replies held, so its replies stay in order. */
+static void
+send_held(struct receiver *rc)
+{
+	unsigned char blocked[16][256];
+	size_t blen[16], nblocked = 0;
+	int64_t now = now_us();
+	struct held_reply *h, *next;
+
+	for (h = TAILQ_FIRST(&rc->held); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (route_in(blocked, blen, nblocked, h))
+			continue;
+		if (send_frames(rc, h->route, h->route_len, h->has_delim,
+		    h->request_id, h->status, h->len) == 0) {
+			unhold(rc, h);
+		} else if (errno == EAGAIN &&
+		    now - h->since_us < (int64_t)REPLY_KEEP_S * 1000000) {
+			if (nblocked == 16)
+				break;	/* enough peers tried for one pass */
+			memcpy(blocked[nblocked], h->route, h->route_len);
+			blen[nblocked++] = h->route_len;
+		} else {
+			reply_dropped(rc, h->request_id, errno == EAGAIN ?
+			    "the peer has not read its replies for a minute" :
+			    zmq_strerror(errno));
+			unhold(rc, h);
+		}
+	}
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *rc = arg;
+
+	(void)fd;
+	(void)what;
+	send_held(rc);
+	if (!TAILQ_EMPTY(&rc->held)) {
+		struct timeval tv = { 0, REPLY_RETRY_MS * 1000 };
+		evtimer_add(rc->ev_retry, &tv);
+	}
+}
+
+/* Sends a reply, or holds it while the peer's queue is full: a ROUTER
+ * would otherwise drop it silently at the high-water mark. A peer that is
+ * gone loses its reply (counted and logged); its retry gets the same
+ * outcome. */
+static void
+send_reply(struct receiver *rc, const void *route, size_t route_len,
+    int has_delim, const char *request_id, const void *status, size_t len)
+{
+	int held = 0;
+	struct held_reply *h;
+
+	/* Behind a held reply to the same peer: wait in line. */
+	TAILQ_FOREACH(h, &rc->held, entry)
+		if (h->route_len == route_len &&
+		    memcmp(h->route, route, route_len) == 0) {
+			held = 1;
+			break;
+		}
+	if (!held && send_frames(rc, route, route_len, has_delim, request_id,
+	    status, len) == 0)
+		return;
+	if (held || errno == EAGAIN)
+		hold_reply(rc, route, route_len, has_delim, request_id, status,
+		    len);
+	else
+		reply_dropped(rc, request_id, zmq_strerror(errno));
 }
 
 static void
@@ -119,6 +307,209 @@ inflight_of(struct receiver *rc, int32_t supplier_id)
 	return &rc->per_supplier[rc->nsuppliers++];
 }
 
+static struct conn *
+conn_of(struct receiver *rc, int fd)
+{
+	if (fd < 0 || fd > 1 << 20)
+		return NULL;
+	if ((size_t)fd >= rc->nconns_alloc) {
+		size_t n = (size_t)fd + 64;
+		rc->conns = xrealloc(rc->conns, n * sizeof(*rc->conns));
+		memset(rc->conns + rc->nconns_alloc, 0,
+		    (n - rc->nconns_alloc) * sizeof(*rc->conns));
+		rc->nconns_alloc = n;
+	}
+	return &rc->conns[fd];
+}
+
+static void
+conn_forget(struct receiver *rc, struct conn *c)
+{
+	if (!c->open)
+		return;
+	if (c->supplier_id && !c->refused) {
+		struct inflight *fl = inflight_of(rc, c->supplier_id);
+		if (fl->conns > 0)
+			fl->conns--;
+	}
+	memset(c, 0, sizeof(*c));
+	rc->conns_open--;
+}
+
+/* Refusals come in floods: one line a second says how many. */
+static void
+log_refusal(struct receiver *rc, const char *what)
+{
+	int64_t now = now_us();
+
+	rc->refusals_unlogged++;
+	if (now - rc->refusal_logged_us < 1000000)
+		return;
+	log_warnx("closed %llu connection(s) in the last second or more: %s",
+	    (unsigned long long)rc->refusals_unlogged, what);
+	rc->refusals_unlogged = 0;
+	rc->refusal_logged_us = now;
+}
+
+/* Closes a connection libzmq owns: shutdown(2), not close(2), so libzmq
+ * sees the end of the stream, closes the descriptor itself and reports
+ * it (ZMQ_EVENT_DISCONNECTED) before the number can be reused. */
+static void
+conn_close(int fd)
+{
+	shutdown(fd, SHUT_RDWR);
+}
+
+/* At max_connections, a new connection takes the place of the oldest
+ * one that has sent no request (or only refused ones): a flood of
+ * connections that never authenticate then pushes out its own, while a
+ * supplier's connection sends within milliseconds of its handshake and
+ * stays. Returns 0 when every connection is in use. */
+static int
+evict_silent(struct receiver *rc)
+{
+	struct conn *victim = NULL;
+	size_t vfd = 0;
+
+	for (size_t i = 0; i < rc->nconns_alloc; i++) {
+		struct conn *c = &rc->conns[i];
+		if (c->open && (!c->seen || c->refused) &&
+		    (victim == NULL || c->last_us < victim->last_us)) {
+			victim = c;
+			vfd = i;
+		}
+	}
+	if (victim == NULL)
+		return 0;
+	rc->conns_over_max++;
+	log_refusal(rc, "max_connections reached: closed the oldest connection "
+	    "that had sent no request");
+	conn_forget(rc, victim);
+	conn_close((int)vfd);
+	return 1;
+}
+
+static void
+on_monitor(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *rc = arg;
+
+	(void)fd;
+	(void)what;
+	for (;;) {
+		int events = 0;
+		size_t sz = sizeof(events);
+		zmq_msg_t parts[2];
+		struct zmsg zm;
+
+		if (zmq_getsockopt(rc->mon, ZMQ_EVENTS, &events, &sz) < 0 ||
+		    !(events & ZMQ_POLLIN))
+			return;
+		if (zmsg_recv(rc->mon, &zm, parts, 2) == 0)
+			return;
+		if (zmq_msg_size(&parts[0]) < 6) {
+			zmsg_close(&zm);
+			continue;
+		}
+		uint16_t ev;
+		uint32_t value;
+		memcpy(&ev, zmq_msg_data(&parts[0]), 2);
+		memcpy(&value, (char *)zmq_msg_data(&parts[0]) + 2, 4);
+		zmsg_close(&zm);
+		struct conn *c = conn_of(rc, (int)value);
+		if (c == NULL)
+			continue;
+		if (ev == ZMQ_EVENT_ACCEPTED) {
+			conn_forget(rc, c);	/* a close we were not told of */
+			if (rc->conns_open >= (size_t)rc->cfg->max_connections &&
+			    !evict_silent(rc)) {
+				rc->conns_over_max++;
+				log_refusal(rc, "max_connections reached");
+				conn_close((int)value);
+				continue;
+			}
+			c->open = 1;
+			c->last_us = now_us();
+			rc->conns_open++;
+			rc->conns_accepted++;
+		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
+			conn_forget(rc, c);
+		}
+	}
+}
+
+/* Closes connections that sent no request for idle_timeout seconds
+ * (ZMTP heartbeats do not count: they keep a dead peer from lingering,
+ * not an idle one alive). */
+static void
+on_scan(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *rc = arg;
+	int64_t limit = (int64_t)rc->cfg->idle_timeout * 1000000;
+	int64_t now = now_us();
+
+	(void)fd;
+	(void)what;
+	if (limit <= 0)
+		return;
+	for (size_t i = 0; i < rc->nconns_alloc; i++) {
+		struct conn *c = &rc->conns[i];
+		if (!c->open || now - c->last_us < limit)
+			continue;
+		log_info("closing connection %zu of %s: no request for %ld s", i,
+		    c->supplier_id ? inflight_of(rc, c->supplier_id)->name :
+		    "an unknown sender", rc->cfg->idle_timeout);
+		rc->conns_idle_closed++;
+		conn_close((int)i);
+		c->last_us = now;	/* once; the monitor says when it is gone */
+	}
+}
+
+/* The connection a request came from; counts it against its supplier's
+ * max_connections_per_supplier. Returns -1 when it is over. */
+static int
+conn_request(struct receiver *rc, zmq_msg_t *frame,
+    const struct supplier *sup)
+{
+	int fd = zmq_msg_get(frame, ZMQ_SRCFD);
+	struct conn *c = conn_of(rc, fd);
+
+	if (c == NULL)
+		return 0;
+	if (!c->open) {		/* accepted before the monitor said so */
+		c->open = 1;
+		rc->conns_open++;
+	}
+	if (c->refused)
+		return -1;	/* not counted as activity: it times out */
+	c->seen = 1;
+	c->last_us = now_us();
+	if (sup == NULL || c->supplier_id != 0)
+		return 0;
+	struct inflight *fl = inflight_of(rc, sup->id);
+	c->supplier_id = sup->id;
+	if (fl->conns >= (size_t)rc->cfg->max_connections_per_supplier) {
+		c->refused = 1;
+		rc->conns_over_supplier++;
+		log_refusal(rc, "max_connections_per_supplier reached");
+		return -1;
+	}
+	fl->conns++;
+	return 0;
+}
+
+int
+receiver_supplier_full(void *arg, int32_t supplier_id)
+{
+	struct receiver *rc = arg;
+	struct inflight *fl = inflight_of(rc, supplier_id);
+
+	if (fl->conns < (size_t)rc->cfg->max_connections_per_supplier)
+		return 0;
+	rc->conns_over_supplier++;
+	return 1;
+}
+
 static void
 send_busy(struct receiver *rc, zmq_msg_t *route, int has_delim,
     const char *request_id, int retry_ms, const char *why)
@@ -138,36 +529,19 @@ static void
 read_message(struct receiver *rc)
 {
 	zmq_msg_t parts[MAX_PARTS];
-	size_t n = 0, extra = 0, total = 0;
-	int more;
+	struct zmsg zm;
+	size_t n, total;
 	char rid[PROTO_REQUEST_ID_MAX + 1] = "";
 	char msg[256];
 
-	do {
-		zmq_msg_t m;
-
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, rc->sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
-			break;
-		}
-		total += zmq_msg_size(&m);
-		more = zmq_msg_more(&m);
-		if (n < MAX_PARTS) {
-			zmq_msg_init(&parts[n]);
-			zmq_msg_move(&parts[n++], &m);
-		} else {
-			extra++;
-		}
-		zmq_msg_close(&m);
-	} while (more);
-	if (n == 0)
+	if ((n = zmsg_recv(rc->sock, &zm, parts, MAX_PARTS)) == 0)
 		return;
+	total = zm.bytes;
 
 	zmq_msg_t *route = &parts[0];
 	int has_delim = n >= 2 && zmq_msg_size(&parts[1]) == 0;
 	size_t first = has_delim ? 2 : 1;
-	size_t nframes = n - first + extra;
+	size_t nframes = zm.frames - first;
 	zmq_msg_t *f = &parts[first];
 
 	if (nframes >= 3 && proto_request_id_valid(zmq_msg_data(&f[2]),
@@ -175,11 +549,31 @@ read_message(struct receiver *rc)
 		memcpy(rid, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
 		rid[zmq_msg_size(&f[2])] = '\0';
 	}
+	/* Any message is activity on its connection, and names the supplier
+	 * whose sessions it counts against. */
+	const struct supplier *csup = NULL;
+	if (rc->auth) {
+		const char *uid = zmq_msg_gets(&parts[n - 1], "User-Id");
+		csup = uid ? auth_find(rc->auth, uid) : NULL;
+	}
+	if (conn_request(rc, &parts[n - 1], csup) < 0) {
+		snprintf(msg, sizeof(msg), "%s has %ld connections open; send on "
+		    "one of them, or close some (max_connections_per_supplier)",
+		    csup ? csup->name : "this sender",
+		    rc->cfg->max_connections_per_supplier);
+		send_error(rc, route, has_delim, rid, "too_many_connections", msg);
+		goto done;
+	}
 	if (nframes != PROTO_FRAMES) {
 		snprintf(msg, sizeof(msg), "expected %d frames after the envelope "
 		    "(version, command, request id, content type, body), got %zu",
 		    PROTO_FRAMES, nframes);
 		send_error(rc, route, has_delim, rid, "bad_frames", msg);
+		/* libzmq queued every frame (64 bytes each, whatever its size)
+		 * before the message could be read, in its I/O thread's malloc
+		 * arena; give those pages back rather than keep them. */
+		if (zm.frames > TRIM_FRAMES)
+			malloc_trim(0);
 		goto done;
 	}
 	if (!frame_is(&f[0], PROTO_VERSION)) {
@@ -285,8 +679,7 @@ read_message(struct receiver *rc)
 	    zmq_msg_size(&r->body), proto_content_type_name(ct));
 	writer_pool_submit(rc->pool, r);
 done:
-	for (size_t i = 0; i < n; i++)
-		zmq_msg_close(&parts[i]);
+	zmsg_close(&zm);
 }
 
 static void
@@ -373,14 +766,17 @@ struct receiver *
 receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 {
 	struct receiver *rc = xcalloc(1, sizeof(*rc));
-	int64_t maxmsg = cfg->max_message_size * 2;
+	int64_t maxmsg = cfg->max_message_size + FRAME_SLACK;
 	int one = 1, linger = 2000, hwm = (int)cfg->rcvhwm;
 
 	rc->cfg = cfg;
+	TAILQ_INIT(&rc->held);
 	if ((rc->sock = zmq_socket(zctx, ZMQ_ROUTER)) == NULL)
 		fatalx("zmq socket: %s", zmq_strerror(errno));
-	/* A frame up to twice the limit still gets a "too_large" reply; a
-	 * larger one makes libzmq drop the connection before it is read. */
+	/* A frame a little over the limit still gets a "too_large" reply; a
+	 * larger one makes libzmq drop the connection before it is read.
+	 * Not twice the limit: libzmq applies this to handshake commands too,
+	 * so it is what an unauthenticated peer can make bevisd hold. */
 	zmq_setsockopt(rc->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	zmq_setsockopt(rc->sock, ZMQ_IPV6, &one, sizeof(one));
 	zmq_setsockopt(rc->sock, ZMQ_LINGER, &linger, sizeof(linger));
@@ -392,6 +788,30 @@ receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 	 * so a larger mark costs little (SNDHWM_MIN x a reply per peer). */
 	hwm = hwm < SNDHWM_MIN ? SNDHWM_MIN : hwm;
 	zmq_setsockopt(rc->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	/* Past the mark a send fails with EAGAIN instead: the reply is held
+	 * and sent when the peer reads (send_reply). */
+	zmq_setsockopt(rc->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	/* Before authentication a peer can make libzmq hold one frame of up
+	 * to ZMQ_MAXMSGSIZE; the handshake timeout bounds for how long. */
+	int ms = (int)cfg->handshake_timeout * 1000;
+	zmq_setsockopt(rc->sock, ZMQ_HANDSHAKE_IVL, &ms, sizeof(ms));
+	if (cfg->heartbeat_interval > 0) {
+		ms = (int)cfg->heartbeat_interval * 1000;
+		zmq_setsockopt(rc->sock, ZMQ_HEARTBEAT_IVL, &ms, sizeof(ms));
+		ms *= 3;
+		zmq_setsockopt(rc->sock, ZMQ_HEARTBEAT_TIMEOUT, &ms, sizeof(ms));
+		zmq_setsockopt(rc->sock, ZMQ_HEARTBEAT_TTL, &ms, sizeof(ms));
+	}
+	/* Accepts and closes, to count connections (before the bind, so
+	 * none is missed). The PAIR end has no high-water mark: an event
+	 * lost would leave a count wrong. */
+	int zero = 0;
+	if (zmq_socket_monitor(rc->sock, "inproc://bevis-receiver-monitor",
+	    ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) < 0 ||
+	    (rc->mon = zmq_socket(zctx, ZMQ_PAIR)) == NULL ||
+	    zmq_setsockopt(rc->mon, ZMQ_RCVHWM, &zero, sizeof(zero)) < 0 ||
+	    zmq_connect(rc->mon, "inproc://bevis-receiver-monitor") < 0)
+		fatalx("socket monitor: %s", zmq_strerror(errno));
 	if (curve_secret) {
 		if (zmq_setsockopt(rc->sock, ZMQ_CURVE_SERVER, &one,
 		    sizeof(one)) < 0 ||
@@ -402,6 +822,7 @@ receiver_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 	}
 	if (zmq_bind(rc->sock, cfg->endpoint) < 0) {
 		log_error("cannot bind %s: %s", cfg->endpoint, zmq_strerror(errno));
+		zmq_close(rc->mon);
 		zmq_close(rc->sock);
 		free(rc);
 		return NULL;
@@ -426,6 +847,15 @@ receiver_start(struct receiver *rc, struct event_base *base,
 	rc->ev_sock = event_new(base, fd, EV_READ | EV_PERSIST, on_socket, rc);
 	rc->ev_done = event_new(base, writer_pool_fd(pool), EV_READ | EV_PERSIST,
 	    on_done, rc);
+	rc->ev_retry = evtimer_new(base, on_retry, rc);
+	if (zmq_getsockopt(rc->mon, ZMQ_FD, &fd, &sz) < 0)
+		fatalx("zmq_getsockopt ZMQ_FD: %s", zmq_strerror(errno));
+	rc->ev_mon = event_new(base, fd, EV_READ | EV_PERSIST, on_monitor, rc);
+	event_add(rc->ev_mon, NULL);
+	event_active(rc->ev_mon, EV_READ, 0);
+	struct timeval scan = { CONN_SCAN_S, 0 };
+	rc->ev_scan = event_new(base, -1, EV_PERSIST, on_scan, rc);
+	event_add(rc->ev_scan, &scan);
 	event_add(rc->ev_sock, NULL);
 	event_add(rc->ev_done, NULL);
 	/* Messages may already be queued before the first edge. */
@@ -446,6 +876,20 @@ void
 receiver_flush(struct receiver *rc)
 {
 	deliver_done(rc);
+	/* Give held replies a moment: their peers are probably reading. */
+	for (int i = 0; i < 2000 / REPLY_RETRY_MS && !TAILQ_EMPTY(&rc->held);
+	    i++) {
+		send_held(rc);
+		if (!TAILQ_EMPTY(&rc->held)) {
+			struct timespec ts = { 0, REPLY_RETRY_MS * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+	}
+	while (!TAILQ_EMPTY(&rc->held)) {
+		reply_dropped(rc, TAILQ_FIRST(&rc->held)->request_id,
+		    "bevisd is stopping and the peer did not read it");
+		unhold(rc, TAILQ_FIRST(&rc->held));
+	}
 }
 
 void
@@ -455,9 +899,32 @@ receiver_free(struct receiver *rc)
 		event_free(rc->ev_sock);
 	if (rc->ev_done)
 		event_free(rc->ev_done);
+	if (rc->ev_retry)
+		event_free(rc->ev_retry);
+	if (rc->ev_mon)
+		event_free(rc->ev_mon);
+	if (rc->ev_scan)
+		event_free(rc->ev_scan);
+	zmq_socket_monitor(rc->sock, NULL, 0);
+	zmq_close(rc->mon);
+	free(rc->conns);
+	while (!TAILQ_EMPTY(&rc->held))
+		unhold(rc, TAILQ_FIRST(&rc->held));
 	zmq_close(rc->sock);
 	free(rc->per_supplier);
 	free(rc);
+}
+
+void
+receiver_last_endpoint(struct receiver *rc, char *out, size_t len)
+{
+	size_t sz = len;
+
+	if (len == 0)
+		return;
+	if (zmq_getsockopt(rc->sock, ZMQ_LAST_ENDPOINT, out, &sz) < 0)
+		out[0] = '\0';
+	out[len - 1] = '\0';
 }
 
 void
@@ -475,9 +942,31 @@ receiver_metrics(struct receiver *rc, struct buf *b)
 	    "# TYPE bevis_in_flight_requests gauge\nbevis_in_flight_requests %zu\n"
 	    "# HELP bevis_in_flight_bytes Request bytes received, not yet "
 	    "answered.\n# TYPE bevis_in_flight_bytes gauge\n"
-	    "bevis_in_flight_bytes %zu\n",
+	    "bevis_in_flight_bytes %zu\n"
+	    "# HELP bevis_replies_dropped_total Replies not delivered: the peer "
+	    "was gone, or did not read them in time.\n"
+	    "# TYPE bevis_replies_dropped_total counter\n"
+	    "bevis_replies_dropped_total %llu\n"
+	    "# HELP bevis_replies_held Replies waiting for room in their peer's "
+	    "queue.\n# TYPE bevis_replies_held gauge\nbevis_replies_held %zu\n",
 	    (unsigned long long)rc->requests, (unsigned long long)rc->refused,
-	    (unsigned long long)rc->busy, rc->inflight, rc->inflight_bytes);
+	    (unsigned long long)rc->busy, rc->inflight, rc->inflight_bytes,
+	    (unsigned long long)rc->replies_dropped, rc->held_n);
+	buf_printf(b, "# HELP bevis_connections Live connections.\n"
+	    "# TYPE bevis_connections gauge\nbevis_connections %zu\n"
+	    "# HELP bevis_connections_accepted_total Connections accepted.\n"
+	    "# TYPE bevis_connections_accepted_total counter\n"
+	    "bevis_connections_accepted_total %llu\n"
+	    "# HELP bevis_connections_refused_total Connections closed or "
+	    "refused, by the limit they met.\n"
+	    "# TYPE bevis_connections_refused_total counter\n"
+	    "bevis_connections_refused_total{limit=\"max_connections\"} %llu\n"
+	    "bevis_connections_refused_total{limit=\"max_connections_per_supplier\"} %llu\n"
+	    "bevis_connections_refused_total{limit=\"idle_timeout\"} %llu\n",
+	    rc->conns_open, (unsigned long long)rc->conns_accepted,
+	    (unsigned long long)rc->conns_over_max,
+	    (unsigned long long)rc->conns_over_supplier,
+	    (unsigned long long)rc->conns_idle_closed);
 	buf_puts(b, "# HELP bevis_supplier_requests_total Requests, by supplier.\n"
 	    "# TYPE bevis_supplier_requests_total counter\n"
 	    "# HELP bevis_supplier_items_total Items answered, by supplier and "

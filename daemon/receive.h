@@ -4,6 +4,7 @@
 #define BEVIS_RECEIVE_H
 
 #include <event2/event.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "config.h"
@@ -27,6 +28,12 @@ void receiver_drain(struct receiver *rc);
 /* Sends the replies still waiting after the writers stopped. */
 void receiver_flush(struct receiver *rc);
 void receiver_free(struct receiver *rc);
+/* The endpoint libzmq actually bound (ZMQ_LAST_ENDPOINT), or "". */
+void receiver_last_endpoint(struct receiver *rc, char *out, size_t len);
+/* For the ZAP handler: nonzero (and counted as a refusal) when the
+ * supplier already has max_connections_per_supplier live sessions. arg is
+ * the struct receiver. */
+int receiver_supplier_full(void *arg, int32_t supplier_id);
 /* Appends the receiver's counters and gauges in Prometheus text format. */
 void receiver_metrics(struct receiver *rc, struct buf *b);
 

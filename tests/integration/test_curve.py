@@ -276,3 +276,38 @@ def test_systemd_unit_verifies(cluster):
     out = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
     shutil.rmtree(tmp)
     eq((out.returncode, out.stderr.strip()), (0, ""), "systemd-analyze verify")
+
+
+def test_plaintext_only_on_literal_loopback(cluster):
+    """Issue 10 item 11: libzmq binds what follows a ';' (the source part),
+    so a string that starts with 127.0.0.1 may serve on every interface."""
+    port = free_port()
+    refused = [f"tcp://127.0.0.1:1;0.0.0.0:{port}", f"tcp://localhost:{port}",
+               f"tcp://lo:{port}", f"tcp://*:{port}", f"tcp://127.0.0.1.nip.io:{port}",
+               f"tcp://[::ffff:10.0.0.1]:{port}", "inproc://bevis"]
+    allowed = [f"tcp://127.0.0.1:{port}", f"tcp://127.1.2.3:{port}",
+               f"tcp://[::1]:{port}", f"tcp://[::ffff:127.0.0.1]:{port}",
+               "ipc:///tmp/bevis-test.sock"]
+    tmp = tempfile.mkdtemp(prefix="bevisd-ep-")
+    conf = os.path.join(tmp, "bevisd.conf")
+    try:
+        for ep in refused + allowed:
+            with open(conf, "w") as f:
+                f.write(f"[bevisd]\nendpoint = {ep}\nallow_plaintext = yes\n")
+            out = subprocess.run([BEVISD, "-n", "-c", conf], capture_output=True,
+                                 text=True, timeout=20)
+            if ep in refused:
+                eq(out.returncode, 1, f"bevisd -n exit code for {ep}")
+                check("only on a loopback or ipc endpoint" in out.stderr, out.stderr)
+            else:
+                eq((out.returncode, out.stdout), (0, "configuration OK\n"), ep)
+    finally:
+        shutil.rmtree(tmp)
+    # And at start: the bypass string never gets to bind.
+    user = "user = nobody\n" if os.getuid() == 0 else ""
+    out = start_fails(f"[bevisd]\nendpoint = tcp://127.0.0.1:1;0.0.0.0:{port}\n"
+                      f"allow_plaintext = yes\n{user}")
+    eq(out.returncode, 1, "bevisd refuses the bypass string at start")
+    check("only on a loopback or ipc endpoint" in out.stderr, out.stderr)
+    with socket.socket() as s:
+        eq(s.connect_ex(("127.0.0.1", port)), 111, "nothing listens on the port")

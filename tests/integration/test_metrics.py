@@ -102,3 +102,56 @@ def test_metrics_only_on_loopback(cluster):
         raise AssertionError("bevisd served /metrics on every address")
     except bevistest.TestFailure as e:
         check("not a loopback address" in str(e), str(e))
+
+
+def raw_http(port, data, read_timeout=10):
+    """Sends data as it is and returns the status line (or "" when bevisd
+    closed without one) and the seconds until the connection closed."""
+    import socket
+    t0 = time.time()
+    with socket.create_connection(("127.0.0.1", port), timeout=read_timeout) as s:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass  # bevisd may close before reading it all
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except OSError:
+            pass
+    return got.split(b"\r\n", 1)[0].decode(errors="replace"), time.time() - t0
+
+
+def test_metrics_http_limits(cluster):
+    """Issue 10 item 4: GET only, bounded headers and body, a timeout."""
+    db = cluster.new_database()
+    port = free_port()
+    d = Daemon(db, http_listen=f"127.0.0.1:{port}")
+    try:
+        rss0 = bevistest.proc_mem(d.pid)["VmRSS"]
+        status, _ = raw_http(port, b"POST /metrics HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Length: 0\r\n\r\n")
+        eq(status, "HTTP/1.1 405 Method Not Allowed", "POST")
+        status, _ = raw_http(port, b"PUT /metrics HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Length: 0\r\n\r\n")
+        eq(status, "HTTP/1.1 405 Method Not Allowed", "PUT")
+        # 16 MiB of headers: refused once 8 KiB have come.
+        hdr = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + b"X-A: " + b"a" * (16 << 20)
+        status, _ = raw_http(port, hdr)
+        eq(status, "HTTP/1.1 400 Bad Request", "16 MiB of headers")
+        # A body of 16 MiB: refused before it is read.
+        body = b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (16 << 20)
+        status, _ = raw_http(port, body + b"b" * (16 << 20))
+        eq(status, "HTTP/1.1 413 Request Entity Too Large", "a 16 MiB body")
+        # A request that never ends is dropped after the timeout (5 s).
+        status, secs = raw_http(port, b"GET /metrics HTTP/1.1\r\n", read_timeout=20)
+        check(4 <= secs < 15, f"an unfinished request was dropped after {secs:.1f} s")
+        grew = bevistest.proc_mem(d.pid)["VmRSS"] - rss0
+        check(grew < 8 << 20, f"bevisd grew by {grew} bytes")
+        eq(get(port, "/metrics")[0], 200, "GET still served")
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")

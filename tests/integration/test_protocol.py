@@ -160,3 +160,44 @@ def test_sigterm_while_database_down_answers_unavailable(cluster):
         eq(d.stop(), 0, "exit code")
     finally:
         own.stop()
+
+
+def test_pipelined_burst_gets_every_reply(cluster):
+    """Issue 10 item 12: past the ROUTER's send high-water mark (1,000 per
+    peer) replies used to vanish while zmq_send said success. 5,000
+    requests sent before any reply is read get 5,000 replies."""
+    from bevistest import free_port, metrics
+    db = cluster.new_database()
+    port = free_port()
+    d = Daemon(db, http_listen=f"127.0.0.1:{port}")
+    try:
+        c = Client(d.endpoint)
+        n = 5000
+        sent = set()
+        for i in range(n):
+            sent.add(c.send(b"EVENTS", ND, ndjson([event(i, prefix="burst")]),
+                            rid=b"burst-%d" % i))
+        got = {}
+        while len(got) < n:
+            rid, rep = c.recv(60)
+            got[rid] = rep
+        eq(set(got), sent, "a reply for every request id")
+        eq(sum(r.get("accepted", 0) for r in got.values()), n, "accepted items")
+        eq(db.count("event"), n, "events stored")
+        m = metrics(port)
+        eq(m.get("bevis_replies_dropped_total"), 0, "replies dropped")
+        eq(m.get("bevis_replies_held"), 0, "replies still held")
+        # A peer that is gone: its reply is counted, not silently lost.
+        s = zmq.Context.instance().socket(zmq.DEALER)
+        s.connect(d.endpoint)
+        s.send_multipart([b"bevis/1", b"EVENTS", b"gone-2", ND,
+                          ndjson([event(i, prefix="gone") for i in range(3000)])])
+        s.close(linger=2000)
+        deadline = time.time() + 30
+        while time.time() < deadline and metrics(port).get(
+                "bevis_replies_dropped_total") != 1:
+            time.sleep(0.1)
+        eq(metrics(port).get("bevis_replies_dropped_total"), 1, "the vanished peer's reply")
+        check("request gone-2: reply dropped: Host unreachable" in d.logtext(), "logged")
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")
