@@ -165,7 +165,7 @@ prove(PGconn *conn, int64_t leaf, const struct buf *data, uint64_t size,
 }
 
 static void
-json_proof(struct buf *j, const struct buf *proof)
+manifest_proof(struct buf *j, const struct buf *proof)
 {
 	buf_puts(j, "[");
 	for (size_t i = 0; i < proof->len / 32; i++) {
@@ -177,7 +177,7 @@ json_proof(struct buf *j, const struct buf *proof)
 }
 
 static void
-json_str(struct buf *j, const char *s)
+manifest_str(struct buf *j, const char *s)
 {
 	if (s == NULL)
 		buf_puts(j, "null");
@@ -186,21 +186,21 @@ json_str(struct buf *j, const char *s)
 }
 
 static void
-json_sub(struct buf *j, const struct exp_sub *s, int last)
+manifest_sub(struct buf *j, const struct exp_sub *s, int last)
 {
 	char t[64];
 
 	buf_printf(j, "    {\n      \"id\": %lld,\n      \"supplier\": ",
 	    (long long)s->id);
-	json_str(j, s->supplier);
+	manifest_str(j, s->supplier);
 	buf_puts(j, ",\n      \"key_fingerprint\": ");
-	json_str(j, s->key_fp);
+	manifest_str(j, s->key_fp);
 	buf_puts(j, ",\n      \"request_id\": ");
-	json_str(j, s->request_id);
+	manifest_str(j, s->request_id);
 	rfc3339_format(s->received_us, t);
 	buf_printf(j, ",\n      \"received_at\": \"%s\",\n      \"content_type\": ",
 	    t);
-	json_str(j, s->content_type);
+	manifest_str(j, s->content_type);
 	buf_printf(j, ",\n      \"leaf_index\": %lld,\n      \"leaf_data\": \"",
 	    (long long)s->leaf);
 	hex_append(j, s->leaf_data.data, s->leaf_data.len);
@@ -209,7 +209,7 @@ json_sub(struct buf *j, const struct exp_sub *s, int last)
 	buf_puts(j, "\",\n      \"leaf_hash\": \"");
 	hex_append(j, lh, 32);
 	buf_puts(j, "\",\n      \"inclusion_proof\": ");
-	json_proof(j, &s->proof);
+	manifest_proof(j, &s->proof);
 	if (s->redacted)
 		buf_puts(j, ",\n      \"body\": null");
 	else
@@ -220,10 +220,10 @@ json_sub(struct buf *j, const struct exp_sub *s, int last)
 	    s->redacted ? "true" : "false");
 	if (s->redacted) {
 		buf_puts(j, "{\n        \"by\": ");
-		json_str(j, s->red_by);
+		manifest_str(j, s->red_by);
 		rfc3339_format(s->red_at_us, t);
 		buf_printf(j, ",\n        \"at\": \"%s\",\n        \"reason\": ", t);
-		json_str(j, s->red_reason);
+		manifest_str(j, s->red_reason);
 		buf_printf(j, ",\n        \"leaf_index\": %lld,\n        "
 		    "\"leaf_data\": \"", (long long)s->red_leaf);
 		hex_append(j, s->red_data.data, s->red_data.len);
@@ -231,7 +231,7 @@ json_sub(struct buf *j, const struct exp_sub *s, int last)
 		buf_puts(j, "\",\n        \"leaf_hash\": \"");
 		hex_append(j, lh, 32);
 		buf_puts(j, "\",\n        \"inclusion_proof\": ");
-		json_proof(j, &s->red_proof);
+		manifest_proof(j, &s->red_proof);
 		buf_puts(j, "\n      }");
 	} else {
 		buf_puts(j, "null");
@@ -643,7 +643,7 @@ manifest_head(struct export *x)
 
 	rfc3339_format((int64_t)time(NULL) * 1000000, t);
 	buf_printf(j, "{\n  \"format\": \"" BUNDLE_FORMAT "\",\n  \"origin\": ");
-	json_str(j, x->origin);
+	manifest_str(j, x->origin);
 	hex_encode(x->root, 32, hex);
 	buf_printf(j, ",\n  \"tree_size\": %lld,\n  \"root\": \"%s\",\n"
 	    "  \"checkpoint\": \"" CHECKPOINT "\",\n  \"exported_at\": \"%s\",\n"
@@ -655,9 +655,9 @@ manifest_head(struct export *x)
 		buf_puts(j, "]}");
 	} else {
 		buf_puts(j, "{\"since\": ");
-		json_str(j, x->since);
+		manifest_str(j, x->since);
 		buf_puts(j, ", \"until\": ");
-		json_str(j, x->until);
+		manifest_str(j, x->until);
 		buf_puts(j, "}");
 	}
 	buf_puts(j, ",\n  \"submissions\": [\n");
@@ -677,7 +677,7 @@ export_write(struct export *x)
 			    MANIFEST "): remove it\n", x->dir);
 			return -1;
 		}
-		json_sub(&x->manifest, &x->subs[i], i + 1 == x->nsubs);
+		manifest_sub(&x->manifest, &x->subs[i], i + 1 == x->nsubs);
 	}
 	buf_puts(&x->manifest, "  ]\n}\n");
 	(void)cli_exec("export", x->conn, "COMMIT", PGRES_COMMAND_OK);

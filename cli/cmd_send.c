@@ -33,6 +33,7 @@
 #include "proto.h"
 #include "split.h"
 #include "xmalloc.h"
+#include "zmsg.h"
 
 /* Memory stays bounded whatever the input: the input is read in pieces of
  * READ_SIZE, requests are formed only when they can be sent at once, and
@@ -532,26 +533,24 @@ close_socket(struct sender *s)
 static int
 check_handshake(struct sender *s)
 {
-	zmq_msg_t m;
 	uint16_t ev;
 	uint32_t val;
 
 	while (s->mon) {
-		int more, got = 0;
-		do {
-			zmq_msg_init(&m);
-			if (zmq_msg_recv(&m, s->mon, ZMQ_DONTWAIT) < 0) {
-				zmq_msg_close(&m);
-				return 0;
-			}
-			if (!got && zmq_msg_size(&m) >= 6) {
-				memcpy(&ev, zmq_msg_data(&m), 2);
-				memcpy(&val, (char *)zmq_msg_data(&m) + 2, 4);
-				got = 1;
-			}
-			more = zmq_msg_more(&m);
-			zmq_msg_close(&m);
-		} while (more);
+		zmq_msg_t part[2];
+		struct zmsg m;
+		int got = 0;
+
+		if (zmsg_recv(s->mon, &m, part, 2) == 0)
+			return 0;
+		/* A monitor event: a frame of event number and value, then the
+		 * endpoint. */
+		if (zmq_msg_size(&part[0]) >= 6) {
+			memcpy(&ev, zmq_msg_data(&part[0]), 2);
+			memcpy(&val, (char *)zmq_msg_data(&part[0]) + 2, 4);
+			got = 1;
+		}
+		zmsg_close(&m);
 		if (!got)
 			continue;
 		if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
@@ -622,26 +621,13 @@ static struct json_object *
 recv_reply(void *sock, char *rid, size_t ridlen)
 {
 	zmq_msg_t parts[4];
-	int n = 0, more;
+	struct zmsg m;
 	struct json_object *status = NULL;
+	size_t n = zmsg_recv(sock, &m, parts, 4);
 
-	do {
-		zmq_msg_t m;
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, sock, 0) < 0) {
-			zmq_msg_close(&m);
-			break;
-		}
-		more = zmq_msg_more(&m);
-		if (n < 4) {
-			zmq_msg_init(&parts[n]);
-			zmq_msg_move(&parts[n++], &m);
-		}
-		zmq_msg_close(&m);
-	} while (more);
 	/* A REQ-style empty delimiter may lead. */
-	int f = n > 0 && zmq_msg_size(&parts[0]) == 0 ? 1 : 0;
-	if (n - f == 3) {
+	size_t f = n > 0 && zmq_msg_size(&parts[0]) == 0 ? 1 : 0;
+	if (!zmsg_too_many(&m) && n - f == 3) {
 		size_t l = zmq_msg_size(&parts[f + 1]);
 		if (l >= ridlen)
 			l = ridlen - 1;
@@ -650,8 +636,7 @@ recv_reply(void *sock, char *rid, size_t ridlen)
 		status = parse_json(zmq_msg_data(&parts[f + 2]),
 		    zmq_msg_size(&parts[f + 2]));
 	}
-	for (int i = 0; i < n; i++)
-		zmq_msg_close(&parts[i]);
+	zmsg_close(&m);
 	return status;
 }
 

@@ -147,7 +147,7 @@ out_init(struct out *o, FILE *f, enum out_format format,
 }
 
 static void
-json_row(struct out *o, const char *const *cells)
+row_json(struct out *o, const char *const *cells)
 {
 	struct buf *b = &o->line;
 	int n = 0;
@@ -188,7 +188,7 @@ out_row(struct out *o, const char *const *cells)
 	buf_reset(&o->line);
 	switch (o->format) {
 	case OUT_JSON:
-		json_row(o, cells);
+		row_json(o, cells);
 		break;
 	case OUT_CSV:
 		for (size_t c = 0; c < o->ncols; c++) {

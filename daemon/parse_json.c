@@ -50,7 +50,7 @@ skip_digits(const char *s, size_t n, size_t *i)
 
 /* An RFC 8259 number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int
-json_number_ok(const char *s, size_t n)
+number_is_strict(const char *s, size_t n)
 {
 	size_t i = 0;
 
@@ -301,7 +301,7 @@ scan_item(struct scan *sc, char *err, size_t errlen)
 			 * "-Infinity" is not a number token here. */
 			if (!integer || i - start <= (size_t)1 + (c == '-'))
 				continue;
-			if (!json_number_ok((const char *)s + start, i - start)) {
+			if (!number_is_strict((const char *)s + start, i - start)) {
 				size_t q = i - start < 40 ? i - start : 40;
 				fault_place(sc, 0, depth, place, sizeof(place));
 				FAIL("%s holds a number that is not strict JSON: "
@@ -482,7 +482,7 @@ check_value(struct json_object *v, const char *key, char *err, size_t errlen,
 		/* attrs keeps the number's text, which json-c takes in forms
 		 * that jsonb refuses ("1.", "-.5", "00.5"). */
 		t = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &n);
-		if (!json_number_ok(t, n))
+		if (!number_is_strict(t, n))
 			FAIL("field '%s' holds a number that is not strict JSON: "
 			    "'%.*s'", key, (int)(n < 40 ? n : 40), t);
 		return 0;
