@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "clock.h"
 #include "curvekey.h"
 #include "numarg.h"
 #include "output.h"
@@ -123,15 +124,6 @@ struct sender {
 	size_t busy;			/* busy replies */
 	size_t spooled;			/* items in requests answered spooled */
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Prints s through output.c's escaper: the server's reasons quote
  * supplier bytes. */
@@ -670,7 +662,7 @@ report_reply(struct sender *s, struct chunk *c, struct json_object *st)
 {
 	const char *status = jstr(st, "status");
 	struct json_object *outs, *v;
-	int64_t now = now_ms();
+	int64_t now = clock_mono_ms();
 
 	if (status && strcmp(status, "busy") == 0) {
 		int64_t after = 1000;
@@ -798,7 +790,7 @@ send_chunk(struct sender *s, struct chunk *c)
 	}
 	if (rc < 0)
 		goto fail;
-	c->sent_ms = now_ms();
+	c->sent_ms = clock_mono_ms();
 	c->state = CHUNK_IN_FLIGHT;
 	return 0;
 fail:
@@ -822,7 +814,7 @@ run_send(struct sender *s)
 	s->live = xcalloc((size_t)s->window, sizeof(*s->live));
 	s->sock = open_socket(s);
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = clock_mono_ms();
 
 		/* New requests only while few enough bytes are unanswered. */
 		while ((long long)s->nlive < s->window &&
@@ -855,7 +847,7 @@ run_send(struct sender *s)
 			if (s->live[i]->state == CHUNK_BUSY_WAIT &&
 			    s->live[i]->resend_ms < wake)
 				wake = s->live[i]->resend_ms;
-		long wait = (long)(wake - now_ms());
+		long wait = (long)(wake - clock_mono_ms());
 		zmq_pollitem_t pi[2] = { { s->sock, 0, ZMQ_POLLIN, 0 },
 			{ s->mon, 0, ZMQ_POLLIN, 0 } };
 		int rc = zmq_poll(pi, s->mon ? 2 : 1, wait < 0 ? 0 : wait);
@@ -883,7 +875,7 @@ run_send(struct sender *s)
 			json_object_put(st);
 			continue;
 		}
-		if (now_ms() < deadline)
+		if (clock_mono_ms() < deadline)
 			continue;
 		/* Lazy Pirate: a fresh socket, the same request ids. */
 		size_t inflight = 0;
@@ -1133,14 +1125,14 @@ cmd_ping(struct cli *cli, int argc, char **argv)
 	s.zctx = zmq_ctx_new();
 	s.sock = open_socket(&s);
 	new_request_id(rid);
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 	if (send_head(s.sock, PROTO_CMD_PING, rid, "") < 0 ||
 	    zmq_send(s.sock, "", 0, 0) < 0) {
 		fprintf(stderr, "bevis ping: %s\n", zmq_strerror(errno));
 		goto out;
 	}
 	for (;;) {
-		long wait = (long)(t0 + timeout_ms - now_ms());
+		long wait = (long)(t0 + timeout_ms - clock_mono_ms());
 		zmq_pollitem_t pi[2] = { { s.sock, 0, ZMQ_POLLIN, 0 },
 			{ s.mon, 0, ZMQ_POLLIN, 0 } };
 		int n = zmq_poll(pi, s.mon ? 2 : 1, wait < 0 ? 0 : wait);
@@ -1165,7 +1157,7 @@ cmd_ping(struct cli *cli, int argc, char **argv)
 		    "ok") == 0) {
 			printf("pong from %s at %s in %lld ms%s\n",
 			    jstr(st, "server") ? jstr(st, "server") : "?",
-			    s.endpoint, (long long)(now_ms() - t0),
+			    s.endpoint, (long long)(clock_mono_ms() - t0),
 			    s.curve ? " (CURVE)" : "");
 			rc = 0;
 		} else {

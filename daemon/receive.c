@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "log.h"
 #include "parse.h"
 #include "proto.h"
@@ -98,15 +99,6 @@ struct receiver {
 	int draining;
 };
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 reply_dropped(struct receiver *rc, const char *request_id, const char *why)
 {
@@ -153,7 +145,7 @@ hold_reply(struct receiver *rc, const void *route, size_t route_len,
 	h->route_len = route_len;
 	h->has_delim = has_delim;
 	snprintf(h->request_id, sizeof(h->request_id), "%s", request_id);
-	h->since_us = now_us();
+	h->since_us = clock_real_us();
 	h->len = len;
 	memcpy(h->status, status, len);
 	TAILQ_INSERT_TAIL(&rc->held, h, entry);
@@ -192,7 +184,7 @@ send_held(struct receiver *rc)
 {
 	unsigned char blocked[16][256];
 	size_t blen[16], nblocked = 0;
-	int64_t now = now_us();
+	int64_t now = clock_real_us();
 	struct held_reply *h, *next;
 
 	for (h = TAILQ_FIRST(&rc->held); h != NULL; h = next) {
@@ -340,7 +332,7 @@ conn_forget(struct receiver *rc, struct conn *c)
 static void
 log_refusal(struct receiver *rc, const char *what)
 {
-	int64_t now = now_us();
+	int64_t now = clock_real_us();
 
 	rc->refusals_unlogged++;
 	if (now - rc->refusal_logged_us < 1000000)
@@ -429,7 +421,7 @@ on_monitor(evutil_socket_t fd, short what, void *arg)
 				continue;
 			}
 			c->open = 1;
-			c->last_us = now_us();
+			c->last_us = clock_real_us();
 			rc->conns_open++;
 			rc->conns_accepted++;
 		} else if (ev == ZMQ_EVENT_DISCONNECTED) {
@@ -446,7 +438,7 @@ on_scan(evutil_socket_t fd, short what, void *arg)
 {
 	struct receiver *rc = arg;
 	int64_t limit = (int64_t)rc->cfg->idle_timeout * 1000000;
-	int64_t now = now_us();
+	int64_t now = clock_real_us();
 
 	(void)fd;
 	(void)what;
@@ -483,7 +475,7 @@ conn_request(struct receiver *rc, zmq_msg_t *frame,
 	if (c->refused)
 		return -1;	/* not counted as activity: it times out */
 	c->seen = 1;
-	c->last_us = now_us();
+	c->last_us = clock_real_us();
 	if (sup == NULL || c->supplier_id != 0)
 		return 0;
 	struct inflight *fl = inflight_of(rc, sup->id);
@@ -669,7 +661,7 @@ read_message(struct receiver *rc)
 	r->has_delim = has_delim;
 	memcpy(r->request_id, rid, sizeof(rid));
 	r->ct = ct;
-	r->received_us = now_us();
+	r->received_us = clock_real_us();
 	zmq_msg_init(&r->body);
 	zmq_msg_move(&r->body, &f[4]);
 	rc->inflight++;
