@@ -7,8 +7,8 @@
  *              decision row that names it (leaf_idx; the reference from
  *              the incident); every decision row has its leaf.
  *   sequence   each incident's decisions run 1, 2, ... without a gap, the
- *              first is its open decision and the only one, and
- *              incident.version counts them.
+ *              first is its open decision and the only one, its actor is
+ *              the incident's opened_by, and incident.version counts them.
  *   replay     the decisions folded in seq order give every field of the
  *              incident row.
  *   links      each incident_link row is what its decision says, and the
@@ -195,7 +195,9 @@ verify_decision_leaves(struct verify *v)
 	"SELECT i.ref, i.version, coalesce(c.n, 0), coalesce(c.mx, 0), " \
 	"coalesce(c.nopen, 0), coalesce(c.open1, false), " \
 	"(SELECT min(g) FROM generate_series(1, c.mx) g WHERE NOT EXISTS " \
-	"(SELECT 1 FROM decision d WHERE d.incident_id = i.id AND d.seq = g)) " \
+	"(SELECT 1 FROM decision d WHERE d.incident_id = i.id AND d.seq = g)), " \
+	"i.opened_by, (SELECT d.actor FROM decision d WHERE d.incident_id = i.id " \
+	"AND d.seq = 1 AND d.kind = 'open') " \
 	"FROM incident i LEFT JOIN c ON c.incident_id = i.id ORDER BY i.id"
 
 static int
@@ -225,6 +227,12 @@ verify_decision_sequences(struct verify *v)
 			else if (atol(PQgetvalue(res, r, 4)) > 1)
 				verify_problem(v, "incident %s: it has %s open "
 				    "decisions", ref, PQgetvalue(res, r, 4));
+			/* Who opened it is the open decision's actor. */
+			if (!PQgetisnull(res, r, 8) && strcmp(PQgetvalue(res, r,
+			    7), PQgetvalue(res, r, 8)) != 0)
+				verify_problem(v, "incident %s: its opened_by is "
+				    "%s, but its open decision's actor is %s", ref,
+				    PQgetvalue(res, r, 7), PQgetvalue(res, r, 8));
 		}
 		if (version != n)
 			verify_problem(v, "incident %s: its version is %ld, but it "
@@ -252,8 +260,10 @@ verify_decision_sequences(struct verify *v)
 	"k(key) WHERE d.kind IN ('open', 'triage', 'reopen', 'merge', 'unmerge')), " \
 	"f AS (SELECT DISTINCT ON (incident_id, key) incident_id, key, val " \
 	"FROM w ORDER BY incident_id, key, seq DESC), " \
-	"s AS (SELECT i.id, i.ref, coalesce((SELECT jsonb_object_agg(f.key, f.val) " \
-	"FROM f WHERE f.incident_id = i.id), '{}') AS st FROM incident i), " \
+	"g AS (SELECT incident_id, jsonb_object_agg(key, val) AS st FROM f " \
+	"GROUP BY incident_id), " \
+	"s AS (SELECT i.id, i.ref, coalesce(g.st, '{}') AS st FROM incident i " \
+	"LEFT JOIN g ON g.incident_id = i.id), " \
 	"p AS (SELECT s.*, to_jsonb(jsonb_populate_record(NULL::incident, s.st " \
 	"- 'merged_into' - 'ref')) AS r FROM s) "
 #define SKIP_COLUMNS "('id', 'ref', 'version', 'opened_at', 'opened_by', " \
@@ -287,8 +297,11 @@ verify_replay(struct verify *v)
 	PQclear(res);
 	res = PQexec(c, REPLAY_QUERY);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		verify_problem(v, "incidents: the decisions cannot be replayed: %s",
-		    PQerrorMessage(c));
+		const char *e = PQerrorMessage(c);
+		size_t n = strcspn(e, "\n");
+
+		verify_problem(v, "incidents: the decisions cannot be replayed: "
+		    "%.*s", (int)n, e);
 		PQclear(res);
 		res = PQexec(c, "ROLLBACK TO SAVEPOINT replay");
 		PQclear(res);
@@ -316,14 +329,15 @@ verify_replay(struct verify *v)
 /* A link target as one string: from a decision's after value (x, the
  * object under "link" or "unlink") or from an incident_link row (l, with
  * the other incident's reference o). The ids, not the names, are compared. */
-#define TARGET_FROM_JSON(x) "CASE WHEN " x " ? 'event' THEN 'event ' || " \
-	"(" x " -> 'event' ->> 'submission') || '/' || (" x " -> 'event' ->> " \
-	"'item') WHEN " x " ? 'submission' THEN 'submission ' || (" x " ->> " \
+#define TARGET_FROM_JSON(x) "CASE WHEN " x " ? 'event' THEN " \
+	"'event (submission ' || (" x " -> 'event' ->> 'submission') || " \
+	"', item ' || (" x " -> 'event' ->> 'item') || ')' WHEN " x " ? 'submission' THEN 'submission ' || (" x " ->> " \
 	"'submission') WHEN " x " ? 'incident' THEN 'incident ' || (" x " ->> " \
 	"'incident') WHEN " x " ? 'report_entry' THEN 'report entry ' || (" x \
 	" ->> 'report_entry') END"
 #define TARGET_FROM_ROW(l, o) "CASE " l ".target_kind WHEN 'event' THEN " \
-	"'event ' || " l ".event_submission_id || '/' || " l ".event_item_no " \
+	"'event (submission ' || " l ".event_submission_id || ', item ' || " \
+	l ".event_item_no || ')' " \
 	"WHEN 'submission' THEN 'submission ' || " l ".submission_id " \
 	"WHEN 'incident' THEN 'incident ' || " o ".ref " \
 	"ELSE 'report entry ' || " l ".report_entry_id END"
@@ -373,7 +387,7 @@ check_link_row(struct verify *v, const PGresult *res, int r)
 		    PQgetvalue(res, r, 9));
 	else if (strcmp(PQgetvalue(res, r, 6), action) != 0)
 		verify_problem(v, "link row %s of %s (%s %s): its decision %s is "
-		    "a %s decision", id, ref, action, target,
+		    "of kind %s", id, ref, action, target,
 		    PQgetvalue(res, r, 5), PQgetvalue(res, r, 6));
 	else if (strcmp(PQgetvalue(res, r, 8), target) != 0)
 		verify_problem(v, "link row %s of %s (%s %s): its decision %s "

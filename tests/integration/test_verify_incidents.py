@@ -136,6 +136,21 @@ def test_a_changed_rationale_is_named(cluster):
                           "its ledger leaf"], "problems")
 
 
+def test_a_decision_changed_with_its_incident_is_named(cluster):
+    """Changing a decision and the incident row to match still leaves the
+    leaf, and who opened it is the open decision's actor."""
+    db, pub = fresh(cluster)
+    a = _BASE["a"]
+    leaf = decision_of(db, a, 3)
+    tamper(db, "UPDATE decision SET after = jsonb_set(after, '{subjects_count}', '3') "
+               f"WHERE leaf_idx = {leaf}; UPDATE incident SET subjects_count = 3, "
+               f"opened_by = 'someone' WHERE ref = {q(a)}")
+    eq(failing(db, pub), [f"decision 3 of {a} (leaf {leaf}): its after value differs from "
+                          "its ledger leaf",
+                          f"incident {a}: its opened_by is someone, but its open decision's "
+                          "actor is postgres"], "problems")
+
+
 def test_a_changed_incident_status_is_named(cluster):
     db, pub = fresh(cluster)
     a = _BASE["a"]
@@ -206,6 +221,30 @@ def test_a_forged_decision_without_a_leaf(cluster):
     tamper(db, f"UPDATE decision SET leaf_idx = {size - 19} WHERE leaf_idx = 1000")
     eq(failing(db, pub), [f"decision 12 of {a} (leaf {size - 19}): there is no decision "
                           f"leaf at {size - 19}"], "problems")
+
+
+def test_a_forged_value_that_does_not_convert(cluster):
+    """The replay fails in SQL on a value of the wrong type: one problem,
+    and the checks after it still run."""
+    db, pub = fresh(cluster)
+    a = _BASE["a"]
+    leaf = decision_of(db, a, 3)
+    link = db.value("SELECT l.id FROM incident_link l JOIN incident i ON i.id = l.incident_id "
+                    f"WHERE i.ref = {q(a)} AND l.action = 'unlink'")
+    tamper(db, "UPDATE decision SET after = jsonb_set(after, '{subjects_count}', '\"many\"') "
+               f"WHERE leaf_idx = {leaf}; UPDATE incident_link SET action = 'link' "
+               f"WHERE id = {link}")
+    eq(failing(db, pub), [
+        f"decision 3 of {a} (leaf {leaf}): its after value differs from its ledger leaf",
+        'incidents: the decisions cannot be replayed: ERROR:  invalid input syntax for type '
+        'integer: "many"',
+        f"link row {link} of {a} (link event (submission 1, item 0)): its decision 6 is "
+        "of kind unlink",
+        f"incident {a}: link row {link} to event (submission 1, item 0) is in force, but its "
+        "decisions do not link it",
+        f"incident {a}: link row 1 to event (submission 1, item 0) is in force, but its "
+        "decisions do not link it"],
+       "problems")
 
 
 def test_protected_incidents_are_counted_not_failed(cluster):
