@@ -221,6 +221,13 @@ def test_a_forged_decision_without_a_leaf(cluster):
     tamper(db, f"UPDATE decision SET leaf_idx = {size - 19} WHERE leaf_idx = 1000")
     eq(failing(db, pub), [f"decision 12 of {a} (leaf {size - 19}): there is no decision "
                           f"leaf at {size - 19}"], "problems")
+    # A field that no incident has is named too.
+    tamper(db, "UPDATE decision SET after = after || '{\"colour\": \"red\"}' "
+               "WHERE leaf_idx = " + str(size - 19))
+    eq(failing(db, pub), [f"decision 12 of {a} (leaf {size - 19}): there is no decision "
+                          f"leaf at {size - 19}",
+                          f"incident {a}: its decisions set colour, which is not a field of "
+                          "an incident"], "problems")
 
 
 def test_a_forged_value_that_does_not_convert(cluster):
