@@ -910,18 +910,22 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	} else {
 		printf("verified: %lld leaves (%lld submissions, %lld redacted), "
 		    "%lld events, %lld tree heads, %lld checkpoints, %lld "
-		    "decisions replayed against %lld incidents, in %.2f s\n",
+		    "decision%s replayed against %lld incident%s, in %.2f s\n",
 		    (long long)v.leaves, (long long)v.submissions,
 		    (long long)v.redactions_seen, (long long)v.events,
 		    (long long)v.heads, (long long)v.checkpoints,
-		    (long long)v.decisions, (long long)v.incidents, secs);
+		    (long long)v.decisions, v.decisions == 1 ? "" : "s",
+		    (long long)v.incidents, v.incidents == 1 ? "" : "s", secs);
 		rc = 0;
 	}
 	/* Row-level security: not a failure, and not a pass either. */
 	if (v.decisions_hidden || v.incidents_hidden)
-		printf("not checked: %lld decision leaves of %lld protected "
-		    "incidents (only a member of bevis_protected can read them)\n",
-		    (long long)v.decisions_hidden, (long long)v.incidents_hidden);
+		printf("not checked: %lld decision lea%s of %lld protected "
+		    "incident%s (only a member of bevis_protected can read "
+		    "them)\n", (long long)v.decisions_hidden,
+		    v.decisions_hidden == 1 ? "f" : "ves",
+		    (long long)v.incidents_hidden,
+		    v.incidents_hidden == 1 ? "" : "s");
 out:
 	for (size_t i = 0; i < nheads; i++)
 		free(heads[i].label);

@@ -265,8 +265,8 @@ def test_protected_incidents_are_counted_not_failed(cluster):
     auditor = login(db, "bevis_auditor")
     rc, out, err = verify_as(db, pub, auditor)
     eq((rc, err), (0, ""), "verify as an auditor")
-    check(", 5 decisions replayed against 1 incidents, in " in out, out)
-    eq(out.splitlines()[1], "not checked: 12 decision leaves of 1 protected incidents "
+    check(", 5 decisions replayed against 1 incident, in " in out, out)
+    eq(out.splitlines()[1], "not checked: 12 decision leaves of 1 protected incident "
        "(only a member of bevis_protected can read them)", "the note")
     db.sql(f'GRANT bevis_protected TO "{auditor}"')
     rc, out, err = verify_as(db, pub, auditor)
