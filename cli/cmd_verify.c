@@ -2,7 +2,7 @@
  * stored rows and checks it against the tree heads and against checkpoints
  * kept outside the database.
  *
- * Two passes, each streaming in bounded memory apart from one hash per
+ * Three passes, the first two streaming in bounded memory apart from one hash per
  * leaf (32 bytes: 320 MB at ten million leaves):
  *   tree     the leaves in index order: gapless, each hash recomputed from
  *            its data, every stored subtree node and every tree head's
@@ -11,6 +11,8 @@
  *   content  submissions, their leaves, events and quarantine rows merged
  *            by submission id: every leaf's data encoded again from what is
  *            stored, every body hashed again.
+ *   incidents decisions against their leaves, incidents against their
+ *            replayed decisions, links against theirs (verify_incidents.c).
  * All connections read one snapshot (pg_export_snapshot), so a live bevisd
  * appending meanwhile does not disturb the result. */
 #include <getopt.h>
@@ -893,7 +895,7 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		if (load_checkpoint(&v, cps[i], &key, &heads, &nheads, &cap) < 0)
 			goto out;
 	if (verify_tree(&v, heads, nheads) < 0 || verify_content(&v) < 0 ||
-	    verify_supplier_keys(&v) < 0)
+	    verify_supplier_keys(&v) < 0 || verify_incidents(&v) < 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) +
@@ -907,12 +909,23 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		rc = 1;
 	} else {
 		printf("verified: %lld leaves (%lld submissions, %lld redacted), "
-		    "%lld events, %lld tree heads, %lld checkpoints, in %.2f s\n",
+		    "%lld events, %lld tree heads, %lld checkpoints, %lld "
+		    "decision%s replayed against %lld incident%s, in %.2f s\n",
 		    (long long)v.leaves, (long long)v.submissions,
 		    (long long)v.redactions_seen, (long long)v.events,
-		    (long long)v.heads, (long long)v.checkpoints, secs);
+		    (long long)v.heads, (long long)v.checkpoints,
+		    (long long)v.decisions, v.decisions == 1 ? "" : "s",
+		    (long long)v.incidents, v.incidents == 1 ? "" : "s", secs);
 		rc = 0;
 	}
+	/* Row-level security: not a failure, and not a pass either. */
+	if (v.decisions_hidden || v.incidents_hidden)
+		printf("not checked: %lld decision lea%s of %lld protected "
+		    "incident%s (only a member of bevis_protected can read "
+		    "them)\n", (long long)v.decisions_hidden,
+		    v.decisions_hidden == 1 ? "f" : "ves",
+		    (long long)v.incidents_hidden,
+		    v.incidents_hidden == 1 ? "" : "s");
 out:
 	for (size_t i = 0; i < nheads; i++)
 		free(heads[i].label);

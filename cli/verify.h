@@ -19,6 +19,11 @@ struct verify {
 	int64_t heads;
 	int64_t checkpoints;
 	int64_t redactions_seen;
+	int64_t decisions;		/* checked against their leaves */
+	int64_t incidents;		/* replayed from their decisions */
+	int64_t links;			/* link rows checked */
+	int64_t decisions_hidden;	/* of protected incidents: unreadable */
+	int64_t incidents_hidden;
 	/* submissions whose redaction is recorded, sorted */
 	int64_t *redacted;
 	size_t nredacted;
@@ -26,5 +31,7 @@ struct verify {
 
 void verify_problem(struct verify *v, const char *fmt, ...) PRINTF_LIKE(2, 3);
 int verify_content(struct verify *v);
+/* cli/verify_incidents.c */
+int verify_incidents(struct verify *v);
 
 #endif

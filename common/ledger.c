@@ -83,6 +83,18 @@ put_str(struct buf *b, const char *s)
 	buf_append(b, s, n);
 }
 
+/* A 32-bit length and the bytes: JSON text and rationales may pass 64 KiB. */
+static void
+put_str32(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 0xffffffffu)
+		n = 0xffffffffu;
+	buf_put_be32(b, (uint32_t)n);
+	buf_append(b, s, n);
+}
+
 int
 ledger_kind(const unsigned char *d, size_t n)
 {
@@ -98,6 +110,7 @@ ledger_kind_name(int kind)
 		[LEDGER_KIND_SUBMISSION] = "submission",
 		[LEDGER_KIND_REDACTION] = "redaction",
 		[LEDGER_KIND_SUPPLIER_KEY] = "supplier_key",
+		[LEDGER_KIND_DECISION] = "decision",
 	};
 
 	if (kind < 0 || (size_t)kind >= sizeof(names) / sizeof(names[0]))
@@ -148,6 +161,20 @@ ledger_encode_supplier_key(struct buf *out, const struct ledger_supplier_key *k)
 	buf_put_be64(out, (uint64_t)k->at_us);
 }
 
+void
+ledger_encode_decision(struct buf *out, const struct ledger_decision *d)
+{
+	put_head(out, LEDGER_KIND_DECISION);
+	put_str(out, d->incident_ref);
+	buf_put_be32(out, (uint32_t)d->seq);
+	put_str(out, d->kind);
+	put_str32(out, d->before);
+	put_str32(out, d->after);
+	put_str32(out, d->rationale);
+	put_str(out, d->actor);
+	buf_put_be64(out, (uint64_t)d->at_us);
+}
+
 /* ---- decoding ----------------------------------------------------------- */
 
 /* A reader of leaf data: the first failure sticks. */
@@ -189,6 +216,21 @@ static char *
 rd_str(struct rd *r)
 {
 	size_t n = (size_t)rd_int(r, 2);
+
+	if (r->bad || r->len - r->pos < n || memchr(r->p + r->pos, '\0', n)) {
+		r->bad = 1;
+		return NULL;
+	}
+	char *s = xstrndup((const char *)r->p + r->pos, n);
+	r->pos += n;
+	return s;
+}
+
+/* The same with a 32-bit length. */
+static char *
+rd_str32(struct rd *r)
+{
+	size_t n = (size_t)rd_int(r, 4);
 
 	if (r->bad || r->len - r->pos < n || memchr(r->p + r->pos, '\0', n)) {
 		r->bad = 1;
@@ -300,6 +342,40 @@ ledger_decode_supplier_key(const unsigned char *d, size_t n,
 	return why;
 }
 
+const char *
+ledger_decode_decision(const unsigned char *d, size_t n,
+    struct ledger_decision *dc)
+{
+	struct rd r;
+	const char *why = NULL;
+
+	memset(dc, 0, sizeof(*dc));
+	if (rd_head(&r, d, n, LEDGER_KIND_DECISION) < 0)
+		return "its version or kind is not BVL1, 4";
+	/* Each field says what it is: verify names it in its problem. */
+	if ((dc->incident_ref = rd_str(&r)) == NULL)
+		why = "its incident reference does not decode";
+	else if ((dc->seq = (int32_t)(uint32_t)rd_int(&r, 4)), r.bad)
+		why = "its sequence number does not decode";
+	else if ((dc->kind = rd_str(&r)) == NULL)
+		why = "its decision kind does not decode";
+	else if ((dc->before = rd_str32(&r)) == NULL)
+		why = "its before value does not decode";
+	else if ((dc->after = rd_str32(&r)) == NULL)
+		why = "its after value does not decode";
+	else if ((dc->rationale = rd_str32(&r)) == NULL)
+		why = "its rationale does not decode";
+	else if ((dc->actor = rd_str(&r)) == NULL)
+		why = "its actor does not decode";
+	else if (r.len - r.pos < 8)
+		why = "its time does not decode";
+	else if ((dc->at_us = (int64_t)rd_int(&r, 8)), r.pos != r.len)
+		why = "it has bytes after its time";
+	if (why)
+		ledger_decision_free(dc);
+	return why;
+}
+
 /* The decoders' strings are malloc'd; the structs say const for the
  * encoders' sake. */
 static void
@@ -332,4 +408,15 @@ ledger_supplier_key_free(struct ledger_supplier_key *k)
 	free_str(&k->public_key);
 	free_str(&k->fingerprint);
 	free_str(&k->actor);
+}
+
+void
+ledger_decision_free(struct ledger_decision *d)
+{
+	free_str(&d->incident_ref);
+	free_str(&d->kind);
+	free_str(&d->before);
+	free_str(&d->after);
+	free_str(&d->rationale);
+	free_str(&d->actor);
 }

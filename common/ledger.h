@@ -1,9 +1,9 @@
 /* ledger.h - the canonical leaf data of the evidence ledger (docs/LEDGER.md),
  * every kind, encoded and decoded here and nowhere else in C. bevisd encodes
- * submission leaves at ingest; the SQL functions bevis_redact() and
- * bevis_supplier_key_leaf() write kinds 2 and 3, and the encoders below
- * produce exactly their bytes; bevis verify, export and verify-bundle decode
- * and re-encode them.
+ * submission leaves at ingest; the SQL functions bevis_redact(),
+ * bevis_supplier_key_leaf() and bevis_decision_leaf() write kinds 2, 3 and
+ * 4, and the encoders below produce exactly their bytes; bevis verify,
+ * export and verify-bundle decode and re-encode them.
  *
  * To add a kind: its number below, its struct, ledger_encode_<kind>,
  * ledger_decode_<kind> and ledger_<kind>_free in ledger.c, its table in
@@ -25,6 +25,7 @@
 #define LEDGER_KIND_SUBMISSION	1	/* ledger_leaf.kind 'submission' */
 #define LEDGER_KIND_REDACTION	2	/* 'redaction' */
 #define LEDGER_KIND_SUPPLIER_KEY 3	/* 'supplier_key' */
+#define LEDGER_KIND_DECISION	4	/* 'decision' */
 
 /* The kind of leaf data d (a LEDGER_KIND_*), or -1 without the magic. */
 int ledger_kind(const unsigned char *d, size_t n);
@@ -102,11 +103,27 @@ struct ledger_supplier_key {
 	int64_t at_us;
 };
 
+/* Kind 4: one decision on an incident, bevis_decision_leaf()
+ * (sql/0008_incidents.sql). before and after are the jsonb values' text
+ * form, exactly as PostgreSQL prints them; they, and the rationale, carry
+ * 32-bit lengths. */
+struct ledger_decision {
+	const char *incident_ref;	/* INC-YYYY-NNNN */
+	int32_t seq;			/* from 1, per incident */
+	const char *kind;		/* open, triage, link, ... */
+	const char *before;
+	const char *after;
+	const char *rationale;		/* "" when none was needed */
+	const char *actor;		/* session_user */
+	int64_t at_us;			/* microseconds since the Unix epoch */
+};
+
 /* Each appends the leaf data to out. */
 void ledger_encode_submission(struct buf *out, const struct ledger_submission *s);
 void ledger_encode_redaction(struct buf *out, const struct ledger_redaction *r);
 void ledger_encode_supplier_key(struct buf *out,
     const struct ledger_supplier_key *k);
+void ledger_encode_decision(struct buf *out, const struct ledger_decision *d);
 
 const char *ledger_decode_submission(const unsigned char *d, size_t n,
     struct ledger_submission *s);
@@ -114,8 +131,11 @@ const char *ledger_decode_redaction(const unsigned char *d, size_t n,
     struct ledger_redaction *r);
 const char *ledger_decode_supplier_key(const unsigned char *d, size_t n,
     struct ledger_supplier_key *k);
+const char *ledger_decode_decision(const unsigned char *d, size_t n,
+    struct ledger_decision *dc);
 void ledger_submission_free(struct ledger_submission *s);
 void ledger_redaction_free(struct ledger_redaction *r);
 void ledger_supplier_key_free(struct ledger_supplier_key *k);
+void ledger_decision_free(struct ledger_decision *d);
 
 #endif

@@ -98,7 +98,7 @@ pgcopy_read_header(const unsigned char *p, size_t len, size_t *used,
 {
 	size_t n = len < PGCOPY_SIGNATURE_LEN ? len : PGCOPY_SIGNATURE_LEN;
 
-	if (memcmp(p, PGCOPY_SIGNATURE, n) != 0) {
+	if (n > 0 && memcmp(p, PGCOPY_SIGNATURE, n) != 0) {
 		*why = "not a binary COPY file (no PGCOPY signature)";
 		return PGCOPY_BAD;
 	}

@@ -2,7 +2,8 @@
  * against fixed bytes. The bytes are what a real database produced: kind 1
  * written by bevisd for a one-event request, kind 2 by bevis_redact() on
  * it, kind 3 by bevis_supplier_key_leaf() (the docs/LEDGER.md example, and a
- * revocation with a non-ASCII name and a time before 1970). */
+ * revocation with a non-ASCII name and a time before 1970), kind 4 by
+ * bevis_decision_leaf() (the vector of the pgTAP test). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +52,13 @@ static const char key_revoke_hex[] =
     "5879322447" "0020"
     "6634653330393230353934343132356234643964636336303535336161643932"
     "000f" "62657669735f6973616d5f616e6e61" "ffffffffffffffff";
+
+/* SELECT encode(bevis_decision_leaf('INC-2026-0001', 1, 'open', '{}',
+ * '{"a": 1}', '', 'x', '2026-01-01T00:00:00Z'), 'hex') */
+static const char dec_hex[] =
+    "42564c3104" "000d" "494e432d323032362d30303031" "00000001"
+    "0004" "6f70656e" "00000002" "7b7d" "00000008" "7b2261223a20317d"
+    "00000000" "0001" "78" "0006474846204000";
 
 #define KEY	"(&r=2qVY/{OQa4+FDA0-O#sed=yo[]?=x6LXy2$G"
 #define FP	"f4e309205944125b4d9dcc60553aad92"
@@ -185,6 +193,40 @@ test_supplier_key(void **state)
 }
 
 static void
+test_decision(void **state)
+{
+	const struct ledger_decision dc = { "INC-2026-0001", 1, "open", "{}",
+		"{\"a\": 1}", "", "x", 1767225600000000LL };
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	struct ledger_decision d;
+
+	(void)state;
+	unhex(dec_hex, &want);
+	ledger_encode_decision(&got, &dc);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	assert_int_equal(ledger_kind(want.data, want.len), LEDGER_KIND_DECISION);
+	assert_null(ledger_decode_decision(want.data, want.len, &d));
+	assert_string_equal(d.incident_ref, "INC-2026-0001");
+	assert_int_equal(d.seq, 1);
+	assert_string_equal(d.kind, "open");
+	assert_string_equal(d.before, "{}");
+	assert_string_equal(d.after, "{\"a\": 1}");
+	assert_string_equal(d.rationale, "");
+	assert_string_equal(d.actor, "x");
+	assert_int_equal(d.at_us, 1767225600000000LL);
+	/* decode -> encode gives the bytes back */
+	buf_reset(&got);
+	ledger_encode_decision(&got, &d);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	ledger_decision_free(&d);
+	assert_null(d.after);
+	buf_free(&want);
+	buf_free(&got);
+}
+
+static void
 test_kind_names(void **state)
 {
 	(void)state;
@@ -192,8 +234,9 @@ test_kind_names(void **state)
 	assert_string_equal(ledger_kind_name(LEDGER_KIND_REDACTION), "redaction");
 	assert_string_equal(ledger_kind_name(LEDGER_KIND_SUPPLIER_KEY),
 	    "supplier_key");
+	assert_string_equal(ledger_kind_name(LEDGER_KIND_DECISION), "decision");
 	assert_null(ledger_kind_name(0));
-	assert_null(ledger_kind_name(4));
+	assert_null(ledger_kind_name(5));
 	assert_null(ledger_kind_name(-1));
 	assert_int_equal(ledger_kind((const unsigned char *)"BVL2\001", 5), -1);
 	assert_int_equal(ledger_kind((const unsigned char *)"BVL1", 4), -1);
@@ -249,6 +292,70 @@ test_malformed(void **state)
 	buf_free(&b);
 }
 
+/* The decision leaf cut at every byte, each field's cut named; lengths
+ * that claim more than there is; a NUL in the JSON; trailing bytes. */
+static void
+test_decision_malformed(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct ledger_decision d;
+	/* Offsets in dec_hex: ref at 5, seq at 20, kind at 24, before at
+	 * 30, after at 36, rationale at 48, actor at 52, at at 55; 63 long. */
+	static const struct { size_t cut; const char *why; } cuts[] = {
+		{ 5, "its incident reference does not decode" },
+		{ 19, "its incident reference does not decode" },
+		{ 23, "its sequence number does not decode" },
+		{ 29, "its decision kind does not decode" },
+		{ 33, "its before value does not decode" },
+		{ 40, "its after value does not decode" },
+		{ 51, "its rationale does not decode" },
+		{ 54, "its actor does not decode" },
+		{ 55, "its time does not decode" },
+		{ 62, "its time does not decode" },
+	};
+
+	(void)state;
+	unhex(dec_hex, &b);
+	assert_int_equal(b.len, 63);
+	for (size_t n = 0; n < b.len; n++)
+		assert_non_null(ledger_decode_decision(b.data, n, &d));
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+		assert_string_equal(ledger_decode_decision(b.data, cuts[i].cut, &d),
+		    cuts[i].why);
+	/* The before value claims 0x10000002 bytes. */
+	b.data[30] = 0x10;
+	assert_string_equal(ledger_decode_decision(b.data, b.len, &d),
+	    "its before value does not decode");
+	b.data[30] = 0;
+	/* The after value claims 9 bytes: it swallows the rationale's length,
+	 * and the rest no longer lines up. */
+	b.data[39] = 9;
+	assert_non_null(ledger_decode_decision(b.data, b.len, &d));
+	/* ... and 7: the rationale length then starts inside the JSON. */
+	b.data[39] = 7;
+	assert_non_null(ledger_decode_decision(b.data, b.len, &d));
+	b.data[39] = 8;
+	/* The ref claims 14 bytes, one more than it has. */
+	b.data[6] = 14;
+	assert_non_null(ledger_decode_decision(b.data, b.len, &d));
+	b.data[6] = 13;
+	/* A NUL inside the after JSON. */
+	b.data[42] = 0;
+	assert_string_equal(ledger_decode_decision(b.data, b.len, &d),
+	    "its after value does not decode");
+	b.data[42] = 'a';
+	assert_null(ledger_decode_decision(b.data, b.len, &d));
+	ledger_decision_free(&d);
+	buf_putc(&b, 0);
+	assert_string_equal(ledger_decode_decision(b.data, b.len, &d),
+	    "it has bytes after its time");
+	b.len--;
+	b.data[4] = 3;
+	assert_string_equal(ledger_decode_decision(b.data, b.len, &d),
+	    "its version or kind is not BVL1, 4");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -256,8 +363,10 @@ main(void)
 		cmocka_unit_test(test_submission),
 		cmocka_unit_test(test_redaction),
 		cmocka_unit_test(test_supplier_key),
+		cmocka_unit_test(test_decision),
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_decision_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
