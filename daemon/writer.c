@@ -37,6 +37,7 @@
 
 #include "checkpoint.h"
 #include "copybin.h"
+#include "dbconn.h"
 #include "event.h"
 #include "ledger.h"
 #include "log.h"
@@ -327,15 +328,10 @@ pool_set_db_up(struct writer_pool *p)
 static int
 ensure_connected(struct writer *w, struct pgerr *e)
 {
-	/* connect_timeout first: the conninfo in db may override it. */
-	static const char *const keys[] = { "connect_timeout", "dbname",
-		"fallback_application_name", NULL };
-	const char *vals[] = { "10", w->pool->cfg->db, "bevisd", NULL };
-
 	if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
 		return 0;
 	disconnect(w);
-	w->conn = PQconnectdbParams(keys, vals, 1);
+	w->conn = db_connect(w->pool->cfg, "bevisd");
 	if (PQstatus(w->conn) == CONNECTION_OK &&
 	    exec_ok(w, "CREATE TEMP TABLE IF NOT EXISTS event_stage "
 	    "(LIKE event INCLUDING DEFAULTS INCLUDING CONSTRAINTS) "
