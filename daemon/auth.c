@@ -85,6 +85,7 @@ registry_load(PGconn **conn, const char *conninfo)
 		s->id = (int32_t)atol(PQgetvalue(res, i, 0));
 		snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, i, 1));
 		if (!curvekey_valid(key) || zmq_z85_decode(s->key, key) == NULL ||
+		    curvekey_raw_small_order(s->key) ||
 		    curvekey_fingerprint(key, s->fingerprint) < 0) {
 			log_warnx("suppliers: %s has an invalid key; ignored",
 			    s->name);

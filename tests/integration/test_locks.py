@@ -1,0 +1,137 @@
+"""Issue 10, item 6: writers queue on a lock that only bevis's own SECURITY
+DEFINER functions can take, so no other login can stop ingestion; and a
+database that accepts connections but stops answering is an outage (the
+batch spools), not a writer that hangs for good."""
+import os
+import signal
+import subprocess
+import time
+
+from bevistest import (PGBIN, Client, Daemon, check, eq, event, ndjson, wait_for)
+from test_roles import conninfo_as, db_as, login, refused
+
+
+class Session:
+    """A psql session of user's that stays open, fed statement by statement,
+    so that what it locks stays locked until close()."""
+
+    def __init__(self, db, user):
+        self.p = subprocess.Popen(
+            [os.path.join(PGBIN, "psql"), "-X", "-At", "-q", "-v", "VERBOSITY=verbose",
+             "-d", conninfo_as(db, user)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1)
+        self.n = 0
+
+    def run(self, sql):
+        """Runs sql; returns its output lines (errors included)."""
+        self.n += 1
+        mark = f"--done {self.n}--"
+        self.p.stdin.write(f"{sql};\n\\echo {mark}\n")
+        self.p.stdin.flush()
+        lines = []
+        while True:
+            line = self.p.stdout.readline()
+            check(line != "", f"psql ended: {lines}")
+            if line.strip() == mark:
+                return lines
+            lines.append(line.rstrip("\n"))
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(10)
+
+
+def test_an_auditor_holding_the_old_locks_does_not_stop_ingestion(cluster):
+    db = cluster.new_database()
+    auditor = login(db, "bevis_auditor")
+    isam = login(db, "bevis_isam")
+    ingest = login(db, "bevis_ingest")
+    # The new lock rows are out of everyone's reach but the owner's.
+    for user, sqlstate in ((auditor, "42501"), (isam, "42501"), (ingest, "42501")):
+        refused(db, user, "SELECT 1 FROM bevis_writer_lock FOR UPDATE", sqlstate,
+                "permission denied for table bevis_writer_lock")
+        refused(db, user, "BEGIN; LOCK TABLE bevis_writer_lock; COMMIT", sqlstate,
+                "permission denied for table bevis_writer_lock")
+    s = Session(db, auditor)
+    d = None
+    try:
+        # Both advisory locks the writers used to queue on, held for good
+        # (the row lock is refused to every role: see above).
+        s.run("SELECT pg_advisory_lock(7341002), pg_advisory_lock(7341003)")
+        wait_for(lambda: db.value(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND objid IN (7341002, 7341003) AND granted") == "2", 5,
+            "the auditor's advisory locks")
+        eq(db.value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND objid IN (7341002, 7341003) AND granted"), "2",
+           "the advisory locks are held while bevisd ingests")
+
+        d = Daemon(db_as(db, ingest))
+        c = Client(d.endpoint)
+        t0 = time.monotonic()
+        for i in range(3):
+            rep = c.events(ndjson([event(i * 100 + k) for k in range(100)]),
+                           rid=f"lock-{i}".encode(), timeout=10)
+            eq((rep["status"], rep["accepted"]), ("ok", 100), f"request {i}")
+        took = time.monotonic() - t0
+        check(took < 5, f"three commits took {took:.1f} s")
+        c.close()
+        eq(db.count("ledger_leaf", "kind = 'submission'"), 3, "submission leaves")
+        # A key change (the supplier lock, then the ledger lock) goes on too.
+        pub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+        out = subprocess.run([os.path.join(PGBIN, "psql"), "-X", "-At", "-d",
+                              conninfo_as(db, isam), "-c",
+                              f"SELECT bevis_supplier_add('locked-out', '{pub}')"],
+                             capture_output=True, text=True, timeout=10)
+        eq((out.returncode, out.stdout.strip()), (0, "3"),
+           f"supplier add while the auditor holds 7341003: {out.stderr}")
+    finally:
+        s.close()
+        if d:
+            eq(d.stop(), 0, "bevisd exit code")
+
+
+def test_a_stopped_backend_is_an_outage_and_the_batch_spools(cluster):
+    """The writer's backend stops (SIGSTOP): it reads nothing and answers
+    nothing, and neither statement_timeout (its own timer) nor keepalives
+    (its kernel answers them) can fire. bevisd's guard closes the connection
+    after db_statement_timeout + 2 s, the batch spools, and once the backend
+    runs again the spool replays it: stored once."""
+    db = cluster.new_database()
+    d = Daemon(db, writers=1, spool_max_bytes="16MiB", spool_after_ms=300,
+               db_statement_timeout=1000)
+    pids = []
+    try:
+        c = Client(d.endpoint)
+        eq(c.events(ndjson([event(0)]), rid=b"warm")["status"], "ok", "warm-up request")
+        pids = [int(r[0]) for r in db.sql(
+            f"SELECT pid FROM pg_stat_activity WHERE datname = '{db.name}' "
+            f"AND application_name = 'bevisd'")]
+        eq(len(pids), 1, "the one writer's backend")
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        body = ndjson([event(i) for i in range(1, 201)])
+        rep = c.events(body, rid=b"while-stopped", timeout=15)
+        took = time.monotonic() - t0
+        eq(rep["status"], "spooled", f"reply while the backend is stopped: {rep}")
+        # 1 s statement_timeout + 2 s grace + a guard tick; well within 6 s.
+        check(3.0 <= took < 6.0, f"spooled after {took:.1f} s")
+        check("the database has not answered for" in d.logtext(), d.logtext())
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        pids = []
+        wait_for(lambda: db.count("submission", "request_id = 'while-stopped'") == 1,
+                 20, "the spooled request replayed")
+        time.sleep(1)
+        eq(db.count("submission", "request_id = 'while-stopped'"), 1,
+           "the request stored once")
+        eq(db.count("event", "source_event_id LIKE 'ev-%'"), 201, "events stored once")
+        rep = c.events(body, rid=b"while-stopped", timeout=10)
+        eq((rep["status"], rep.get("replay")), ("ok", True), "a resend is a replay")
+        c.close()
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+        eq(d.stop(), 0, "bevisd exit code")
