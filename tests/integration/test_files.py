@@ -1,0 +1,48 @@
+"""Issue 10, item 15: a FIFO (or any non-regular file) named as the config
+file or a key file is refused at once with a precise message, where opening
+it used to block bevisd and bevisd -n forever."""
+import os
+import subprocess
+import tempfile
+import time
+
+from bevistest import BEVIS, BEVISD, check, eq
+
+
+def run_quick(cmd):
+    t0 = time.monotonic()
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    return out, time.monotonic() - t0
+
+
+def test_a_fifo_as_config_or_key_file_is_refused_at_once(cluster):
+    tmp = tempfile.mkdtemp(prefix="bevis-fifo-")
+    fifo = os.path.join(tmp, "fifo")
+    os.mkfifo(fifo, 0o600)
+
+    out, took = run_quick([BEVISD, "-n", "-c", fifo])
+    eq((out.returncode, out.stdout), (1, ""), "bevisd -n -c FIFO")
+    eq(out.stderr, f"{fifo}:0: cannot open: not a regular file (a FIFO)\n",
+       "bevisd -n -c FIFO: message")
+    check(took < 2, f"bevisd -n -c FIFO took {took:.1f} s")
+
+    out, _ = run_quick([BEVISD, "-n", "-c", tmp])
+    eq(out.stderr, f"{tmp}:0: cannot open: not a regular file (a directory)\n",
+       "bevisd -n -c DIR: message")
+
+    conf = os.path.join(tmp, "bevisd.conf")
+    with open(conf, "w") as f:
+        f.write(f"[bevisd]\nendpoint = tcp://127.0.0.1:1\ncurve_secret_key = {fifo}\n"
+                f"ledger_key = {fifo}\nuser = nobody\n")
+    out, took = run_quick([BEVISD, "-f", "-c", conf])
+    eq(out.returncode, 1, f"bevisd with a FIFO as curve_secret_key: {out.stderr}")
+    eq(out.stderr, f"{conf}: {fifo}: not a regular file (a FIFO)\n",
+       "curve_secret_key FIFO: message")
+    check(took < 2, f"bevisd took {took:.1f} s")
+
+    # The CLI's key files too.
+    out, took = run_quick([BEVIS, "send", "--server-key", fifo, "--key", fifo,
+                           "--endpoint", "tcp://127.0.0.1:1", "/dev/null"])
+    check(out.returncode != 0 and f"{fifo}: not a regular file (a FIFO)" in out.stderr,
+          f"bevis send with FIFO key files: {out.returncode} {out.stderr}")
+    check(took < 2, f"bevis send took {took:.1f} s")
