@@ -41,7 +41,7 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/curvekey.c
 DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c \
              daemon/auth.c daemon/metrics.c daemon/spool.c \
-             daemon/dbconn.c
+             daemon/dbconn.c daemon/keycache.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_ledger.c cli/cmd_verify.c \
