@@ -125,7 +125,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(COMMON_SRC) $(DAEMON_LIB) $(
 # A local PostgreSQL cluster under ./var/, migrated, with supplier `demo`,
 # and bevisd in the foreground.
 run: all
-	@sh tests/pgctl.sh start var/pg 5433
+	@sh tests/pgctl.sh start var/pg 5433 dev
 	@sh tests/devsetup.sh $(BUILD) var 5433
 	@echo "bevisd: in another terminal:  . var/env.sh && bevis send docs/examples/events.ndjson"
 	exec $(BUILD)/bevisd -f -c var/bevisd.conf
@@ -134,7 +134,7 @@ run: all
 stop-db:
 	@sh tests/pgctl.sh stop var/pg 5433 && echo "postgresql: stopped (var/pg)"
 start-db:
-	@sh tests/pgctl.sh start var/pg 5433
+	@sh tests/pgctl.sh start var/pg 5433 dev
 
 # ---- tests ----------------------------------------------------------------
 check: all $(UNIT_BINS) $(FUZZ_BINS)
