@@ -46,3 +46,20 @@ def test_a_fifo_as_config_or_key_file_is_refused_at_once(cluster):
     check(out.returncode != 0 and f"{fifo}: not a regular file (a FIFO)" in out.stderr,
           f"bevis send with FIFO key files: {out.returncode} {out.stderr}")
     check(took < 2, f"bevis send took {took:.1f} s")
+
+
+def test_the_sample_config_says_what_the_code_does(cluster):
+    """Issue 10, item 17: the comments of conf/bevisd.conf against the code
+    (the values against the defaults: tests/unit/torture_config.c)."""
+    from bevistest import ROOT
+    sample = os.path.join(ROOT, "conf", "bevisd.conf")
+    out, _ = run_quick([BEVISD, "-n", "-c", sample])
+    eq((out.returncode, out.stdout, out.stderr), (0, "configuration OK\n", ""),
+       "bevisd -n on the sample")
+    text = open(sample).read()
+    check("There is no CURVE" not in text, "the endpoint comment still denies CURVE")
+    check("Suppliers authenticate with\n;   their CURVE keys" in text, "endpoint comment")
+    check("A line may hold at most 197" in text, "line length")
+    # Every line fits what it says.
+    eq([n for n, line in enumerate(text.splitlines(), 1) if len(line) > 197], [],
+       "lines over 197 characters")

@@ -457,6 +457,32 @@ test_sample_config(void **state)
 		config_free(&cfg);
 		fail_msg("%s", err);
 	}
+	/* What its header says: each value is the default, but for
+	 * curve_secret_key, which names where keygen puts the server's key. */
+	struct config def;
+	config_defaults(&def);
+	for (const struct config_option *o = config_options; o->name; o++) {
+		const char *a = (const char *)&cfg + o->offset;
+		const char *b = (const char *)&def + o->offset;
+		int same;
+
+		if (o->type == CT_STRING)
+			same = strcmp(*(char *const *)(const void *)a,
+			    *(char *const *)(const void *)b) == 0;
+		else if (o->type == CT_INT || o->type == CT_SIZE)
+			same = *(const long *)(const void *)a ==
+			    *(const long *)(const void *)b;
+		else
+			same = *(const int *)(const void *)a ==
+			    *(const int *)(const void *)b;
+		if (strcmp(o->name, "curve_secret_key") == 0)
+			assert_string_equal(cfg.curve_secret_key,
+			    "/etc/bevis/server.key");
+		else if (!same)
+			fail_msg("%s: %s is not its default %s", SAMPLE_CONFIG,
+			    o->name, o->def);
+	}
+	config_free(&def);
 	config_free(&cfg);
 
 	f = fopen(SAMPLE_CONFIG, "r");
