@@ -54,7 +54,7 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle \
-             torture_checkpoint torture_spool
+             torture_checkpoint torture_spool torture_keys
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)

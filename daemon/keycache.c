@@ -178,12 +178,11 @@ keycache_load(const char *dir, struct supplier **out, size_t *n, char *err,
 		snprintf(err, errlen, "%s: checksum mismatch (damaged file)", path);
 		goto out;
 	}
-	*sum = '\0';
-	char *p = text + strlen(MAGIC);
-	while (*p) {
-		char *nl = strchr(p, '\n');
-		if (nl)
-			*nl = '\0';
+	/* Keep the lines up to and with the newline before the checksum. */
+	sum[1] = '\0';
+	for (char *p = text + strlen(MAGIC), *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = '\0';
 		if (cnt == cap) {
 			cap = cap ? 2 * cap : 16;
 			s = xrealloc(s, cap * sizeof(*s));
@@ -195,9 +194,6 @@ keycache_load(const char *dir, struct supplier **out, size_t *n, char *err,
 			goto out;
 		}
 		cnt++;
-		if (nl == NULL)
-			break;
-		p = nl + 1;
 	}
 	*out = s ? s : xcalloc(1, sizeof(*s));
 	*n = cnt;
