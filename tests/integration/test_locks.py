@@ -135,3 +135,33 @@ def test_a_stopped_backend_is_an_outage_and_the_batch_spools(cluster):
         for pid in pids:
             os.kill(pid, signal.SIGCONT)
         eq(d.stop(), 0, "bevisd exit code")
+
+
+def test_a_writer_waits_for_a_lock_no_longer_than_db_lock_timeout(cluster):
+    """Only the owner (here the superuser) can hold the ledger's lock row; if
+    it does, a writer gives up after db_lock_timeout (three tries) and the
+    sender is told nothing was stored, instead of the writer hanging."""
+    db = cluster.new_database()
+    d = Daemon(db, db_lock_timeout=300)
+    s = Session(db, "postgres")
+    try:
+        s.run("BEGIN")
+        eq(s.run("SELECT name FROM bevis_writer_lock WHERE name = 'ledger' FOR UPDATE"),
+           ["ledger"], "the owner holds the ledger's lock row")
+        c = Client(d.endpoint)
+        t0 = time.monotonic()
+        rep = c.events(ndjson([event(0)]), rid=b"locked", timeout=20)
+        took = time.monotonic() - t0
+        eq((rep["status"], rep["error"]), ("error", "internal"), f"reply: {rep}")
+        check(rep["message"].startswith("database refused the batch: canceling "
+                                        "statement due to lock timeout (SQLSTATE 55P03)"),
+              rep["message"])
+        check(took < 5, f"answered after {took:.1f} s")
+        eq(db.count("submission"), 0, "nothing stored")
+        s.run("ROLLBACK")
+        rep = c.events(ndjson([event(0)]), rid=b"locked", timeout=10)
+        eq((rep["status"], rep["accepted"]), ("ok", 1), "the resend, once the lock is free")
+        c.close()
+    finally:
+        s.close()
+        eq(d.stop(), 0, "bevisd exit code")
