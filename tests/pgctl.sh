@@ -16,6 +16,9 @@
 #   otherwise (the integration tests' clusters): trust, for the logins the
 #     tests create; and as root, nobody may also log in as postgres, because
 #     the tests' bevisd processes connect as the superuser.
+# With PGCTL_TCP=1 (for tests of TCP connections) it also listens on
+# 127.0.0.1:PORT, where only password (SCRAM) logins get in: the superuser has
+# no password.
 set -eu
 cmd=$1
 dir=$2
@@ -39,6 +42,7 @@ write_auth() {
 		else
 			echo "local all all trust"
 		fi
+		echo "host all all 127.0.0.1/32 scram-sha-256"
 	} | as_pg tee "$data/pg_hba.conf" >/dev/null
 	{
 		for u in "$owner" root postgres; do
@@ -55,6 +59,8 @@ write_auth() {
 	} | sort -u | as_pg tee "$data/pg_ident.conf" >/dev/null
 }
 
+listen=
+[ "${PGCTL_TCP:-0}" = 1 ] && listen=127.0.0.1
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 case $cmd in
@@ -81,7 +87,7 @@ start)
 	fi
 	if ! as_pg "$PGBIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
 		as_pg "$PGBIN/pg_ctl" -D "$dir/data" -w -l "$dir/postgres.log" \
-		    -o "-k $dir/run -p $port -c listen_addresses=''" start >/dev/null ||
+		    -o "-k $dir/run -p $port -c listen_addresses='$listen'" start >/dev/null ||
 		    { tail -20 "$dir/postgres.log"; exit 1; }
 	else
 		as_pg "$PGBIN/pg_ctl" -D "$dir/data" reload >/dev/null

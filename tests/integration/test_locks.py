@@ -165,3 +165,72 @@ def test_a_writer_waits_for_a_lock_no_longer_than_db_lock_timeout(cluster):
     finally:
         s.close()
         eq(d.stop(), 0, "bevisd exit code")
+
+
+def keepalive_sockets(port):
+    """The established TCP connections to 127.0.0.1:port from this host
+    whose keepalive timer runs and fires within 5 s (/proc/net/tcp: st 01,
+    tr 2, tm->when in clock ticks of 1/100 s): db_keepalives_idle = 1, where
+    the system's default is 7200 s."""
+    n = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            rem, st, (tr, when) = fields[2], fields[3], fields[5].split(":")
+            if rem == f"0100007F:{port:04X}" and st == "01" and tr == "02" and \
+                    int(when, 16) <= 500:
+                n += 1
+    return n
+
+
+def test_over_tcp_keepalives_run_and_a_stopped_backend_spools(cluster):
+    """bevisd's connections over TCP carry keepalives (db_keepalives_*), and
+    the guard notices a stopped backend there too (from TCP_INFO)."""
+    from bevistest import own_cluster
+    old = os.environ.get("PGCTL_TCP")
+    os.environ["PGCTL_TCP"] = "1"
+    try:
+        with own_cluster() as c:
+            db = c.new_database()
+            user = login(db, "bevis_ingest")
+            db.sql(f"ALTER ROLE \"{user}\" PASSWORD 'tcp-test'")
+            tcp = db_as(db, user)
+            tcp.conninfo = (f"host=127.0.0.1 port={c.port} dbname={db.name} "
+                            f"user={user} password=tcp-test")
+            d = Daemon(tcp, writers=2, spool_max_bytes="16MiB", spool_after_ms=300,
+                       db_statement_timeout=1000, db_keepalives_idle=1,
+                       db_keepalives_interval=1, db_keepalives_count=3)
+            pids = []
+            try:
+                cl = Client(d.endpoint)
+                eq(cl.events(ndjson([event(0)]), rid=b"warm")["status"], "ok", "warm-up")
+                pids = [int(r[0]) for r in db.sql(
+                    f"SELECT pid FROM pg_stat_activity WHERE datname = '{db.name}' "
+                    f"AND application_name = 'bevisd' AND client_addr IS NOT NULL")]
+                eq(len(pids), 2, "two writers over TCP")
+                wait_for(lambda: keepalive_sockets(c.port) >= 2, 5,
+                         "keepalive timers on bevisd's TCP connections")
+                for pid in pids:
+                    os.kill(pid, signal.SIGSTOP)
+                t0 = time.monotonic()
+                rep = cl.events(ndjson([event(i) for i in range(1, 51)]), rid=b"tcp-stopped",
+                                timeout=15)
+                took = time.monotonic() - t0
+                eq(rep["status"], "spooled", f"reply: {rep}")
+                check(3.0 <= took < 6.0, f"spooled after {took:.1f} s")
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+                pids = []
+                wait_for(lambda: db.count("submission", "request_id = 'tcp-stopped'") == 1,
+                         20, "the spooled request replayed")
+                eq(db.count("event"), 51, "events stored once")
+                cl.close()
+            finally:
+                for pid in pids:
+                    os.kill(pid, signal.SIGCONT)
+                eq(d.stop(), 0, "bevisd exit code")
+    finally:
+        if old is None:
+            del os.environ["PGCTL_TCP"]
+        else:
+            os.environ["PGCTL_TCP"] = old
