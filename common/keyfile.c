@@ -9,6 +9,33 @@
 
 #include <sodium.h>
 
+static const char *
+file_kind(mode_t m)
+{
+	return S_ISFIFO(m) ? "a FIFO" : S_ISDIR(m) ? "a directory" :
+	    S_ISCHR(m) ? "a character device" : S_ISSOCK(m) ? "a socket" :
+	    S_ISBLK(m) ? "a block device" : "not a file";
+}
+
+int
+keyfile_check_regular(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == EACCES)
+			return 0;	/* for the start to report */
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file (%s)", path,
+		    file_kind(st.st_mode));
+		return -1;
+	}
+	return 0;
+}
+
 int
 keyfile_open_regular(const char *path, char *err, size_t errlen)
 {
@@ -27,10 +54,7 @@ keyfile_open_regular(const char *path, char *err, size_t errlen)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file (%s)", path,
-		    S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ?
-		    "a directory" : S_ISCHR(st.st_mode) ? "a character device" :
-		    S_ISSOCK(st.st_mode) ? "a socket" : S_ISBLK(st.st_mode) ?
-		    "a block device" : "not a file");
+		    file_kind(st.st_mode));
 		close(fd);
 		return -1;
 	}

@@ -34,6 +34,12 @@ def test_a_fifo_as_config_or_key_file_is_refused_at_once(cluster):
     with open(conf, "w") as f:
         f.write(f"[bevisd]\nendpoint = tcp://127.0.0.1:1\ncurve_secret_key = {fifo}\n"
                 f"ledger_key = {fifo}\nuser = nobody\n")
+    # bevisd -n does not read keys, but it refuses a key path that is not a
+    # regular file.
+    out, took = run_quick([BEVISD, "-n", "-c", conf])
+    eq((out.returncode, out.stdout, out.stderr),
+       (1, "", f"{conf}: {fifo}: not a regular file (a FIFO)\n"), "bevisd -n, FIFO key")
+    check(took < 2, f"bevisd -n took {took:.1f} s")
     out, took = run_quick([BEVISD, "-f", "-c", conf])
     eq(out.returncode, 1, f"bevisd with a FIFO as curve_secret_key: {out.stderr}")
     eq(out.stderr, f"{conf}: {fifo}: not a regular file (a FIFO)\n",
