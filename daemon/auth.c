@@ -2,8 +2,10 @@
  *
  * The registry lives on the event loop; a loader thread with its own
  * database connection builds a fresh copy and hands it over through an
- * eventfd, so the loop never waits for PostgreSQL. Until the first load
- * succeeds every connection is refused, which fails safe. */
+ * eventfd, so the loop never waits for PostgreSQL. Each load is kept in
+ * state_dir (keycache.c); a start without the database admits the suppliers
+ * of that copy until a load succeeds. Without a trusted copy, every
+ * connection is refused until then, which fails safe. */
 #include "auth.h"
 
 #include <errno.h>
