@@ -32,29 +32,40 @@ PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $(PKGS)) \
 PKG_LIBS   = $(eval PKG_LIBS := $$(shell pkg-config --libs $(PKGS)) \
              $$(shell pkg-config --exists libsystemd && pkg-config --libs libsystemd))$(PKG_LIBS)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DBEVIS_VERSION='"$(VERSION)"' $(OPT) $(WARN) \
-             -Icommon -Idaemon -Icli -I$(BUILD) $(PKG_CFLAGS) $(CFLAGS)
+             $(PKG_CFLAGS) $(CFLAGS)
+# Each folder sees only the headers it may use: common/ its own, daemon/ and
+# cli/ common's and their own. A wrong #include is a compile error.
+INC_common = -Icommon
+INC_daemon = -Icommon -Idaemon
+INC_cli    = -Icommon -Icli -I$(BUILD)
+INC_tests  = -Icommon -Idaemon
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
 
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
-             common/curvekey.c
-DAEMON_LIB = daemon/parse_json.c daemon/copybin.c daemon/writer.c daemon/receive.c \
-             daemon/auth.c daemon/metrics.c daemon/spool.c \
+             common/curvekey.c common/event.c common/clock.c common/hex.c \
+             common/pgcopy.c
+# The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
+DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
+             daemon/ingest.c daemon/db.c daemon/store.c \
+             daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
+             daemon/spool.c \
+             daemon/spool_format.c daemon/auth.c daemon/metrics.c \
              daemon/dbconn.c daemon/keycache.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
-CLI_SRC    = cli/bevis.c cli/clidb.c cli/cmd_migrate.c cli/cmd_send.c \
-             cli/cmd_events.c cli/cmd_redact.c cli/cmd_ledger.c cli/cmd_verify.c \
-             cli/cmd_supplier.c \
-             cli/cmd_export.c \
-             cli/copystream.c cli/ledgerdb.c
+CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
+             cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
+             cli/cmd_verify.c cli/cmd_supplier.c cli/cmd_export.c cli/bundle.c \
+             cli/copystream.c cli/ledgerdb.c cli/output.c cli/files.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
-UNIT_TESTS = torture_json torture_config torture_split torture_merkle \
-             torture_checkpoint torture_spool torture_keys
+UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse \
+             torture_checkpoint torture_spool torture_pgcopy torture_ledger \
+             torture_output torture_keys
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
@@ -68,7 +79,8 @@ all: $(BUILD)/bevisd $(BUILD)/bevis
 DEBS = build-essential pkg-config libzmq3-dev libevent-dev libpq-dev \
        libjson-c-dev libcmocka-dev libsodium-dev libinih-dev libssl-dev \
        libsystemd-dev \
-       postgresql clang libclang-rt-14-dev python3-zmq valgrind
+       postgresql postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
+       clang libclang-rt-14-dev python3-zmq valgrind
 
 deps: $(BUILD)/.deps-ok
 
@@ -76,7 +88,8 @@ $(BUILD)/.deps-ok: Makefile
 	@mkdir -p $(BUILD)
 	@if pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
 	    [ -x "$(PGBIN)/initdb" ] && command -v clang >/dev/null && \
-	    command -v valgrind >/dev/null && \
+	    command -v valgrind >/dev/null && command -v pg_prove >/dev/null && \
+	    [ -f "$$($(PGBIN)/pg_config --sharedir 2>/dev/null || echo /usr/share/postgresql/15)/extension/pgtap.control" ] && \
 	    $(PYTHON) -c 'import zmq' 2>/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 	    echo "deps: installing Debian packages"; \
@@ -91,14 +104,14 @@ $(BUILD)/.deps-ok: Makefile
 # ---- build ----------------------------------------------------------------
 $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(INC_$(firstword $(subst /, ,$*))) -MMD -MP -c -o $@ $<
 
 $(BUILD)/migrations.c: cli/gen_migrations.sh $(MIGRATIONS)
 	@mkdir -p $(BUILD)
 	sh cli/gen_migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/migrations.o: $(BUILD)/migrations.c $(BUILD)/.deps-ok
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(INC_cli) -c -o $@ $<
 
 $(BUILD)/bevisd: $(DAEMON_OBJ) $(COMMON_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
@@ -108,16 +121,21 @@ $(BUILD)/bevis: $(CLI_OBJ) $(COMMON_OBJ)
 
 $(BUILD)/tests/%: tests/unit/%.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) $(INC_tests) -o $@ $^ $(LDLIBS_ALL) -lcmocka $(LDFLAGS)
+
+# The renderer is the CLI's, tested on its own.
+$(BUILD)/tests/torture_output: $(BUILD)/cli/output.o
+$(BUILD)/tests/torture_output: INC_tests = -Icommon -Icli
 
 # libFuzzer harnesses are built with clang from the sources, always with
 # ASan and UBSan, apart from the normal build.
+# The pure daemon parts the harnesses exercise.
+FUZZ_DAEMON_SRC = daemon/parse.c daemon/parse_json.c daemon/spool_format.c
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -Icommon -Idaemon $(PKG_CFLAGS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(COMMON_SRC) $(DAEMON_LIB) $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) daemon/parse_json.c \
-	    daemon/copybin.c $(PKG_LIBS) -lm
+	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(FUZZ_DAEMON_SRC) $(PKG_LIBS) -lm
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

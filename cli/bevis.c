@@ -8,30 +8,92 @@
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
-	const char *usage;
+	const char *usage;	/* the line of bevis --help */
+	const char *help;	/* bevis COMMAND --help, after "usage: bevis " */
 } commands[] = {
-	{ "migrate", cmd_migrate, "migrate                 create or update the schema" },
-	{ "send", cmd_send, "send [options] FILE|-   push events to bevisd" },
-	{ "ping", cmd_ping, "ping [--endpoint E]     check that bevisd answers" },
-	{ "events", cmd_events, "events [filters]        list stored events" },
+	{ "migrate", cmd_migrate, "migrate                 create or update the schema",
+	    "migrate [--db CONNINFO]\n"
+	    "Creates or updates the schema: applies the migrations not yet applied.\n" },
+	{ "send", cmd_send, "send [options] FILE|-   push events to bevisd",
+	    "send [--endpoint E] [--server-key FILE --key FILE] [--type ndjson|json]\n"
+	    "                  [--timeout SECONDS] [--retries N] [--window N] [--chunk-items N]\n"
+	    "                  [--quiet] FILE|-\n"
+	    "--server-key is bevisd's CURVE public key, --key this supplier's CURVE secret key\n"
+	    "(mode 0600); without them, server_key and key in the config's [client] section;\n"
+	    "without either, plaintext.\n" },
+	{ "ping", cmd_ping, "ping [--endpoint E]     check that bevisd answers",
+	    "ping [--endpoint E] [--server-key FILE --key FILE] [--timeout SECONDS]\n"
+	    "Checks that bevisd answers.\n" },
+	{ "events", cmd_events, "events [filters]        list stored events",
+	    "events [--supplier S] [--since T] [--until T] [--severity-min N]\n"
+	    "                    [--category C] [--limit N] [--json|--csv]\n"
+	    "T is a date or an RFC 3339 time; N for severity is 0-6 or a name.\n"
+	    "Supplier text is escaped in the table and CSV; --json is the exact form.\n" },
 	{ "redact", cmd_redact, "redact --submission ID --reason TEXT\n"
-	    "                          erase a submission's personal data (GDPR)" },
+	    "                          erase a submission's personal data (GDPR)",
+	    "redact --submission ID --reason TEXT [--db CONNINFO]\n"
+	    "Erases the body of submission ID and the personal fields of its events\n"
+	    "(actor, source ip, target, message, attrs). Needs a login in role bevis_isam.\n" },
 	{ "keygen", cmd_keygen, "keygen --ledger DIR     make the key pair that signs tree heads\n"
 	    "  keygen --curve DIR [--name N]\n"
-	    "                          make a CURVE key pair (bevisd or a supplier)" },
+	    "                          make a CURVE key pair (bevisd or a supplier)",
+	    "keygen --ledger DIR [--name NAME]\n"
+	    "       bevis keygen --curve DIR [--name NAME]\n"
+	    "--ledger writes DIR/ledger.key and DIR/ledger.pub, the Ed25519 key pair that\n"
+	    "signs tree heads (NAME is the log's name, default bevis-HOSTNAME); --curve writes\n"
+	    "DIR/NAME.key and DIR/NAME.pub, a CURVE key pair for bevisd or a supplier\n"
+	    "(NAME default curve).\n" },
 	{ "supplier", cmd_supplier, "supplier add NAME (--public-key Z85 | --key-file F.pub)\n"
 	    "  supplier list [--json]\n"
-	    "  supplier revoke NAME    register, list and revoke suppliers' CURVE keys" },
-	{ "checkpoint", cmd_checkpoint, "checkpoint              print the newest signed tree head" },
+	    "  supplier revoke NAME    register, list and revoke suppliers' CURVE keys",
+	    "supplier add NAME (--public-key Z85 | --key-file FILE.pub)\n"
+	    "       bevis supplier list [--json]\n"
+	    "       bevis supplier revoke NAME\n"
+	    "add and revoke need a login in role bevis_isam; the key pair comes from\n"
+	    "bevis keygen --curve (the supplier keeps NAME.key, you register NAME.pub).\n" },
+	{ "checkpoint", cmd_checkpoint, "checkpoint              print the newest signed tree head",
+	    "checkpoint\n"
+	    "Prints the newest signed tree head (a signed note).\n" },
 	{ "verify", cmd_verify, "verify [--key F] [--checkpoint F]...\n"
-	    "                          recompute the ledger and check it" },
+	    "                          recompute the ledger and check it",
+	    "verify [--key FILE] [--checkpoint FILE]...\n"
+	    "Recomputes every leaf, node and tree head of the ledger and checks them.\n" },
 	{ "proof", cmd_proof, "proof --submission ID | --leaf N [--tree-size M] [--json]\n"
-	    "                          an inclusion proof" },
+	    "                          an inclusion proof",
+	    "proof --submission ID | --leaf N [--tree-size M] [--json]\n"
+	    "An RFC 9162 inclusion proof of a leaf, checked before it is printed.\n" },
 	{ "export", cmd_export, "export (--submission ID... | --since T --until T) --out DIR\n"
-	    "                          an offline evidence bundle, with proofs" },
+	    "                          an offline evidence bundle, with proofs",
+	    "export (--submission ID [--submission ID]... | --since T --until T)\n"
+	    "                    --out DIR [--db CONNINFO]\n"
+	    "Writes the submissions, their ledger leaves and inclusion proofs against the newest\n"
+	    "signed tree head into the new or empty directory DIR; check it with\n"
+	    "bevis verify-bundle DIR --key ledger.pub. T is a date or an RFC 3339 time (UTC\n"
+	    "without an offset); the range is [since, until) of the time of receipt.\n" },
 	{ "verify-bundle", cmd_verify_bundle, "verify-bundle DIR [--key F]\n"
-	    "                          check a bundle with no database" },
+	    "                          check a bundle with no database",
+	    "verify-bundle DIR [--key ledger.pub]\n"
+	    "Checks a bundle from bevis export with no database.\n" },
 };
+
+int
+cli_usage(const char *command, FILE *f)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, command) == 0)
+			fprintf(f, "usage: bevis %s", commands[i].help);
+	return f == stdout ? 0 : 2;
+}
+
+/* -h or --help among a command's arguments (before "--"). */
+static int
+asks_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
 
 static int
 usage(FILE *f)
@@ -82,6 +144,9 @@ main(int argc, char **argv)
 		return usage(stderr);
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
 		if (strcmp(argv[i], commands[k].name) == 0) {
+			/* Every command answers --help the same way, here. */
+			if (asks_help(argc - i, argv + i))
+				return cli_usage(commands[k].name, stdout);
 			int rc = commands[k].fn(&cli, argc - i, argv + i);
 			config_free(&cli.cfg);
 			return rc;

@@ -3,6 +3,7 @@
 #define BEVIS_CLI_H
 
 #include <libpq-fe.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -35,9 +36,18 @@ void cli_pg_error(const char *who, PGconn *conn, const PGresult *res);
  * prints the error (cli_pg_error) and returns -1. */
 int cli_exec(const char *who, PGconn *conn, const char *sql,
     ExecStatusType want);
+/* The same with n text parameters (none: the simple protocol, which runs
+ * several statements in one string): returns the result (the caller clears
+ * it) when its status is want, else prints the error and returns NULL. */
+PGresult *cli_exec_params(const char *who, PGconn *conn, const char *sql,
+    int n, const char *const *params, ExecStatusType want);
 /* The ledger's public key file to verify with: opt, else ledger.pub next
  * to the config's ledger_key, else NULL. The result stays valid. */
 const char *cli_ledger_pubkey(struct cli *cli, const char *opt);
+
+/* Prints "usage: bevis COMMAND ..." to f; returns 0 for stdout (--help),
+ * else 2, the exit status of a usage error. */
+int cli_usage(const char *command, FILE *f);
 
 int cmd_migrate(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);

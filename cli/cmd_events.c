@@ -5,17 +5,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "cli.h"
+#include "event.h"
+#include "output.h"
 
 enum { COL_TIME, COL_RECEIVED, COL_SUPPLIER, COL_ID, COL_SEV, COL_CATEGORY,
 	COL_ACTION, COL_OUTCOME, COL_ACTOR, COL_SRC, COL_TARGET, COL_MESSAGE,
 	COL_PERSONAL, COL_SEQ, COL_ATTRS, COL_SUBMISSION, COL_ITEM, NCOLS };
 
-static const char *const col_names[NCOLS] = { "occurred_at", "received_at",
-	"supplier", "id", "severity", "category", "action", "outcome",
-	"actor_user", "src_ip", "target", "message", "personal_data", "seq",
-	"attrs", "submission", "item" };
+/* Every column, in the order of events_sql: --csv and --json. */
+static const struct out_col all_cols[NCOLS] = {
+	{ "occurred_at", 0, OUT_TEXT, 0 }, { "received_at", 0, OUT_TEXT, 0 },
+	{ "supplier", 0, OUT_TEXT, 0 }, { "id", 0, OUT_TEXT, 0 },
+	{ "severity", 0, OUT_NUMBER, 0 }, { "category", 0, OUT_TEXT, 0 },
+	{ "action", 0, OUT_TEXT, 0 }, { "outcome", 0, OUT_TEXT, 0 },
+	{ "actor_user", 0, OUT_TEXT, 0 }, { "src_ip", 0, OUT_TEXT, 0 },
+	{ "target", 0, OUT_TEXT, 0 }, { "message", 0, OUT_TEXT, 0 },
+	{ "personal_data", 0, OUT_BOOL, 0 }, { "seq", 0, OUT_NUMBER, 0 },
+	{ "attrs", 0, OUT_RAWJSON, 0 }, { "submission", 0, OUT_NUMBER, 0 },
+	{ "item", 0, OUT_NUMBER, 0 } };
+
+/* The table's columns, each with its widest cell. */
+static const int table_src[] = { COL_TIME, COL_SUPPLIER, COL_ID, COL_SEV,
+	COL_CATEGORY, COL_ACTION, COL_OUTCOME, COL_ACTOR, COL_SRC, COL_MESSAGE };
+#define TABLE_NCOLS (sizeof(table_src) / sizeof(table_src[0]))
+static const struct out_col table_cols[TABLE_NCOLS] = {
+	{ "OCCURRED (UTC)", 19, OUT_TEXT, 0 }, { "SUPPLIER", 16, OUT_TEXT, 0 },
+	{ "ID", 24, OUT_TEXT, 0 }, { "SEV", 8, OUT_TEXT, 0 },
+	{ "CATEGORY", 16, OUT_TEXT, 0 }, { "ACTION", 16, OUT_TEXT, 0 },
+	{ "OUTCOME", 10, OUT_TEXT, 0 }, { "ACTOR", 20, OUT_TEXT, 0 },
+	{ "SRC", 39, OUT_TEXT, 0 }, { "MESSAGE", 60, OUT_TEXT, 0 } };
 
 /* Every filter is a parameter; a NULL parameter switches its filter off. */
 static const char events_sql[] =
@@ -37,157 +56,47 @@ static const char events_sql[] =
     " ORDER BY e.occurred_at, sp.name, e.source_event_id "
     " LIMIT $6";
 
-static const char *const sev_names[] = { "unknown", "info", "low", "medium",
-	"high", "critical", "fatal" };
 
+/* The rows through the one renderer (output.c): every column as stored
+ * for CSV and JSON; a table shows fewer, with severity names and times to
+ * the second. */
 static void
-csv_field(const char *v, int first)
+print_events(PGresult *res, int rows, enum out_format format)
 {
-	if (!first)
-		putchar(',');
-	if (strpbrk(v, ",\"\r\n") == NULL) {
-		fputs(v, stdout);
-		return;
-	}
-	putchar('"');
-	for (; *v; v++) {
-		if (*v == '"')
-			putchar('"');
-		putchar(*v);
-	}
-	putchar('"');
-}
+	const char *cells[NCOLS];
+	struct out o;
 
-static void
-print_csv(PGresult *res, int rows)
-{
-	for (int c = 0; c < NCOLS; c++)
-		csv_field(col_names[c], c == 0);
-	fputs("\r\n", stdout);
+	if (format == OUT_TABLE)
+		out_init(&o, stdout, format, table_cols, TABLE_NCOLS);
+	else
+		out_init(&o, stdout, format, all_cols, NCOLS);
 	for (int r = 0; r < rows; r++) {
-		for (int c = 0; c < NCOLS; c++)
-			csv_field(PQgetvalue(res, r, c), c == 0);
-		fputs("\r\n", stdout);
-	}
-}
-
-static void
-print_json(PGresult *res, int rows)
-{
-	struct buf b = BUF_INIT;
-
-	for (int r = 0; r < rows; r++) {
-		buf_reset(&b);
-		buf_putc(&b, '{');
-		for (int c = 0, n = 0; c < NCOLS; c++) {
-			const char *v = PQgetvalue(res, r, c);
-			if (PQgetisnull(res, r, c))
-				continue;
-			if (n++)
-				buf_putc(&b, ',');
-			buf_put_json_string(&b, col_names[c], strlen(col_names[c]));
-			buf_putc(&b, ':');
-			if (c == COL_ATTRS || c == COL_SEV || c == COL_SEQ ||
-			    c == COL_SUBMISSION || c == COL_ITEM)
-				buf_puts(&b, v);
-			else if (c == COL_PERSONAL)
-				buf_puts(&b, v[0] == 't' ? "true" : "false");
-			else
-				buf_put_json_string(&b, v, strlen(v));
+		if (format != OUT_TABLE) {
+			for (int c = 0; c < NCOLS; c++)
+				cells[c] = PQgetisnull(res, r, c) ? NULL :
+				    PQgetvalue(res, r, c);
+			out_row(&o, cells);
+			continue;
 		}
-		buf_puts(&b, "}\n");
-		fwrite(b.data, 1, b.len, stdout);
+		char t[20];
+		for (size_t i = 0; i < TABLE_NCOLS; i++)
+			cells[i] = PQgetvalue(res, r, table_src[i]);
+		/* seconds are enough in a table */
+		snprintf(t, sizeof(t), "%.19s", cells[0]);
+		if (strlen(t) > 10)
+			t[10] = ' ';
+		cells[0] = t;
+		if (*cells[3] && severity_name(atoi(cells[3])))
+			cells[3] = severity_name(atoi(cells[3]));
+		out_row(&o, cells);
 	}
-	buf_free(&b);
-}
-
-/* Counts characters, not bytes, so UTF-8 text lines up. */
-static size_t
-display_width(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
-static void
-print_cell(const char *v, size_t width, int last)
-{
-	size_t w = 0;
-	const char *p = v;
-
-	/* Cut at width characters; control characters print as spaces. */
-	for (; *p && w < width; p++) {
-		if (((unsigned char)*p & 0xc0) != 0x80) {
-			if (w + 1 == width && display_width(p) > 1) {
-				fputs("…", stdout);
-				w++;
-				break;
-			}
-			w++;
-		}
-		putchar((unsigned char)*p < 0x20 ? ' ' : *p);
-	}
-	while (*p && ((unsigned char)*p & 0xc0) == 0x80)
-		putchar(*p++);
-	if (!last)
-		for (; w < width + 2; w++)
-			putchar(' ');
-}
-
-static void
-print_table(PGresult *res, int rows)
-{
-	static const int cols[] = { COL_TIME, COL_SUPPLIER, COL_ID, COL_SEV,
-		COL_CATEGORY, COL_ACTION, COL_OUTCOME, COL_ACTOR, COL_SRC,
-		COL_MESSAGE };
-	static const char *const heads[] = { "OCCURRED (UTC)", "SUPPLIER", "ID",
-		"SEV", "CATEGORY", "ACTION", "OUTCOME", "ACTOR", "SRC", "MESSAGE" };
-	static const size_t maxw[] = { 19, 16, 24, 8, 16, 16, 10, 20, 39, 60 };
-	const size_t n = sizeof(cols) / sizeof(cols[0]);
-	size_t width[10];
-
-	for (size_t i = 0; i < n; i++)
-		width[i] = strlen(heads[i]);
-	for (int r = 0; r < rows; r++)
-		for (size_t i = 0; i < n; i++) {
-			size_t w = cols[i] == COL_SEV ? 8 :
-			    display_width(PQgetvalue(res, r, cols[i]));
-			if (w > width[i])
-				width[i] = w > maxw[i] ? maxw[i] : w;
-		}
-	for (size_t i = 0; i < n; i++)
-		print_cell(heads[i], width[i], i + 1 == n);
-	putchar('\n');
-	for (int r = 0; r < rows; r++) {
-		for (size_t i = 0; i < n; i++) {
-			const char *v = PQgetvalue(res, r, cols[i]);
-			char t[20];
-			if (cols[i] == COL_SEV && *v)
-				v = sev_names[atoi(v) % 7];
-			if (cols[i] == COL_TIME) {
-				/* seconds are enough in a table */
-				snprintf(t, sizeof(t), "%.19s", v);
-				t[10] = ' ';
-				v = t;
-			}
-			print_cell(v, width[i], i + 1 == n);
-		}
-		putchar('\n');
-	}
+	out_finish(&o);
 }
 
 static int
 events_usage(void)
 {
-	fprintf(stderr, "usage: bevis events [--supplier S] [--since T] "
-	    "[--until T] [--severity-min N]\n"
-	    "                    [--category C] [--limit N] [--json|--csv]\n"
-	    "T is a date or an RFC 3339 time; N for severity is 0-6 or a name\n");
-	return 2;
+	return cli_usage("events", stderr);
 }
 
 int
@@ -207,7 +116,8 @@ cmd_events(struct cli *cli, int argc, char **argv)
 	const char *params[6] = { NULL };
 	char sev[8], limit[24];
 	long lim = 100;
-	int ch, format = 0;
+	enum out_format format = OUT_TABLE;
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		if (cli_common_opt(cli, ch, optarg))
@@ -219,14 +129,8 @@ cmd_events(struct cli *cli, int argc, char **argv)
 		case 'v': {
 			char *end;
 			long v = strtol(optarg, &end, 10);
-			if (*end || end == optarg) {
-				v = -1;
-				for (int i = 0; i < 7; i++)
-					if (strcmp(optarg, sev_names[i]) == 0)
-						v = i;
-				if (strcmp(optarg, "informational") == 0)
-					v = 1;
-			}
+			if (*end || end == optarg)
+				v = severity_from_name(optarg, strlen(optarg));
 			if (v < 0 || v > 6)
 				return events_usage();
 			snprintf(sev, sizeof(sev), "%ld", v);
@@ -235,8 +139,8 @@ cmd_events(struct cli *cli, int argc, char **argv)
 		}
 		case 'C': params[4] = optarg; break;
 		case 'l': lim = atol(optarg); break;
-		case 'j': format = 'j'; break;
-		case 'x': format = 'x'; break;
+		case 'j': format = OUT_JSON; break;
+		case 'x': format = OUT_CSV; break;
 		default: return events_usage();
 		}
 	}
@@ -258,12 +162,8 @@ cmd_events(struct cli *cli, int argc, char **argv)
 	int rows = PQntuples(res), more = rows > lim;
 	if (more)
 		rows = (int)lim;
-	if (format == 'j')
-		print_json(res, rows);
-	else if (format == 'x')
-		print_csv(res, rows);
-	else {
-		print_table(res, rows);
+	print_events(res, rows, format);
+	if (format == OUT_TABLE) {
 		fprintf(stderr, "%d event%s%s\n", rows, rows == 1 ? "" : "s",
 		    more ? " shown; more match (raise --limit)" : "");
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "hex.h"
 #include "migrations.h"
 
 int
@@ -17,10 +18,8 @@ cmd_migrate(struct cli *cli, int argc, char **argv)
 	PGconn *conn;
 
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1)
-		if (!cli_common_opt(cli, ch, optarg)) {
-			fprintf(stderr, "usage: bevis migrate [--db CONNINFO]\n");
-			return 2;
-		}
+		if (!cli_common_opt(cli, ch, optarg))
+			return cli_usage("migrate", stderr);
 	conn = cli_connect(cli);
 	if (cli_exec("migrate", conn, "SET client_min_messages = warning", PGRES_COMMAND_OK) ||
 	    cli_exec("migrate", conn, "CREATE TABLE IF NOT EXISTS schema_migration ("
@@ -38,7 +37,7 @@ cmd_migrate(struct cli *cli, int argc, char **argv)
 
 		total++;
 		crypto_hash_sha256(h, (const unsigned char *)m->sql, strlen(m->sql));
-		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		hex_encode(h, sizeof(h), hex);
 		snprintf(ver, sizeof(ver), "%d", m->version);
 		res = PQexecParams(conn, "SELECT sha256 FROM schema_migration "
 		    "WHERE version = $1", 1, NULL, params, NULL, NULL, 0);

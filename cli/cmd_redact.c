@@ -14,12 +14,7 @@
 static int
 redact_usage(void)
 {
-	fprintf(stderr, "usage: bevis redact --submission ID --reason TEXT "
-	    "[--db CONNINFO]\n"
-	    "Erases the body of submission ID and the personal fields of its "
-	    "events\n(actor, source ip, target, message, attrs). Needs a login "
-	    "in role bevis_isam.\n");
-	return 2;
+	return cli_usage("redact", stderr);
 }
 
 int

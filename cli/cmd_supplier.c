@@ -7,57 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
 #include "cli.h"
 #include "curvekey.h"
+#include "output.h"
 #include "xmalloc.h"
 
 static int
 supplier_usage(void)
 {
-	fprintf(stderr, "usage: bevis supplier add NAME (--public-key Z85 | "
-	    "--key-file FILE.pub)\n"
-	    "       bevis supplier list [--json]\n"
-	    "       bevis supplier revoke NAME\n"
-	    "add and revoke need a login in role bevis_isam; the key pair comes "
-	    "from\nbevis keygen --curve (the supplier keeps NAME.key, you "
-	    "register NAME.pub).\n");
-	return 2;
-}
-
-/* The server's message, with its detail and hint, on stderr. */
-static void
-print_error(const char *what, PGconn *conn, const PGresult *res)
-{
-	char who[64];
-
-	snprintf(who, sizeof(who), "supplier %s", what);
-	cli_pg_error(who, conn, res);
-}
-
-/* Runs a statement with text parameters; returns its result when the status
- * is want, else prints the error and returns NULL. */
-static PGresult *
-run(const char *what, PGconn *conn, const char *sql, int n,
-    const char *const *params, ExecStatusType want)
-{
-	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-
-	if (PQresultStatus(res) != want) {
-		print_error(what, conn, res);
-		PQclear(res);
-		return NULL;
-	}
-	return res;
-}
-
-static int
-run_ok(const char *what, PGconn *conn, const char *sql)
-{
-	PGresult *res = run(what, conn, sql, 0, NULL, PGRES_COMMAND_OK);
-
-	PQclear(res);
-	return res ? 0 : -1;
+	return cli_usage("supplier", stderr);
 }
 
 /* Calls fn (bevis_supplier_add or _revoke) in a transaction of its own and
@@ -70,25 +28,29 @@ change_key(struct cli *cli, const char *what, const char *name, const char *key)
 	const char *params[2] = { name, key };
 	PGresult *res;
 	int existed = 0;
+	char who[32];
 
+	snprintf(who, sizeof(who), "supplier %s", what);
 	if (key && curvekey_fingerprint(key, fp) < 0)
 		return 2;
 	PGconn *conn = cli_connect(cli);
-	if (run_ok(what, conn, "BEGIN") < 0)
+	if (cli_exec(who, conn, "BEGIN", PGRES_COMMAND_OK) < 0)
 		goto fail;
 	if (key) {
 		/* Only for the message: bevis_supplier_add() decides. */
-		res = run(what, conn, "SELECT 1 FROM supplier WHERE name = $1", 1,
-		    params, PGRES_TUPLES_OK);
+		res = cli_exec_params(who, conn, "SELECT 1 FROM supplier "
+		    "WHERE name = $1", 1, params, PGRES_TUPLES_OK);
 		if (res == NULL)
 			goto fail;
 		existed = PQntuples(res) == 1;
 		PQclear(res);
-		res = run(what, conn, "SELECT bevis_supplier_add($1, $2), "
-		    "session_user", 2, params, PGRES_TUPLES_OK);
+		res = cli_exec_params(who, conn, "SELECT "
+		    "bevis_supplier_add($1, $2), session_user", 2, params,
+		    PGRES_TUPLES_OK);
 	} else {
-		res = run(what, conn, "SELECT bevis_supplier_revoke($1), "
-		    "session_user", 1, params, PGRES_TUPLES_OK);
+		res = cli_exec_params(who, conn, "SELECT "
+		    "bevis_supplier_revoke($1), session_user", 1, params,
+		    PGRES_TUPLES_OK);
 	}
 	if (res == NULL)
 		goto fail;
@@ -96,8 +58,9 @@ change_key(struct cli *cli, const char *what, const char *name, const char *key)
 	char *actor = xstrdup(PQgetvalue(res, 0, 1));
 	PQclear(res);
 	const char *lp[1] = { leaf };
-	res = run(what, conn, "SELECT fingerprint FROM supplier_key_change "
-	    "WHERE leaf_idx = $1::bigint", 1, lp, PGRES_TUPLES_OK);
+	res = cli_exec_params(who, conn, "SELECT fingerprint FROM "
+	    "supplier_key_change WHERE leaf_idx = $1::bigint", 1, lp,
+	    PGRES_TUPLES_OK);
 	if (res == NULL || PQntuples(res) != 1 ||
 	    (key && strcmp(PQgetvalue(res, 0, 0), fp) != 0)) {
 		if (res)
@@ -112,7 +75,7 @@ change_key(struct cli *cli, const char *what, const char *name, const char *key)
 	}
 	snprintf(fp, sizeof(fp), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (run_ok(what, conn, "COMMIT") < 0) {
+	if (cli_exec(who, conn, "COMMIT", PGRES_COMMAND_OK) < 0) {
 		free(leaf);
 		free(actor);
 		goto fail;
@@ -234,68 +197,53 @@ supplier_list(struct cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return supplier_usage();
 	PGconn *conn = cli_connect(cli);
-	PGresult *res = run("list", conn, list_sql, 0, NULL, PGRES_TUPLES_OK);
+	PGresult *res = cli_exec_params("supplier list", conn, list_sql, 0,
+	    NULL, PGRES_TUPLES_OK);
 	if (res == NULL) {
 		PQfinish(conn);
 		return 1;
 	}
+	static const struct out_col table_cols[] = { { "NAME", 0, OUT_TEXT, 0 },
+		{ "FINGERPRINT", 0, OUT_TEXT, 0 }, { "ACTIVE", 0, OUT_TEXT, 0 },
+		{ "EVENTS", 0, OUT_NUMBER, 0 },
+		{ "LAST SEEN (UTC)", 0, OUT_TEXT, 0 } };
+	static const struct out_col json_cols[] = { { "name", 0, OUT_TEXT, 1 },
+		{ "public_key", 0, OUT_TEXT, 1 }, { "fingerprint", 0, OUT_TEXT, 1 },
+		{ "active", 0, OUT_BOOL, 1 }, { "events", 0, OUT_NUMBER, 1 },
+		{ "last_seen", 0, OUT_TEXT, 1 } };
 	int rows = PQntuples(res);
-	size_t wname = 4;
-	for (int r = 0; r < rows; r++)
-		if (strlen(PQgetvalue(res, r, 0)) > wname)
-			wname = strlen(PQgetvalue(res, r, 0));
-	if (!json)
-		printf("%-*s  %-32s  %-6s  %10s  %s\n", (int)wname, "NAME",
-		    "FINGERPRINT", "ACTIVE", "EVENTS", "LAST SEEN (UTC)");
-	struct buf b = BUF_INIT;
+	struct out o;
+
+	out_init(&o, stdout, json ? OUT_JSON : OUT_TABLE, json ? json_cols :
+	    table_cols, json ? 6 : 5);
 	for (int r = 0; r < rows; r++) {
 		const char *name = PQgetvalue(res, r, 0);
-		const char *key = PQgetvalue(res, r, 1);
-		int haskey = !PQgetisnull(res, r, 1);
-		int active = PQgetvalue(res, r, 2)[0] == 't';
+		const char *key = PQgetisnull(res, r, 1) ? NULL :
+		    PQgetvalue(res, r, 1);
+		const char *active = PQgetvalue(res, r, 2);
 		const char *events = PQgetvalue(res, r, 3);
-		const char *seen = PQgetvalue(res, r, 4);
-		int seen_null = PQgetisnull(res, r, 4);
-		char fp[CURVE_FINGERPRINT_LEN + 1];
+		const char *seen = PQgetisnull(res, r, 4) ? NULL :
+		    PQgetvalue(res, r, 4);
+		char fp[CURVE_FINGERPRINT_LEN + 1] = "-", t[20] = "-";
 
-		if (!haskey)
-			snprintf(fp, sizeof(fp), "%s", json ? "" : "-");
-		else if (curvekey_fingerprint(key, fp) < 0)
+		if (key && curvekey_fingerprint(key, fp) < 0)
 			snprintf(fp, sizeof(fp), "(not a CURVE key)");
 		if (json) {
-			buf_reset(&b);
-			buf_puts(&b, "{\"name\":");
-			buf_put_json_string(&b, name, strlen(name));
-			buf_puts(&b, ",\"public_key\":");
-			if (haskey)
-				buf_put_json_string(&b, key, strlen(key));
-			else
-				buf_puts(&b, "null");
-			buf_puts(&b, ",\"fingerprint\":");
-			if (haskey)
-				buf_put_json_string(&b, fp, strlen(fp));
-			else
-				buf_puts(&b, "null");
-			buf_printf(&b, ",\"active\":%s,\"events\":%s,\"last_seen\":",
-			    active ? "true" : "false", events);
-			if (seen_null)
-				buf_puts(&b, "null");
-			else
-				buf_put_json_string(&b, seen, strlen(seen));
-			buf_puts(&b, "}\n");
-			fwrite(b.data, 1, b.len, stdout);
-		} else {
-			char t[20] = "-";
-			if (!seen_null) {
-				/* seconds are enough in a table */
-				snprintf(t, sizeof(t), "%.19s", seen);
-				t[10] = ' ';
-			}
-			printf("%-*s  %-32s  %-6s  %10s  %s\n", (int)wname, name, fp,
-			    active ? "yes" : "no", events, t);
+			const char *cells[] = { name, key, key ? fp : NULL, active,
+				events, seen };
+			out_row(&o, cells);
+			continue;
 		}
+		if (seen) {
+			/* seconds are enough in a table */
+			snprintf(t, sizeof(t), "%.19s", seen);
+			t[10] = ' ';
+		}
+		const char *cells[] = { name, fp, active[0] == 't' ? "yes" : "no",
+			events, t };
+		out_row(&o, cells);
 	}
-	buf_free(&b);
+	out_finish(&o);
 	if (!json)
 		fprintf(stderr, "%d supplier%s\n", rows, rows == 1 ? "" : "s");
 	PQclear(res);
@@ -316,10 +264,6 @@ cmd_supplier(struct cli *cli, int argc, char **argv)
 		return supplier_list(cli, argc - 1, argv + 1);
 	if (strcmp(argv[1], "revoke") == 0)
 		return supplier_revoke(cli, argc - 1, argv + 1);
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		supplier_usage();
-		return 0;
-	}
 	fprintf(stderr, "bevis supplier: unknown subcommand '%s'\n", argv[1]);
 	return supplier_usage();
 }

@@ -91,7 +91,7 @@ take_rows(struct verify *v, struct copystream *cs, int *have, int64_t sub,
 	int64_t last = -1;
 
 	while (*have == 1) {
-		int64_t s = cs_int8(cs, 0);
+		int64_t s = pgcopy_get_int8(&cs->t, 0);
 
 		if (s > sub)
 			return 0;
@@ -101,11 +101,11 @@ take_rows(struct verify *v, struct copystream *cs, int *have, int64_t sub,
 				    "which does not exist", what, (long long)s);
 			last = s;
 		} else if (rows) {
-			if (ledger_rows_add(rows, cs->tuple, cs->tuple_len) < 0)
+			if (ledger_rows_add(rows, cs->t.data, cs->t.len) < 0)
 				verify_problem(v, "submission %lld: an event row "
 				    "cannot be read", (long long)sub);
 		} else {
-			EVP_DigestUpdate(plain, cs->tuple, cs->tuple_len);
+			EVP_DigestUpdate(plain, cs->t.data, cs->t.len);
 			(*count)++;
 		}
 		*have = copystream_next(cs);
@@ -142,6 +142,11 @@ is_redacted(const struct verify *v, int64_t sub)
 	return 0;
 }
 
+/* Recomputes every submission leaf from its stored rows. It is one merge
+ * walk over four COPY streams (submissions, leaves, events, quarantine,
+ * each in submission order), and stays one function of about 135 lines:
+ * the four cursors advance together, and split up they would need a
+ * struct of shared state for no gain in reading. */
 int
 verify_content(struct verify *v)
 {
@@ -162,7 +167,7 @@ verify_content(struct verify *v)
 	he = copystream_next(&e);
 	hq = copystream_next(&q);
 	while (hs == 1) {
-		int64_t sub = cs_int8(&s, 0);
+		int64_t sub = pgcopy_get_int8(&s.t, 0);
 		struct ledger_submission ls;
 		struct ledger_rows rows;
 		EVP_MD_CTX *qctx = EVP_MD_CTX_new();
@@ -170,34 +175,34 @@ verify_content(struct verify *v)
 		char supplier[256], rid[256], ct[64], fp[80];
 
 		/* Leaves naming submissions that are gone. */
-		while (hl == 1 && cs_int8(&l, 0) < sub) {
+		while (hl == 1 && pgcopy_get_int8(&l.t, 0) < sub) {
 			verify_problem(v, "leaf %lld names submission %lld, which "
-			    "does not exist", (long long)cs_int8(&l, 1),
-			    (long long)cs_int8(&l, 0));
+			    "does not exist", (long long)pgcopy_get_int8(&l.t, 1),
+			    (long long)pgcopy_get_int8(&l.t, 0));
 			hl = copystream_next(&l);
 		}
 		memset(&ls, 0, sizeof(ls));
 		ls.submission_id = sub;
-		snprintf(supplier, sizeof(supplier), "%.*s", (int)s.flen[1], s.f[1]);
-		snprintf(rid, sizeof(rid), "%.*s", (int)s.flen[3], s.f[3]);
-		snprintf(ct, sizeof(ct), "%.*s", (int)s.flen[4], s.f[4]);
-		snprintf(fp, sizeof(fp), "%.*s", (int)s.flen[8], s.f[8]);
+		snprintf(supplier, sizeof(supplier), "%.*s", (int)s.t.flen[1], s.t.f[1]);
+		snprintf(rid, sizeof(rid), "%.*s", (int)s.t.flen[3], s.t.f[3]);
+		snprintf(ct, sizeof(ct), "%.*s", (int)s.t.flen[4], s.t.f[4]);
+		snprintf(fp, sizeof(fp), "%.*s", (int)s.t.flen[8], s.t.f[8]);
 		ls.supplier = supplier;
 		ls.key_fingerprint = fp;
 		ls.request_id = rid;
 		ls.content_type = ct;
-		ls.received_us = cs_int8(&s, 2) + 946684800000000LL;
-		if (s.flen[5] == SHA256_LEN)
-			memcpy(ls.body_sha256, s.f[5], SHA256_LEN);
-		ls.item_count = (uint32_t)cs_int4(&s, 7);
+		ls.received_us = pgcopy_get_timestamptz(&s.t, 2);
+		if (s.t.flen[5] == SHA256_LEN)
+			memcpy(ls.body_sha256, s.t.f[5], SHA256_LEN);
+		ls.item_count = (uint32_t)pgcopy_get_int4(&s.t, 7);
 		int redacted = is_redacted(v, sub);
-		if (s.f[6] == NULL) {
+		if (s.t.f[6] == NULL) {
 			if (!redacted)
 				verify_problem(v, "submission %lld: the body is "
 				    "gone and no redaction is recorded",
 				    (long long)sub);
 		} else {
-			sha256(s.f[6], s.flen[6], body_sha);
+			sha256(s.t.f[6], s.t.flen[6], body_sha);
 			if (memcmp(body_sha, ls.body_sha256, SHA256_LEN) != 0)
 				verify_problem(v, "submission %lld: the body does "
 				    "not match its SHA-256", (long long)sub);
@@ -224,35 +229,35 @@ verify_content(struct verify *v)
 		EVP_MD_CTX_free(qctx);
 		v->events += ls.events;
 
-		if (hl != 1 || cs_int8(&l, 0) != sub) {
+		if (hl != 1 || pgcopy_get_int8(&l.t, 0) != sub) {
 			verify_problem(v, "submission %lld has no ledger leaf",
 			    (long long)sub);
 		} else {
-			int64_t idx = cs_int8(&l, 1);
+			int64_t idx = pgcopy_get_int8(&l.t, 1);
 			buf_reset(&want);
 			if (redacted) {
 				/* The personal columns are gone: the redacted
 				 * digest is what the stored rows must match. */
-				const unsigned char *g = l.f[2];
-				size_t gl = l.flen[2];
+				const unsigned char *g = l.t.f[2];
+				size_t gl = l.t.flen[2];
 				if (gl >= 32 + 4 + 32)
 					memcpy(ls.events_sha256,
 					    g + gl - 32 - 4 - 32 - 32, 32);
 				v->redactions_seen++;
 			}
 			ledger_encode_submission(&want, &ls);
-			const char *diff = leaf_difference(&want, l.f[2], l.flen[2]);
+			const char *diff = leaf_difference(&want, l.t.f[2], l.t.flen[2]);
 			if (diff)
 				verify_problem(v, "leaf %lld (submission %lld): the "
 				    "%s differ%s from what was committed",
 				    (long long)idx, (long long)sub, diff,
 				    diff[strlen(diff) - 1] == 's' ? "" : "s");
 			hl = copystream_next(&l);
-			if (hl == 1 && cs_int8(&l, 0) == sub) {
+			if (hl == 1 && pgcopy_get_int8(&l.t, 0) == sub) {
 				verify_problem(v, "submission %lld has a second "
 				    "leaf %lld", (long long)sub,
-				    (long long)cs_int8(&l, 1));
-				while (hl == 1 && cs_int8(&l, 0) == sub)
+				    (long long)pgcopy_get_int8(&l.t, 1));
+				while (hl == 1 && pgcopy_get_int8(&l.t, 0) == sub)
 					hl = copystream_next(&l);
 			}
 		}
@@ -261,7 +266,7 @@ verify_content(struct verify *v)
 	}
 	while (hl == 1) {
 		verify_problem(v, "leaf %lld names submission %lld, which does "
-		    "not exist", (long long)cs_int8(&l, 1), (long long)cs_int8(&l, 0));
+		    "not exist", (long long)pgcopy_get_int8(&l.t, 1), (long long)pgcopy_get_int8(&l.t, 0));
 		hl = copystream_next(&l);
 	}
 	if (take_rows(v, &e, &he, INT64_MAX, "event", NULL, NULL, NULL) < 0 ||
@@ -311,19 +316,19 @@ check_node(void *arg, unsigned level, uint64_t index,
 		    level, (unsigned long long)index);
 		return;
 	}
-	unsigned sl = (unsigned)cs_int4(cs, 0);
-	uint64_t si = (uint64_t)cs_int8(cs, 1);
+	unsigned sl = (unsigned)pgcopy_get_int4(&cs->t, 0);
+	uint64_t si = (uint64_t)pgcopy_get_int8(&cs->t, 1);
 	if (sl != level || si != index) {
 		verify_problem(t->v, "ledger node (level %u, index %llu) is "
 		    "missing or out of place (found level %u, index %llu)", level,
 		    (unsigned long long)index, sl, (unsigned long long)si);
 		/* Skip ahead to the node we expected, if it is there. */
-		while (t->have == 1 && ((uint64_t)cs_int8(cs, 1) + 1) <<
-		    cs_int4(cs, 0) < (index + 1) << level)
+		while (t->have == 1 && ((uint64_t)pgcopy_get_int8(&cs->t, 1) + 1) <<
+		    pgcopy_get_int4(&cs->t, 0) < (index + 1) << level)
 			t->have = copystream_next(cs);
 		return;
 	}
-	if (cs->flen[2] != MERKLE_HASH_LEN || memcmp(cs->f[2], hash, 32) != 0)
+	if (cs->t.flen[2] != MERKLE_HASH_LEN || memcmp(cs->t.f[2], hash, 32) != 0)
 		verify_problem(t->v, "ledger node (level %u, index %llu) does not "
 		    "match the leaves below it (%llu to %llu)", level,
 		    (unsigned long long)index,
@@ -363,7 +368,7 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 	t.have = copystream_next(&nc);
 	/* Heads of the empty tree, if any. */
 	while ((have = copystream_next(&lc)) == 1) {
-		int64_t idx = cs_int8(&lc, 0);
+		int64_t idx = pgcopy_get_int8(&lc.t, 0);
 		unsigned char lh[MERKLE_HASH_LEN];
 
 		if (idx != expect) {
@@ -376,16 +381,15 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 				    (long long)idx);
 		}
 		/* The kind column is not hashed; the kind byte in the data is. */
-		static const char *const kinds[] = { "", "submission",
-			"redaction", "supplier_key", "decision", "link" };
-		if (lc.flen[1] < 5 || memcmp(lc.f[1], LEDGER_MAGIC, 4) != 0 ||
-		    lc.f[1][4] >= sizeof(kinds) / sizeof(kinds[0]) ||
-		    lc.f[3] == NULL || strlen(kinds[lc.f[1][4]]) != lc.flen[3] ||
-		    memcmp(kinds[lc.f[1][4]], lc.f[3], lc.flen[3]) != 0)
+		const char *kind = ledger_kind_name(ledger_kind(lc.t.f[1],
+		    lc.t.flen[1]));
+		if (kind == NULL || lc.t.f[3] == NULL ||
+		    strlen(kind) != lc.t.flen[3] ||
+		    memcmp(kind, lc.t.f[3], lc.t.flen[3]) != 0)
 			verify_problem(v, "leaf %lld: its kind column does not say "
 			    "what its data is", (long long)idx);
-		merkle_leaf_hash(lc.f[1], lc.flen[1], lh);
-		if (lc.flen[2] != MERKLE_HASH_LEN || memcmp(lc.f[2], lh, 32) != 0)
+		merkle_leaf_hash(lc.t.f[1], lc.t.flen[1], lh);
+		if (lc.t.flen[2] != MERKLE_HASH_LEN || memcmp(lc.t.f[2], lh, 32) != 0)
 			verify_problem(v, "leaf %lld: the stored hash is not "
 			    "SHA-256(0x00 || data)", (long long)idx);
 		/* The tree is built from what the leaves hold, whatever
@@ -417,7 +421,7 @@ verify_tree(struct verify *v, struct head *heads, size_t nheads)
 		    (long long)heads[h].size, (unsigned long long)f.size);
 	while (t.have == 1) {
 		verify_problem(v, "ledger node (level %d, index %lld) is beyond "
-		    "the leaves", cs_int4(&nc, 0), (long long)cs_int8(&nc, 1));
+		    "the leaves", pgcopy_get_int4(&nc.t, 0), (long long)pgcopy_get_int8(&nc.t, 1));
 		t.have = copystream_next(&nc);
 	}
 	copystream_close(&lc);
@@ -563,24 +567,11 @@ open_snapshot(struct verify *v, struct cli *cli)
 	return 0;
 }
 
-/* Reads a 16-bit-length string of leaf data at *off into out. */
-static int
-leaf_str(const unsigned char *d, size_t n, size_t *off, char *out, size_t cap)
-{
-	if (*off + 2 > n)
-		return -1;
-	size_t l = (size_t)(d[*off] << 8 | d[*off + 1]);
-	if (*off + 2 + l > n || l >= cap)
-		return -1;
-	memcpy(out, d + *off + 2, l);
-	out[l] = '\0';
-	*off += 2 + l;
-	return 0;
-}
-
+/* An int8 in binary result format. */
 static int64_t
-leaf_int8(const unsigned char *d)
+get_int8(const PGresult *res, int row, int col)
 {
+	const unsigned char *d = (const unsigned char *)PQgetvalue(res, row, col);
 	uint64_t v = 0;
 
 	for (int k = 0; k < 8; k++)
@@ -611,12 +602,11 @@ load_redactions(struct verify *v)
 	v->nredacted = (size_t)PQntuples(res);
 	v->redacted = xcalloc(v->nredacted + 1, sizeof(int64_t));
 	for (int i = 0; i < PQntuples(res); i++) {
-		int64_t sub = leaf_int8((const unsigned char *)PQgetvalue(res, i, 0));
-		int64_t idx = leaf_int8((const unsigned char *)PQgetvalue(res, i, 1));
+		int64_t sub = get_int8(res, i, 0);
+		int64_t idx = get_int8(res, i, 1);
 		const unsigned char *d = (const unsigned char *)PQgetvalue(res, i, 3);
-		size_t n = (size_t)PQgetlength(res, i, 3), off = 13;
-		char actor[256], reason[4096];
-		int64_t at = 0;
+		size_t n = (size_t)PQgetlength(res, i, 3);
+		struct ledger_redaction rl;
 
 		v->redacted[i] = sub;
 		if (PQgetisnull(res, i, 2) || strcmp(PQgetvalue(res, i, 2),
@@ -625,23 +615,21 @@ load_redactions(struct verify *v)
 			    "leaf %lld is missing", (long long)sub, (long long)idx);
 			continue;
 		}
-		if (n < 13 || memcmp(d, LEDGER_MAGIC, 4) != 0 ||
-		    d[4] != LEDGER_KIND_REDACTION || leaf_int8(d + 5) != sub ||
-		    leaf_str(d, n, &off, actor, sizeof(actor)) < 0 ||
-		    off + 8 > n || ((at = leaf_int8(d + off)), off += 8,
-		    leaf_str(d, n, &off, reason, sizeof(reason))) < 0 || off != n) {
+		if (ledger_decode_redaction(d, n, &rl) != NULL ||
+		    rl.submission_id != sub) {
+			ledger_redaction_free(&rl);
 			verify_problem(v, "leaf %lld: not the redaction of submission "
 			    "%lld it is recorded as", (long long)idx, (long long)sub);
 			continue;
 		}
-		if (strcmp(actor, PQgetvalue(res, i, 4)) != 0 ||
-		    at != leaf_int8((const unsigned char *)PQgetvalue(res, i, 5)) ||
-		    strcmp(reason, PQgetvalue(res, i, 6)) != 0)
+		if (strcmp(rl.actor, PQgetvalue(res, i, 4)) != 0 ||
+		    rl.at_us != get_int8(res, i, 5) ||
+		    strcmp(rl.reason, PQgetvalue(res, i, 6)) != 0)
 			verify_problem(v, "redaction of submission %lld: who, when or "
 			    "why differs from its ledger leaf %lld", (long long)sub,
 			    (long long)idx);
-		if (PQgetisnull(res, i, 7) ||
-		    leaf_int8((const unsigned char *)PQgetvalue(res, i, 7)) >= idx)
+		ledger_redaction_free(&rl);
+		if (PQgetisnull(res, i, 7) || get_int8(res, i, 7) >= idx)
 			verify_problem(v, "redaction of submission %lld: its leaf "
 			    "%lld does not come after the submission's", (long long)sub,
 			    (long long)idx);
@@ -660,13 +648,6 @@ load_redactions(struct verify *v)
 
 /* ---- supplier keys ---- */
 
-/* A supplier_key leaf (kind 3), decoded; the strings point into a copy. */
-struct key_leaf {
-	int action;			/* 1 added, 2 revoked */
-	char *name, *key, *fp, *actor;
-	int64_t at_us;
-};
-
 /* The replayed state of one supplier, by name. */
 struct key_state {
 	char *name;
@@ -676,63 +657,6 @@ struct key_state {
 	int seen;			/* found in the supplier table */
 };
 
-static char *
-take_str(const unsigned char *d, size_t n, size_t *pos)
-{
-	size_t l;
-
-	if (*pos + 2 > n)
-		return NULL;
-	l = (size_t)d[*pos] << 8 | d[*pos + 1];
-	if (*pos + 2 + l > n || memchr(d + *pos + 2, '\0', l))
-		return NULL;
-	char *s = xmalloc(l + 1);
-	memcpy(s, d + *pos + 2, l);
-	s[l] = '\0';
-	*pos += 2 + l;
-	return s;
-}
-
-static void
-key_leaf_free(struct key_leaf *k)
-{
-	free(k->name);
-	free(k->key);
-	free(k->fp);
-	free(k->actor);
-	memset(k, 0, sizeof(*k));
-}
-
-/* Returns NULL, or what does not decode. */
-static const char *
-key_leaf_decode(const unsigned char *d, size_t n, struct key_leaf *k)
-{
-	size_t pos = 6;
-
-	memset(k, 0, sizeof(*k));
-	if (n < 6 || memcmp(d, LEDGER_MAGIC, 4) != 0 || d[4] != 3)
-		return "its version or kind is not BVL1, 3";
-	k->action = d[5];
-	if (k->action != 1 && k->action != 2)
-		return "its action is neither 1 (added) nor 2 (revoked)";
-	if ((k->name = take_str(d, n, &pos)) == NULL)
-		return "its supplier name does not decode";
-	if ((k->key = take_str(d, n, &pos)) == NULL)
-		return "its public key does not decode";
-	if ((k->fp = take_str(d, n, &pos)) == NULL)
-		return "its fingerprint does not decode";
-	if ((k->actor = take_str(d, n, &pos)) == NULL)
-		return "its actor does not decode";
-	if (pos + 8 != n)
-		return pos + 8 > n ? "its time does not decode" :
-		    "it has bytes after its time";
-	uint64_t u = 0;
-	for (int i = 0; i < 8; i++)
-		u = u << 8 | d[pos + (size_t)i];
-	k->at_us = (int64_t)u;
-	return NULL;
-}
-
 static struct key_state *
 key_state_find(struct key_state *st, size_t n, const char *name)
 {
@@ -740,6 +664,81 @@ key_state_find(struct key_state *st, size_t n, const char *name)
 		if (strcmp(st[i].name, name) == 0)
 			return &st[i];
 	return NULL;
+}
+
+struct key_states {
+	struct key_state *st;
+	size_t n, cap;
+};
+
+/* One decoded key change applied to the replayed state, which it must fit. */
+static void
+key_replay(struct verify *v, struct key_states *ks,
+    const struct ledger_supplier_key *k, long long li)
+{
+	struct key_state *s = key_state_find(ks->st, ks->n, k->supplier);
+
+	if (s == NULL) {
+		if (ks->n == ks->cap) {
+			ks->cap = ks->cap ? ks->cap * 2 : 16;
+			ks->st = xrealloc(ks->st, ks->cap * sizeof(*ks->st));
+		}
+		s = &ks->st[ks->n++];
+		memset(s, 0, sizeof(*s));
+		s->name = xstrdup(k->supplier);
+	}
+	if (k->action == LEDGER_KEY_ADDED) {
+		if (s->key)
+			verify_problem(v, "leaf %lld (supplier %s): adds a key "
+			    "to a supplier that has one since leaf %lld", li,
+			    k->supplier, (long long)s->leaf);
+		free(s->key);
+		s->key = xstrdup(k->public_key);
+		s->active = 1;
+	} else {
+		if (s->key == NULL || strcmp(s->key, k->public_key) != 0)
+			verify_problem(v, "leaf %lld (supplier %s): revokes a "
+			    "key the supplier does not have", li, k->supplier);
+		else if (!s->active)
+			verify_problem(v, "leaf %lld (supplier %s): revokes a "
+			    "key revoked before, at leaf %lld", li, k->supplier,
+			    (long long)s->leaf);
+		s->active = 0;
+	}
+	s->leaf = li;
+}
+
+/* The replayed state against what the supplier table (sr) holds. */
+static void
+key_compare_table(struct verify *v, struct key_states *ks, const PGresult *sr)
+{
+	for (int r = 0; r < PQntuples(sr); r++) {
+		const char *name = PQgetvalue(sr, r, 0);
+		int haskey = !PQgetisnull(sr, r, 1);
+		const char *key = PQgetvalue(sr, r, 1);
+		int active = PQgetvalue(sr, r, 2)[0] == 't';
+		struct key_state *s = key_state_find(ks->st, ks->n, name);
+
+		if (s)
+			s->seen = 1;
+		if (!haskey && (s == NULL || s->key == NULL))
+			continue;	/* no key, none recorded */
+		if (s == NULL || s->key == NULL)
+			verify_problem(v, "supplier %s: it has a key that the ledger "
+			    "does not record", name);
+		else if (!haskey || strcmp(s->key, key) != 0)
+			verify_problem(v, "supplier %s: its key differs from what "
+			    "the ledger records (leaf %lld)", name, (long long)s->leaf);
+		else if (s->active != active)
+			verify_problem(v, "supplier %s: its active flag differs from "
+			    "what the ledger records (leaf %lld: %s)", name,
+			    (long long)s->leaf, s->active ? "active" : "revoked");
+	}
+	for (size_t k = 0; k < ks->n; k++)
+		if (!ks->st[k].seen)
+			verify_problem(v, "supplier %s: the ledger records its key "
+			    "(leaf %lld), but the supplier table has no such "
+			    "supplier", ks->st[k].name, (long long)ks->st[k].leaf);
 }
 
 /* Every supplier_key leaf decodes and matches its supplier_key_change row
@@ -759,8 +758,7 @@ verify_supplier_keys(struct verify *v)
 	    "ON sp.id = k.supplier_id ORDER BY k.leaf_idx");
 	PGresult *sr = PQexec(c, "SELECT name, public_key, active FROM supplier "
 	    "ORDER BY name");
-	struct key_state *st = NULL;
-	size_t nst = 0, cap = 0;
+	struct key_states ks = { NULL, 0, 0 };
 	int rc = -1;
 
 	if (PQresultStatus(lr) != PGRES_TUPLES_OK ||
@@ -783,13 +781,13 @@ verify_supplier_keys(struct verify *v)
 			j++;
 			continue;
 		}
-		struct key_leaf k;
+		struct ledger_supplier_key k;
 		size_t dl;
 
 		memset(&k, 0, sizeof(k));
 		unsigned char *d = PQunescapeBytea((const unsigned char *)
 		    PQgetvalue(lr, i, 1), &dl);
-		const char *why = d ? key_leaf_decode(d, dl, &k) :
+		const char *why = d ? ledger_decode_supplier_key(d, dl, &k) :
 		    "it cannot be read";
 		char fp[CURVE_FINGERPRINT_LEN + 1];
 		PQfreemem(d);
@@ -797,103 +795,48 @@ verify_supplier_keys(struct verify *v)
 		if (why) {
 			verify_problem(v, "leaf %lld: a supplier_key leaf that does "
 			    "not decode: %s", li, why);
-			key_leaf_free(&k);
+			ledger_supplier_key_free(&k);
 			if (j < nc && ci == li)
 				j++;
 			continue;
 		}
-		if (curvekey_fingerprint(k.key, fp) < 0)
+		if (curvekey_fingerprint(k.public_key, fp) < 0)
 			verify_problem(v, "leaf %lld (supplier %s): its public key "
-			    "is not a CURVE key", li, k.name);
-		else if (strcmp(fp, k.fp) != 0)
+			    "is not a CURVE key", li, k.supplier);
+		else if (strcmp(fp, k.fingerprint) != 0)
 			verify_problem(v, "leaf %lld (supplier %s): its fingerprint "
-			    "is not that of its key", li, k.name);
+			    "is not that of its key", li, k.supplier);
 		if (j >= nc || ci != li) {
 			verify_problem(v, "leaf %lld (supplier %s): a key change "
-			    "with no supplier_key_change row", li, k.name);
+			    "with no supplier_key_change row", li, k.supplier);
 		} else {
 			const char *act = PQgetvalue(cr, j, 2);
 			const char *what =
-			    strcmp(PQgetvalue(cr, j, 1), k.name) != 0 ? "supplier" :
-			    strcmp(act, k.action == 1 ? "added" : "revoked") != 0 ?
+			    strcmp(PQgetvalue(cr, j, 1), k.supplier) != 0 ? "supplier" :
+			    strcmp(act, k.action == LEDGER_KEY_ADDED ? "added" :
+			    "revoked") != 0 ?
 			    "action" :
-			    strcmp(PQgetvalue(cr, j, 3), k.key) != 0 ? "public key" :
-			    strcmp(PQgetvalue(cr, j, 4), k.fp) != 0 ? "fingerprint" :
+			    strcmp(PQgetvalue(cr, j, 3), k.public_key) != 0 ? "public key" :
+			    strcmp(PQgetvalue(cr, j, 4), k.fingerprint) != 0 ? "fingerprint" :
 			    strcmp(PQgetvalue(cr, j, 5), k.actor) != 0 ? "actor" :
 			    atoll(PQgetvalue(cr, j, 6)) != k.at_us ? "time" : NULL;
 			if (what)
 				verify_problem(v, "leaf %lld (supplier %s): the %s "
 				    "differs from its supplier_key_change row", li,
-				    k.name, what);
+				    k.supplier, what);
 			j++;
 		}
-		/* Replay. */
-		struct key_state *s = key_state_find(st, nst, k.name);
-		if (s == NULL) {
-			if (nst == cap) {
-				cap = cap ? cap * 2 : 16;
-				st = xrealloc(st, cap * sizeof(*st));
-			}
-			s = &st[nst++];
-			memset(s, 0, sizeof(*s));
-			s->name = xstrdup(k.name);
-		}
-		if (k.action == 1) {
-			if (s->key)
-				verify_problem(v, "leaf %lld (supplier %s): adds a key "
-				    "to a supplier that has one since leaf %lld", li,
-				    k.name, (long long)s->leaf);
-			free(s->key);
-			s->key = xstrdup(k.key);
-			s->active = 1;
-		} else {
-			if (s->key == NULL || strcmp(s->key, k.key) != 0)
-				verify_problem(v, "leaf %lld (supplier %s): revokes a "
-				    "key the supplier does not have", li, k.name);
-			else if (!s->active)
-				verify_problem(v, "leaf %lld (supplier %s): revokes a "
-				    "key revoked before, at leaf %lld", li, k.name,
-				    (long long)s->leaf);
-			s->active = 0;
-		}
-		s->leaf = li;
-		key_leaf_free(&k);
+		key_replay(v, &ks, &k, li);
+		ledger_supplier_key_free(&k);
 	}
-	/* What the ledger says against what the supplier table holds. */
-	for (int r = 0; r < PQntuples(sr); r++) {
-		const char *name = PQgetvalue(sr, r, 0);
-		int haskey = !PQgetisnull(sr, r, 1);
-		const char *key = PQgetvalue(sr, r, 1);
-		int active = PQgetvalue(sr, r, 2)[0] == 't';
-		struct key_state *s = key_state_find(st, nst, name);
-
-		if (s)
-			s->seen = 1;
-		if (!haskey && (s == NULL || s->key == NULL))
-			continue;	/* no key, none recorded */
-		if (s == NULL || s->key == NULL)
-			verify_problem(v, "supplier %s: it has a key that the ledger "
-			    "does not record", name);
-		else if (!haskey || strcmp(s->key, key) != 0)
-			verify_problem(v, "supplier %s: its key differs from what "
-			    "the ledger records (leaf %lld)", name, (long long)s->leaf);
-		else if (s->active != active)
-			verify_problem(v, "supplier %s: its active flag differs from "
-			    "what the ledger records (leaf %lld: %s)", name,
-			    (long long)s->leaf, s->active ? "active" : "revoked");
-	}
-	for (size_t k = 0; k < nst; k++)
-		if (!st[k].seen)
-			verify_problem(v, "supplier %s: the ledger records its key "
-			    "(leaf %lld), but the supplier table has no such "
-			    "supplier", st[k].name, (long long)st[k].leaf);
+	key_compare_table(v, &ks, sr);
 	rc = 0;
 out:
-	for (size_t k = 0; k < nst; k++) {
-		free(st[k].name);
-		free(st[k].key);
+	for (size_t k = 0; k < ks.n; k++) {
+		free(ks.st[k].name);
+		free(ks.st[k].key);
 	}
-	free(st);
+	free(ks.st);
 	PQclear(lr);
 	PQclear(cr);
 	PQclear(sr);
@@ -980,6 +923,5 @@ out:
 			PQfinish(v.conn[i]);
 	return rc;
 usage:
-	fprintf(stderr, "usage: bevis verify [--key FILE] [--checkpoint FILE]...\n");
-	return 2;
+	return cli_usage("verify", stderr);
 }

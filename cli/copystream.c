@@ -4,30 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-int64_t
-cs_int8(const struct copystream *cs, int i)
-{
-	const unsigned char *p = cs->f[i];
-
-	if (p == NULL || cs->flen[i] != 8)
-		return 0;
-	return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
-}
-
-int32_t
-cs_int4(const struct copystream *cs, int i)
-{
-	if (cs->f[i] == NULL || cs->flen[i] != 4)
-		return 0;
-	return (int32_t)be32(cs->f[i]);
-}
-
 int
 copystream_open(struct copystream *cs, PGconn *conn, const char *query)
 {
@@ -52,41 +28,22 @@ copystream_open(struct copystream *cs, PGconn *conn, const char *query)
 static int
 parse_tuple(struct copystream *cs)
 {
-	const unsigned char *p = cs->data.data + cs->pos;
-	size_t avail = cs->data.len - cs->pos, off = 2;
+	const char *why;
+	size_t used;
 
-	if (avail < 2)
+	switch (pgcopy_read_tuple(cs->data.data + cs->pos, cs->data.len - cs->pos,
+	    &cs->t, &used, &why)) {
+	case PGCOPY_BAD:
+		snprintf(cs->err, sizeof(cs->err), "%s", why);
+		return -1;
+	case PGCOPY_MORE:
 		return 0;
-	int nf = (int16_t)(p[0] << 8 | p[1]);
-	if (nf == -1) {
-		cs->pos += 2;
+	case PGCOPY_TRAILER:
+		cs->pos += used;
 		cs->trailer = 1;
 		return 0;
 	}
-	if (nf < 0 || nf > COPYSTREAM_MAXF) {
-		snprintf(cs->err, sizeof(cs->err), "COPY tuple with %d fields", nf);
-		return -1;
-	}
-	for (int i = 0; i < nf; i++) {
-		if (avail - off < 4)
-			return 0;
-		uint32_t n = be32(p + off);
-		off += 4;
-		if (n == 0xffffffffu) {
-			cs->f[i] = NULL;
-			cs->flen[i] = 0;
-			continue;
-		}
-		if (avail - off < n)
-			return 0;
-		cs->f[i] = p + off;
-		cs->flen[i] = n;
-		off += n;
-	}
-	cs->nf = nf;
-	cs->tuple = p;
-	cs->tuple_len = off;
-	cs->pos += off;
+	cs->pos += used;
 	return 1;
 }
 
@@ -106,15 +63,20 @@ copystream_next(struct copystream *cs)
 				    "the COPY trailer");
 				return -1;
 			}
-		} else if (cs->data.len - cs->pos >= 19) {
-			const unsigned char *p = cs->data.data + cs->pos;
-			if (memcmp(p, "PGCOPY\n\377\r\n\0", 11) != 0) {
-				snprintf(cs->err, sizeof(cs->err), "not a binary COPY");
+		} else {
+			const char *why;
+			size_t used;
+			int r = pgcopy_read_header(cs->data.data + cs->pos,
+			    cs->data.len - cs->pos, &used, &why);
+			if (r == PGCOPY_BAD) {
+				snprintf(cs->err, sizeof(cs->err), "%s", why);
 				return -1;
 			}
-			cs->pos += 19 + be32(p + 15);
-			cs->header_done = 1;
-			continue;
+			if (r == 1) {
+				cs->pos += used;
+				cs->header_done = 1;
+				continue;
+			}
 		}
 		/* Need more: drop what was read, then take the next message. The
 		 * current tuple stays valid until this call, not beyond. */

@@ -1,5 +1,5 @@
 /* copystream.h - reads the tuples of a COPY ... TO STDOUT (FORMAT binary),
- * one at a time, in bounded memory. */
+ * one at a time, in bounded memory. The format is pgcopy.c's. */
 #ifndef BEVIS_COPYSTREAM_H
 #define BEVIS_COPYSTREAM_H
 
@@ -8,8 +8,7 @@
 #include <stdint.h>
 
 #include "buf.h"
-
-#define COPYSTREAM_MAXF 32
+#include "pgcopy.h"
 
 struct copystream {
 	PGconn *conn;
@@ -18,12 +17,7 @@ struct copystream {
 	int header_done;
 	int trailer;
 	int done;
-	/* the current tuple */
-	const unsigned char *tuple;
-	size_t tuple_len;
-	int nf;
-	const unsigned char *f[COPYSTREAM_MAXF];	/* NULL for SQL NULL */
-	uint32_t flen[COPYSTREAM_MAXF];
+	struct pgcopy_tuple t;	/* the current tuple; read it with pgcopy_get_* */
 	char err[256];
 };
 
@@ -33,8 +27,5 @@ int copystream_open(struct copystream *cs, PGconn *conn, const char *query);
 /* Returns 1 with the next tuple, 0 at the end, -1 on error (err set). */
 int copystream_next(struct copystream *cs);
 void copystream_close(struct copystream *cs);
-
-int64_t cs_int8(const struct copystream *cs, int i);
-int32_t cs_int4(const struct copystream *cs, int i);
 
 #endif

@@ -6,18 +6,6 @@
 
 #include "buf.h"
 
-void
-hex_encode(const unsigned char *p, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hex[p[i] >> 4];
-		out[2 * i + 1] = hex[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 int
 ledger_fetch_nodes(PGconn *conn, struct merkle_nodes *ns, char *err,
     size_t errlen)

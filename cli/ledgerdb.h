@@ -16,6 +16,5 @@ int ledger_inclusion(PGconn *conn, uint64_t leaf, uint64_t size,
     unsigned char path[][MERKLE_HASH_LEN], size_t *len,
     unsigned char root[MERKLE_HASH_LEN], unsigned char leaf_hash[MERKLE_HASH_LEN],
     char *err, size_t errlen) MUSTCHECK;
-void hex_encode(const unsigned char *p, size_t n, char *out);
 
 #endif

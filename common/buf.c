@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "xmalloc.h"
 
 void
@@ -88,8 +89,6 @@ buf_put_be64(struct buf *b, uint64_t v)
 void
 buf_put_json_string(struct buf *b, const char *s, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	buf_reserve(b, n + 2);
 	buf_putc(b, '"');
 	for (size_t i = 0; i < n; i++) {
@@ -103,7 +102,8 @@ buf_put_json_string(struct buf *b, const char *s, size_t n)
 		case '\t': buf_append(b, "\\t", 2); break;
 		default:
 			if (c < 0x20 || c == 0x7f) {
-				char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+				char e[7] = { '\\', 'u', '0', '0' };
+				hex_encode(&c, 1, e + 4);
 				buf_append(b, e, 6);
 			} else {
 				buf_putc(b, (char)c);

@@ -723,3 +723,24 @@ checkpoint_parse_verify(const char *text, size_t len,
 	memcpy(root, r, CHECKPOINT_HASH_LEN);
 	return 0;
 }
+
+int
+checkpoint_parse_unverified(const char *text, size_t len, char **origin,
+    uint64_t *size, unsigned char root[CHECKPOINT_HASH_LEN], char *err,
+    size_t errlen)
+{
+	unsigned char r[CHECKPOINT_HASH_LEN];
+	size_t text_len, origin_len;
+	uint64_t n;
+
+	*origin = NULL;
+	*size = 0;
+	if (note_split(text, len, &text_len, err, errlen) != 0 ||
+	    checkpoint_body(text, text_len, &origin_len, &n, r, err,
+	    errlen) != 0)
+		return -1;
+	*origin = xstrndup(text, origin_len);
+	*size = n;
+	memcpy(root, r, CHECKPOINT_HASH_LEN);
+	return 0;
+}

@@ -102,5 +102,12 @@ int checkpoint_parse_verify(const char *text, size_t len,
     const struct checkpoint_verifier *v, char **origin, uint64_t *size,
     unsigned char root[CHECKPOINT_HASH_LEN], char *err, size_t errlen)
     MUSTCHECK;
+/* The same parse, strictly, without checking any signature: for bevis
+ * export, which reads the head it is about to prove against and need not
+ * hold the public key (verify-bundle checks the signature). Nothing it
+ * returns is authenticated. */
+int checkpoint_parse_unverified(const char *text, size_t len, char **origin,
+    uint64_t *size, unsigned char root[CHECKPOINT_HASH_LEN], char *err,
+    size_t errlen) MUSTCHECK;
 
 #endif

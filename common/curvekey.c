@@ -5,6 +5,7 @@
 #include <zmq.h>
 
 #include "buf.h"
+#include "hex.h"
 #include "keyfile.h"
 #include "sha256.h"
 
@@ -76,18 +77,13 @@ curvekey_small_order(const char *z85)
 int
 curvekey_fingerprint(const char *z85, char out[CURVE_FINGERPRINT_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t raw[32];
 	unsigned char h[SHA256_LEN];
 
 	if (!curvekey_valid(z85) || zmq_z85_decode(raw, z85) == NULL)
 		return -1;
 	sha256(raw, sizeof(raw), h);
-	for (int i = 0; i < CURVE_FINGERPRINT_LEN / 2; i++) {
-		out[2 * i] = hex[h[i] >> 4];
-		out[2 * i + 1] = hex[h[i] & 15];
-	}
-	out[CURVE_FINGERPRINT_LEN] = '\0';
+	hex_encode(h, CURVE_FINGERPRINT_LEN / 2, out);
 	return 0;
 }
 

@@ -1,39 +1,13 @@
 #include "ledger.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "pgcopy.h"
 #include "xmalloc.h"
 
 /* Field positions (0-based) of the personal columns in LEDGER_EVENT_COLUMNS. */
 static const int personal_fields[] = { 9, 10, 11, 12, 15 };
-
-static uint32_t
-get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-size_t
-ledger_tuple_len(const unsigned char *row, size_t len)
-{
-	size_t off = 2;
-
-	if (len < 2)
-		return 0;
-	unsigned nf = (unsigned)row[0] << 8 | row[1];
-	for (unsigned i = 0; i < nf; i++) {
-		if (len - off < 4)
-			return 0;
-		uint32_t flen = get_be32(row + off);
-		off += 4;
-		if (flen == 0xffffffffu)
-			continue;
-		if (len - off < flen)
-			return 0;
-		off += flen;
-	}
-	return off;
-}
 
 void
 ledger_rows_init(struct ledger_rows *r)
@@ -51,25 +25,28 @@ int
 ledger_rows_add(struct ledger_rows *r, const unsigned char *row, size_t len)
 {
 	static const unsigned char null_field[4] = { 0xff, 0xff, 0xff, 0xff };
-	size_t off = 2, k = 0;
+	struct pgcopy_tuple t;
+	const char *why;
+	size_t used, k = 0;
 
-	if (ledger_tuple_len(row, len) != len ||
-	    ((unsigned)row[0] << 8 | row[1]) != LEDGER_EVENT_NCOLS)
+	if (pgcopy_read_tuple(row, len, &t, &used, &why) != PGCOPY_TUPLE ||
+	    used != len || t.nf != LEDGER_EVENT_NCOLS)
 		return -1;
 	EVP_DigestUpdate(r->full, row, len);
 	EVP_DigestUpdate(r->redacted, row, 2);
 	for (int i = 0; i < LEDGER_EVENT_NCOLS; i++) {
-		uint32_t flen = get_be32(row + off);
-		size_t total = 4 + (flen == 0xffffffffu ? 0 : flen);
+		/* The field with its length word, as it stands in the row. */
+		const unsigned char *field = t.f[i] ? t.f[i] - 4 : NULL;
 
 		if (k < sizeof(personal_fields) / sizeof(personal_fields[0]) &&
 		    personal_fields[k] == i) {
 			EVP_DigestUpdate(r->redacted, null_field, 4);
 			k++;
+		} else if (field == NULL) {
+			EVP_DigestUpdate(r->redacted, null_field, 4);
 		} else {
-			EVP_DigestUpdate(r->redacted, row + off, total);
+			EVP_DigestUpdate(r->redacted, field, 4 + t.flen[i]);
 		}
-		off += total;
 	}
 	r->count++;
 	return 0;
@@ -86,6 +63,15 @@ ledger_rows_final(struct ledger_rows *r, unsigned char full[SHA256_LEN],
 	r->full = r->redacted = NULL;
 }
 
+/* ---- encoding ----------------------------------------------------------- */
+
+static void
+put_head(struct buf *b, unsigned char kind)
+{
+	buf_append(b, LEDGER_MAGIC, 4);
+	buf_append(b, &kind, 1);
+}
+
 static void
 put_str(struct buf *b, const char *s)
 {
@@ -97,13 +83,32 @@ put_str(struct buf *b, const char *s)
 	buf_append(b, s, n);
 }
 
+int
+ledger_kind(const unsigned char *d, size_t n)
+{
+	if (n < LEDGER_HEAD_LEN || memcmp(d, LEDGER_MAGIC, 4) != 0)
+		return -1;
+	return d[4];
+}
+
+const char *
+ledger_kind_name(int kind)
+{
+	static const char *const names[] = {
+		[LEDGER_KIND_SUBMISSION] = "submission",
+		[LEDGER_KIND_REDACTION] = "redaction",
+		[LEDGER_KIND_SUPPLIER_KEY] = "supplier_key",
+	};
+
+	if (kind < 0 || (size_t)kind >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[kind];
+}
+
 void
 ledger_encode_submission(struct buf *out, const struct ledger_submission *s)
 {
-	unsigned char kind = LEDGER_KIND_SUBMISSION;
-
-	buf_append(out, LEDGER_MAGIC, 4);
-	buf_append(out, &kind, 1);
+	put_head(out, LEDGER_KIND_SUBMISSION);
 	buf_put_be64(out, (uint64_t)s->submission_id);
 	put_str(out, s->supplier);
 	put_str(out, s->key_fingerprint ? s->key_fingerprint : "");
@@ -117,4 +122,214 @@ ledger_encode_submission(struct buf *out, const struct ledger_submission *s)
 	buf_append(out, s->events_redacted_sha256, SHA256_LEN);
 	buf_put_be32(out, s->quarantined);
 	buf_append(out, s->quarantine_sha256, SHA256_LEN);
+}
+
+void
+ledger_encode_redaction(struct buf *out, const struct ledger_redaction *r)
+{
+	put_head(out, LEDGER_KIND_REDACTION);
+	buf_put_be64(out, (uint64_t)r->submission_id);
+	put_str(out, r->actor);
+	buf_put_be64(out, (uint64_t)r->at_us);
+	put_str(out, r->reason);
+}
+
+void
+ledger_encode_supplier_key(struct buf *out, const struct ledger_supplier_key *k)
+{
+	unsigned char action = (unsigned char)k->action;
+
+	put_head(out, LEDGER_KIND_SUPPLIER_KEY);
+	buf_append(out, &action, 1);
+	put_str(out, k->supplier);
+	put_str(out, k->public_key);
+	put_str(out, k->fingerprint);
+	put_str(out, k->actor);
+	buf_put_be64(out, (uint64_t)k->at_us);
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+/* A reader of leaf data: the first failure sticks. */
+struct rd {
+	const unsigned char *p;
+	size_t len, pos;
+	int bad;
+};
+
+static uint64_t
+rd_int(struct rd *r, int n)
+{
+	uint64_t v = 0;
+
+	if (r->bad || r->len - r->pos < (size_t)n) {
+		r->bad = 1;
+		return 0;
+	}
+	for (int i = 0; i < n; i++)
+		v = v << 8 | r->p[r->pos++];
+	return v;
+}
+
+static void
+rd_bytes(struct rd *r, unsigned char *out, size_t n)
+{
+	if (r->bad || r->len - r->pos < n) {
+		r->bad = 1;
+		memset(out, 0, n);
+		return;
+	}
+	memcpy(out, r->p + r->pos, n);
+	r->pos += n;
+}
+
+/* A 16-bit length and that many bytes, with no NUL, as a new string; NULL
+ * (and bad) when it does not decode. */
+static char *
+rd_str(struct rd *r)
+{
+	size_t n = (size_t)rd_int(r, 2);
+
+	if (r->bad || r->len - r->pos < n || memchr(r->p + r->pos, '\0', n)) {
+		r->bad = 1;
+		return NULL;
+	}
+	char *s = xstrndup((const char *)r->p + r->pos, n);
+	r->pos += n;
+	return s;
+}
+
+static int
+rd_head(struct rd *r, const unsigned char *d, size_t n, int kind)
+{
+	r->p = d;
+	r->len = n;
+	r->pos = LEDGER_HEAD_LEN;
+	r->bad = ledger_kind(d, n) != kind;
+	return r->bad ? -1 : 0;
+}
+
+/* What is wrong after the fields, if anything. */
+static const char *
+rd_end(const struct rd *r)
+{
+	if (r->bad)
+		return "it is cut short or a string does not decode";
+	if (r->pos != r->len)
+		return "it has bytes after its last field";
+	return NULL;
+}
+
+const char *
+ledger_decode_submission(const unsigned char *d, size_t n,
+    struct ledger_submission *s)
+{
+	struct rd r;
+	const char *why;
+
+	memset(s, 0, sizeof(*s));
+	if (rd_head(&r, d, n, LEDGER_KIND_SUBMISSION) < 0)
+		return "its version or kind is not BVL1, 1";
+	s->submission_id = (int64_t)rd_int(&r, 8);
+	s->supplier = rd_str(&r);
+	s->key_fingerprint = rd_str(&r);
+	s->received_us = (int64_t)rd_int(&r, 8);
+	s->request_id = rd_str(&r);
+	s->content_type = rd_str(&r);
+	rd_bytes(&r, s->body_sha256, SHA256_LEN);
+	s->item_count = (uint32_t)rd_int(&r, 4);
+	s->events = (uint32_t)rd_int(&r, 4);
+	rd_bytes(&r, s->events_sha256, SHA256_LEN);
+	rd_bytes(&r, s->events_redacted_sha256, SHA256_LEN);
+	s->quarantined = (uint32_t)rd_int(&r, 4);
+	rd_bytes(&r, s->quarantine_sha256, SHA256_LEN);
+	if ((why = rd_end(&r)) != NULL)
+		ledger_submission_free(s);
+	return why;
+}
+
+const char *
+ledger_decode_redaction(const unsigned char *d, size_t n,
+    struct ledger_redaction *rl)
+{
+	struct rd r;
+	const char *why;
+
+	memset(rl, 0, sizeof(*rl));
+	if (rd_head(&r, d, n, LEDGER_KIND_REDACTION) < 0)
+		return "its version or kind is not BVL1, 2";
+	rl->submission_id = (int64_t)rd_int(&r, 8);
+	rl->actor = rd_str(&r);
+	rl->at_us = (int64_t)rd_int(&r, 8);
+	rl->reason = rd_str(&r);
+	if ((why = rd_end(&r)) != NULL)
+		ledger_redaction_free(rl);
+	return why;
+}
+
+const char *
+ledger_decode_supplier_key(const unsigned char *d, size_t n,
+    struct ledger_supplier_key *k)
+{
+	struct rd r;
+	const char *why = NULL;
+
+	memset(k, 0, sizeof(*k));
+	if (rd_head(&r, d, n, LEDGER_KIND_SUPPLIER_KEY) < 0)
+		return "its version or kind is not BVL1, 3";
+	k->action = (int)rd_int(&r, 1);
+	/* Each field says what it is: verify names it in its problem. */
+	if (r.bad)
+		why = "its action does not decode";
+	else if (k->action != LEDGER_KEY_ADDED && k->action != LEDGER_KEY_REVOKED)
+		why = "its action is neither 1 (added) nor 2 (revoked)";
+	else if ((k->supplier = rd_str(&r)) == NULL)
+		why = "its supplier name does not decode";
+	else if ((k->public_key = rd_str(&r)) == NULL)
+		why = "its public key does not decode";
+	else if ((k->fingerprint = rd_str(&r)) == NULL)
+		why = "its fingerprint does not decode";
+	else if ((k->actor = rd_str(&r)) == NULL)
+		why = "its actor does not decode";
+	else if (r.len - r.pos < 8)
+		why = "its time does not decode";
+	else if ((k->at_us = (int64_t)rd_int(&r, 8)), r.pos != r.len)
+		why = "it has bytes after its time";
+	if (why)
+		ledger_supplier_key_free(k);
+	return why;
+}
+
+/* The decoders' strings are malloc'd; the structs say const for the
+ * encoders' sake. */
+static void
+free_str(const char **s)
+{
+	free((char *)(uintptr_t)*s);
+	*s = NULL;
+}
+
+void
+ledger_submission_free(struct ledger_submission *s)
+{
+	free_str(&s->supplier);
+	free_str(&s->key_fingerprint);
+	free_str(&s->request_id);
+	free_str(&s->content_type);
+}
+
+void
+ledger_redaction_free(struct ledger_redaction *r)
+{
+	free_str(&r->actor);
+	free_str(&r->reason);
+}
+
+void
+ledger_supplier_key_free(struct ledger_supplier_key *k)
+{
+	free_str(&k->supplier);
+	free_str(&k->public_key);
+	free_str(&k->fingerprint);
+	free_str(&k->actor);
 }

@@ -1,6 +1,14 @@
-/* ledger.h - the canonical leaf data of the evidence ledger (docs/LEDGER.md).
- * bevisd encodes submission leaves at ingest; bevis verify encodes them
- * again from the stored rows and compares, byte for byte. */
+/* ledger.h - the canonical leaf data of the evidence ledger (docs/LEDGER.md),
+ * every kind, encoded and decoded here and nowhere else in C. bevisd encodes
+ * submission leaves at ingest; the SQL functions bevis_redact() and
+ * bevis_supplier_key_leaf() write kinds 2 and 3, and the encoders below
+ * produce exactly their bytes; bevis verify, export and verify-bundle decode
+ * and re-encode them.
+ *
+ * To add a kind: its number below, its struct, ledger_encode_<kind>,
+ * ledger_decode_<kind> and ledger_<kind>_free in ledger.c, its table in
+ * docs/LEDGER.md, and fixed bytes (taken from the database if SQL writes it)
+ * in tests/unit/torture_ledger.c. */
 #ifndef BEVIS_LEDGER_H
 #define BEVIS_LEDGER_H
 
@@ -13,8 +21,15 @@
 #include "sha256.h"
 
 #define LEDGER_MAGIC		"BVL1"
-#define LEDGER_KIND_SUBMISSION	1
-#define LEDGER_KIND_REDACTION	2
+#define LEDGER_HEAD_LEN		5	/* magic and the kind byte */
+#define LEDGER_KIND_SUBMISSION	1	/* ledger_leaf.kind 'submission' */
+#define LEDGER_KIND_REDACTION	2	/* 'redaction' */
+#define LEDGER_KIND_SUPPLIER_KEY 3	/* 'supplier_key' */
+
+/* The kind of leaf data d (a LEDGER_KIND_*), or -1 without the magic. */
+int ledger_kind(const unsigned char *d, size_t n);
+/* What ledger_leaf.kind says for a LEDGER_KIND_*; NULL for any other. */
+const char *ledger_kind_name(int kind);
 
 /* Columns of an event row, in the order of the ledger's row encoding and of
  * bevisd's COPY. Verify reads rows back with COPY (...) TO STDOUT BINARY in
@@ -44,6 +59,13 @@ int ledger_rows_add(struct ledger_rows *r, const unsigned char *row, size_t len)
 void ledger_rows_final(struct ledger_rows *r, unsigned char full[SHA256_LEN],
     unsigned char redacted[SHA256_LEN]);
 
+/* Strings in the structs below: NUL-terminated UTF-8, at most 65535 bytes
+ * (longer ones are cut, which no caller gives). A decoder fills them with
+ * malloc'd copies that ledger_<kind>_free releases; it returns NULL, or
+ * what does not decode (and then has freed them). Leaf strings never hold
+ * NUL: PostgreSQL text cannot. */
+
+/* Kind 1. */
 struct ledger_submission {
 	int64_t submission_id;
 	const char *supplier;		/* "" when unauthenticated */
@@ -60,10 +82,40 @@ struct ledger_submission {
 	unsigned char quarantine_sha256[SHA256_LEN];
 };
 
-/* Appends the leaf data of a submission to out. */
+/* Kind 2: bevis_redact() (sql/0003_roles.sql). */
+struct ledger_redaction {
+	int64_t submission_id;
+	const char *actor;		/* session_user */
+	int64_t at_us;			/* microseconds since the Unix epoch */
+	const char *reason;
+};
+
+/* Kind 3: bevis_supplier_key_leaf() (sql/0004_suppliers.sql). */
+#define LEDGER_KEY_ADDED	1
+#define LEDGER_KEY_REVOKED	2
+struct ledger_supplier_key {
+	int action;			/* LEDGER_KEY_ADDED or _REVOKED */
+	const char *supplier;
+	const char *public_key;		/* Z85 */
+	const char *fingerprint;	/* 32 hex digits */
+	const char *actor;
+	int64_t at_us;
+};
+
+/* Each appends the leaf data to out. */
 void ledger_encode_submission(struct buf *out, const struct ledger_submission *s);
-/* Returns the byte length of the binary COPY tuple at row (at most len), or
- * 0 when it is not a complete tuple. */
-size_t ledger_tuple_len(const unsigned char *row, size_t len);
+void ledger_encode_redaction(struct buf *out, const struct ledger_redaction *r);
+void ledger_encode_supplier_key(struct buf *out,
+    const struct ledger_supplier_key *k);
+
+const char *ledger_decode_submission(const unsigned char *d, size_t n,
+    struct ledger_submission *s);
+const char *ledger_decode_redaction(const unsigned char *d, size_t n,
+    struct ledger_redaction *r);
+const char *ledger_decode_supplier_key(const unsigned char *d, size_t n,
+    struct ledger_supplier_key *k);
+void ledger_submission_free(struct ledger_submission *s);
+void ledger_redaction_free(struct ledger_redaction *r);
+void ledger_supplier_key_free(struct ledger_supplier_key *k);
 
 #endif

@@ -18,7 +18,13 @@
 #define DEFAULT_ENDPOINT	"tcp://127.0.0.1:7341"
 #define DEFAULT_MAX_MESSAGE	(16u * 1024 * 1024)
 
-enum content_type { CT_UNKNOWN = 0, CT_JSON, CT_NDJSON };
+/* The spool stores this as one byte on disk (daemon/spool_format.c): a value,
+ * once given, never changes meaning. */
+enum content_type {
+	CT_UNKNOWN = 0,
+	CT_JSON = 1,
+	CT_NDJSON = 2,
+};
 
 /* Returns nonzero when id is 1..PROTO_REQUEST_ID_MAX bytes of visible ASCII. */
 int proto_request_id_valid(const char *id, size_t len);

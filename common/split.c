@@ -31,8 +31,17 @@ add_item(struct split *sp, size_t off, size_t len, size_t line)
 }
 
 static void
+split_reset(struct split *sp)
+{
+	sp->n = 0;
+	sp->error = NULL;
+	sp->over = 0;
+}
+
+void
 split_ndjson(struct split *sp, const unsigned char *b, size_t len)
 {
+	split_reset(sp);
 	size_t pos = 0, line = 1;
 
 	while (pos < len) {
@@ -100,9 +109,10 @@ scan_element(const unsigned char *b, size_t len, size_t *pos, size_t *line)
 	return -1;
 }
 
-static void
+void
 split_json(struct split *sp, const unsigned char *b, size_t len)
 {
+	split_reset(sp);
 	size_t pos = 0, line = 1;
 
 	while (pos < len && is_ws(b[pos]))
@@ -163,9 +173,6 @@ void
 split_body(struct split *sp, enum content_type ct, const unsigned char *body,
     size_t len)
 {
-	sp->n = 0;
-	sp->error = NULL;
-	sp->over = 0;
 	if (ct == CT_NDJSON)
 		split_ndjson(sp, body, len);
 	else

@@ -33,6 +33,10 @@ struct split {
  * structurally broken, in which case error is set. */
 void split_body(struct split *sp, enum content_type ct,
     const unsigned char *body, size_t len);
+/* The two splitters split_body chooses from; the daemon's parser table
+ * names them directly. */
+void split_ndjson(struct split *sp, const unsigned char *body, size_t len);
+void split_json(struct split *sp, const unsigned char *body, size_t len);
 void split_free(struct split *sp);
 
 #endif

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "curvekey.h"
 #include "keyfile.h"
+#include "ledger_listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "receive.h"
@@ -384,6 +385,8 @@ main(int argc, char **argv)
 	if (auth)
 		auth_run(auth, base);
 	pool = writer_pool_start(&cfg, sp, spool);
+	struct ledger_listen *listener = sp ? ledger_listen_start(cfg.db, pool) :
+	    NULL;
 	receiver_start(receiver, base, pool, auth);
 	if (cfg.http_listen[0] &&
 	    metrics_http_start(base, cfg.http_listen, receiver, pool, spool) < 0)
@@ -404,6 +407,7 @@ main(int argc, char **argv)
 	event_base_dispatch(base);
 
 	metrics_http_stop();
+	ledger_listen_stop(listener);
 	writer_pool_stop(pool);
 	receiver_flush(receiver);
 	if (ev_wd)

@@ -1,5 +1,5 @@
 /* parse_json.c - the native JSON event (docs/PROTOCOL.md, "The native JSON
- * event") onto struct event. */
+ * event") onto struct sec_event. */
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -9,127 +9,8 @@
 
 #include "buf.h"
 #include "event.h"
+#include "parse.h"
 #include "utf8.h"
-
-static const char *const severity_names[] = {
-	"unknown", "informational", "low", "medium", "high", "critical", "fatal"
-};
-
-int
-severity_from_name(const char *s, size_t n)
-{
-	for (int i = 0; i < 7; i++)
-		if (strlen(severity_names[i]) == n &&
-		    strncasecmp(s, severity_names[i], n) == 0)
-			return i;
-	if (n == 4 && strncasecmp(s, "info", 4) == 0)
-		return 1;
-	return -1;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int
-digits(const char *s, size_t n, size_t at, size_t count, int *out)
-{
-	int v = 0;
-
-	if (at + count > n)
-		return -1;
-	for (size_t i = 0; i < count; i++) {
-		if (s[at + i] < '0' || s[at + i] > '9')
-			return -1;
-		v = v * 10 + (s[at + i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int
-rfc3339_parse(const char *s, size_t n, int64_t *us)
-{
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
-	int64_t frac = 0;
-	size_t i = 19;
-
-	if (digits(s, n, 0, 4, &Y) || n < 20 || s[4] != '-' ||
-	    digits(s, n, 5, 2, &M) || s[7] != '-' || digits(s, n, 8, 2, &D) ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    digits(s, n, 11, 2, &h) || s[13] != ':' || digits(s, n, 14, 2, &m) ||
-	    s[16] != ':' || digits(s, n, 17, 2, &sec))
-		return -1;
-	if (s[i] == '.') {
-		size_t start = ++i;
-		int64_t scale = 100000;
-
-		while (i < n && s[i] >= '0' && s[i] <= '9') {
-			frac += (s[i] - '0') * scale;	/* digits past µs drop */
-			scale /= 10;
-			i++;
-		}
-		if (i == start)
-			return -1;
-	}
-	if (i >= n)
-		return -1;
-	if (s[i] == 'Z' || s[i] == 'z') {
-		i++;
-	} else if (s[i] == '+' || s[i] == '-') {
-		sign = s[i] == '-' ? -1 : 1;
-		if (digits(s, n, i + 1, 2, &oh) || i + 3 >= n || s[i + 3] != ':' ||
-		    digits(s, n, i + 4, 2, &om))
-			return -1;
-		i += 6;
-	} else
-		return -1;
-	if (i != n)
-		return -1;
-	int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && leap) ||
-	    h > 23 || m > 59 || sec > 60 || oh > 23 || om > 59)
-		return -1;
-	/* A leap second (:60) counts as the first second of the next minute,
-	 * as PostgreSQL reads it. */
-	int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + sec;
-	t -= sign * (oh * 3600 + om * 60);
-	*us = t * 1000000 + frac;
-	return 0;
-}
-
-void
-rfc3339_format(int64_t us, char out[40])
-{
-	int64_t secs = us >= 0 ? us / 1000000 : (us - 999999) / 1000000;
-	int64_t micro = us - secs * 1000000;
-	int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400;
-	int64_t sod = secs - z * 86400;
-	/* civil_from_days */
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t y = yoe + era * 400;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1;
-	int64_t mo = mp < 10 ? mp + 3 : mp - 9;
-	y += mo <= 2;
-	snprintf(out, 40, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)(y % 10000),
-	    (int)(mo % 100), (int)(d % 100), (int)(sod / 3600 % 100),
-	    (int)(sod / 60 % 60), (int)(sod % 60), (int)(micro % 1000000));
-}
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
 
@@ -141,7 +22,7 @@ type_name(struct json_object *v)
 
 /* Takes an optional string field; null means absent. */
 static int
-take_string(const char *name, struct json_object *v, struct str *out,
+take_string(const char *name, struct json_object *v, struct strview *out,
     char *err, size_t errlen)
 {
 	if (v == NULL || json_object_is_type(v, json_type_null))
@@ -247,10 +128,10 @@ check_value(struct json_object *v, const char *key, char *err, size_t errlen,
 }
 
 static int
-take_ip(const char *name, struct json_object *v, struct event *ev, char *err,
+take_ip(const char *name, struct json_object *v, struct sec_event *ev, char *err,
     size_t errlen)
 {
-	struct str s = { 0 };
+	struct strview s = { 0 };
 	char tmp[64];
 
 	if (take_string(name, v, &s, err, errlen) < 0)
@@ -357,7 +238,7 @@ keep_attr(const char *key, struct json_object *v)
 /* "actor": {"user": ...} and "src": {"ip": ...}: takes the mapped member and
  * keeps the others in attrs under the same parent key. */
 static int
-take_nested(struct event *ev, const char *parent, struct json_object *obj,
+take_nested(struct sec_event *ev, const char *parent, struct json_object *obj,
     char *err, size_t errlen)
 {
 	if (json_object_is_type(obj, json_type_null))
@@ -393,7 +274,7 @@ take_nested(struct event *ev, const char *parent, struct json_object *obj,
 }
 
 static int
-map_field(struct event *ev, const char *k, struct json_object *v,
+map_field(struct sec_event *ev, const char *k, struct json_object *v,
     struct json_object **id, struct json_object **time, char *err,
     size_t errlen)
 {
@@ -461,7 +342,7 @@ map_field(struct event *ev, const char *k, struct json_object *v,
 }
 
 static int
-parse_object(struct event *ev, int escapes, char *err, size_t errlen)
+parse_object(struct sec_event *ev, int escapes, char *err, size_t errlen)
 {
 	struct json_object *id = NULL, *time = NULL;
 	char tbuf[64];
@@ -528,7 +409,7 @@ has_u_escape(const unsigned char *p, size_t n)
 }
 
 int
-event_parse_json(const unsigned char *item, size_t len, struct event *ev,
+event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
     char *err, size_t errlen)
 {
 	struct json_tokener *tok;
@@ -579,8 +460,30 @@ event_parse_json(const unsigned char *item, size_t len, struct event *ev,
 }
 
 void
-event_clear(struct event *ev)
+event_clear(struct sec_event *ev)
 {
 	json_object_put(ev->root);
 	ev->root = NULL;
 }
+
+/* The native JSON event arrives as one object or an array of them
+ * (application/json), or as one object per line (application/x-ndjson). */
+const struct parser parser_json = {
+	.name = "json",
+	.label = "JSON",
+	.ct = CT_JSON,
+	.split = split_json,
+	.parse = event_parse_json,
+	.clear = event_clear,
+	.thread_done = event_parser_thread_done,
+};
+
+const struct parser parser_ndjson = {
+	.name = "ndjson",
+	.label = "JSON",
+	.ct = CT_NDJSON,
+	.split = split_ndjson,
+	.parse = event_parse_json,
+	.clear = event_clear,
+	.thread_done = event_parser_thread_done,
+};

@@ -13,7 +13,9 @@
 
 #include "auth.h"
 #include "log.h"
+#include "parse.h"
 #include "proto.h"
+#include "reply.h"
 #include "xmalloc.h"
 
 #define MAX_PARTS	8	/* envelope + delimiter + 5 frames, and spare */
@@ -42,35 +44,6 @@ struct receiver {
 	uint64_t requests, refused, busy;	/* for /metrics */
 	int draining;
 };
-
-void
-request_free(struct request *r)
-{
-	zmq_msg_close(&r->body);
-	buf_free(&r->reply);
-	free(r);
-}
-
-void
-reply_error(struct buf *b, const char *code, const char *msg)
-{
-	buf_reset(b);
-	buf_puts(b, "{\"status\":\"error\",\"error\":");
-	buf_put_json_string(b, code, strlen(code));
-	buf_puts(b, ",\"message\":");
-	buf_put_json_string(b, msg, strlen(msg));
-	buf_putc(b, '}');
-}
-
-void
-reply_busy(struct buf *b, int retry_after_ms, const char *msg)
-{
-	buf_reset(b);
-	buf_printf(b, "{\"status\":\"busy\",\"retry_after_ms\":%d,"
-	    "\"message\":", retry_after_ms);
-	buf_put_json_string(b, msg, strlen(msg));
-	buf_putc(b, '}');
-}
 
 static int64_t
 now_us(void)
@@ -241,9 +214,12 @@ read_message(struct receiver *rc)
 	}
 	enum content_type ct = proto_content_type(zmq_msg_data(&f[3]),
 	    zmq_msg_size(&f[3]));
-	if (ct == CT_UNKNOWN) {
+	if (parser_for(ct) == NULL) {
+		char why[600];
+		snprintf(why, sizeof(why), "the content type must be %s",
+		    parser_content_types());
 		send_error(rc, route, has_delim, rid, "unsupported_content_type",
-		    "the content type must be " PROTO_CT_JSON " or " PROTO_CT_NDJSON);
+		    why);
 		goto done;
 	}
 	if (zmq_msg_size(route) > sizeof(((struct request *)0)->route)) {

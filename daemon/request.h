@@ -31,11 +31,11 @@ struct request {
 
 TAILQ_HEAD(request_list, request);
 
-void request_free(struct request *r);
+struct spool_rec;
 
-/* The status objects that both the receiver and the writers send
- * (docs/PROTOCOL.md §5.3, §5.4); each resets b first. */
-void reply_error(struct buf *b, const char *code, const char *msg);
-void reply_busy(struct buf *b, int retry_after_ms, const char *msg);
+void request_free(struct request *r);
+/* A request rebuilt from a spool record, with no one to answer; the
+ * caller owns it. */
+struct request *request_from_spool(const struct spool_rec *rec);
 
 #endif

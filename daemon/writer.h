@@ -43,6 +43,9 @@ int writer_pool_unhealthy(struct writer_pool *p);
 void writer_pool_submit(struct writer_pool *p, struct request *r);
 /* A descriptor that becomes readable when replies are ready. */
 int writer_pool_fd(struct writer_pool *p);
+/* Leaves were appended by someone (ledger_listen.c): a tree head is due
+ * within checkpoint_interval. */
+void writer_pool_ledger_grew(struct writer_pool *p);
 /* Returns a request whose reply is set, or NULL; the caller owns it. */
 struct request *writer_pool_take_done(struct writer_pool *p);
 /* From now on a writer that cannot reach the database spools its batch at

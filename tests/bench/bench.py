@@ -8,6 +8,11 @@ same run, on the same PostgreSQL cluster.
             with 16 requests in flight and waits for every acknowledgement;
             bevisd parses, stores each request body as a submission, COPYs the
             events and replies after COMMIT.
+Each run also prints CPU milliseconds per 1,000 events for each process:
+the sender (bevis send, psql), bevisd, and the PostgreSQL cluster (the
+postmaster and all its children, backends and background writers alike),
+read from /proc and wait4. The ratio moves with the machine; CPU per event
+shows where the time goes.
 Usage: bench.py [--events N] [--writers N] [--runs N]"""
 import argparse
 import json
@@ -71,6 +76,53 @@ def baseline_rows(events, lines, supplier_ids):
     return "\n".join(rows) + "\n"
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid, children=False):
+    """CPU seconds (user + system) of a live process from /proc/PID/stat;
+    with children, also those of its children it has reaped."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (field 3); utime is field 14, cutime field 16.
+    t = int(fields[11]) + int(fields[12])
+    if children:
+        t += int(fields[13]) + int(fields[14])
+    return t / CLK_TCK
+
+
+def postgres_cpu(cluster):
+    """CPU seconds of the whole cluster: the postmaster, its live children
+    (backends, walwriter, checkpointer, ...) and every child it reaped."""
+    with open(os.path.join(cluster.dir, "data", "postmaster.pid")) as f:
+        pm = int(f.readline())
+    total = proc_cpu(pm, children=True)
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[2])
+            if ppid == pm:
+                total += proc_cpu(int(d))
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def run_measured(argv):
+    """Runs argv to the end; returns (CompletedProcess, its CPU seconds)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        p = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(argv, p.returncode, out.read().decode(),
+                                           err.read().decode())
+    return done, ru.ru_utime + ru.ru_stime
+
+
 def peak_rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -96,6 +148,7 @@ def main():
         f.writelines(lines)
 
     ratios = []
+    cpus = []
     print(f"bench: {n} events, {avg:.0f} bytes each on average, {len(SUPPLIERS)} suppliers")
     try:
         for run in range(args.runs):
@@ -109,13 +162,17 @@ def main():
             d = Daemon(db, writers=args.writers, log_level="warning",
                        ledger_key=os.path.join(keydir, "ledger.key"))
             db.sql("CHECKPOINT")
+            pg0, d0 = postgres_cpu(cluster), proc_cpu(d.proc.pid)
             t0 = time.monotonic()
-            out = subprocess.run([BEVIS, "send", "--quiet", "--endpoint", d.endpoint,
-                                  "--window", str(args.window), "--chunk-items", "1000",
-                                  "--timeout", "120", nd], capture_output=True, text=True)
+            out, cpu_send = run_measured([BEVIS, "send", "--quiet", "--endpoint",
+                                          d.endpoint, "--window", str(args.window),
+                                          "--chunk-items", "1000", "--timeout", "120", nd])
             t_bevis = time.monotonic() - t0
+            cpu_bevisd = proc_cpu(d.proc.pid) - d0
             rss = peak_rss_kib(d.proc.pid)
             d.stop()
+            # The writers' backends have ended with bevisd's connections.
+            cpu_pg = postgres_cpu(cluster) - pg0
             assert out.returncode == 0, f"bevis send failed: {out.stdout} {out.stderr}"
             got = db.count("event")
             assert got == n, f"bevis stored {got} rows"
@@ -138,11 +195,14 @@ def main():
             # Each phase starts with clean shared buffers, so neither pays
             # for writing out the other's dirty pages.
             db.sql("CHECKPOINT")
+            pg0 = postgres_cpu(cluster)
             t0 = time.monotonic()
-            subprocess.run([os.path.join(PGBIN, "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                            "-d", db.conninfo, "-c", f"\\copy event ({cols}) FROM '{tsv}'"],
-                           check=True)
+            out, cpu_psql = run_measured([os.path.join(PGBIN, "psql"), "-X", "-q", "-v",
+                                          "ON_ERROR_STOP=1", "-d", db.conninfo, "-c",
+                                          f"\\copy event ({cols}) FROM '{tsv}'"])
             t_copy = time.monotonic() - t0
+            assert out.returncode == 0, f"psql \\copy failed: {out.stderr}"
+            cpu_pg_copy = postgres_cpu(cluster) - pg0
             got = db.count("event")
             assert got == n, f"baseline stored {got} rows"
             cluster.stop()
@@ -152,12 +212,27 @@ def main():
                   f"bevis {r_bevis:,.0f} events/s ({t_bevis:.2f} s); "
                   f"ratio bevis/copy {r_bevis / r_copy:.2f}; bevisd peak RSS {rss / 1024:.1f} MiB")
             ratios.append(r_bevis / r_copy)
+            k = n / 1000
+            cpu = {"bevis send": cpu_send, "bevisd": cpu_bevisd, "postgres (bevis)": cpu_pg,
+                   "psql": cpu_psql, "postgres (\\copy)": cpu_pg_copy}
+            cpus.append(cpu)
+            print(f"bench run {run + 1}: CPU ms per 1,000 events: "
+                  f"bevis send {1000 * cpu_send / k:.1f}, bevisd {1000 * cpu_bevisd / k:.1f}, "
+                  f"postgres {1000 * cpu_pg / k:.1f} (bevis path, total "
+                  f"{1000 * (cpu_send + cpu_bevisd + cpu_pg) / k:.1f}); "
+                  f"psql {1000 * cpu_psql / k:.1f}, postgres {1000 * cpu_pg_copy / k:.1f} "
+                  f"(\\copy path, total {1000 * (cpu_psql + cpu_pg_copy) / k:.1f})")
             print(f"bench run {run + 1}: bevis verify of that ledger ({n} events, "
                   f"{n // 1000} leaves, every body re-hashed): {t_verify:.2f} s, "
                   f"{n / t_verify:,.0f} events/s")
         ratios.sort()
         print(f"bench: median ratio bevis/copy {ratios[len(ratios) // 2]:.2f} over {len(ratios)} runs "
               f"(min {ratios[0]:.2f}, max {ratios[-1]:.2f})")
+        # CPU per event does not move with the machine the way the ratio
+        # does: it says where the next performance step should aim.
+        print("bench: median CPU ms per 1,000 events: " + ", ".join(
+            f"{name} {1000 * sorted(c[name] for c in cpus)[len(cpus) // 2] / (n / 1000):.1f}"
+            for name in cpus[0]))
     finally:
         subprocess.run(["rm", "-rf", tmp])
 

@@ -11,6 +11,7 @@
 #include "fuzz.h"
 
 #include "event.h"
+#include "parse.h"
 #include "split.h"
 #include "utf8.h"
 
@@ -21,7 +22,7 @@ valid_utf8(const void *p, size_t n)
 }
 
 static void
-check_str(const struct str *s)
+check_str(const struct strview *s)
 {
 	if (s->p == NULL) {
 		CHECK(s->n == 0);
@@ -210,7 +211,7 @@ strict_json(const char *p, size_t n)
 /* attrs is one strict JSON object, without the fields that have columns of
  * their own. */
 static void
-check_attrs(const struct str *a)
+check_attrs(const struct strview *a)
 {
 	static const char *const mapped[] = {
 		"id", "time", "supplier", "severity", "category", "action",
@@ -269,7 +270,7 @@ static void
 parse_item(const unsigned char *p, size_t n)
 {
 	unsigned char *copy = malloc(n ? n : 1);
-	struct event ev;
+	struct sec_event ev;
 	char err[512];
 
 	CHECK(copy != NULL);

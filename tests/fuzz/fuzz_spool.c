@@ -1,5 +1,5 @@
 /* fuzz_spool.c - libFuzzer harness for the spool's framing and recovery
- * scan (daemon/spool.c), all under the key FUZZ_KEY:
+ * scan (daemon/spool_format.c), all under the key FUZZ_KEY:
  *  - spool_decode at every offset of the input: a record that decodes is
  *    valid, encodes back to the same bytes, is 0 at every shorter cut and
  *    -1 under another key; -1 never turns into 0 or 1 with more bytes;
@@ -12,7 +12,7 @@
  *    first record with a seq above those before it. No record is taken
  *    inside the span a sound header claims, and a tail says whether a
  *    record that decodes hides in such spans;
- *  - the CRC of a message from the CRCs of its two parts (crc_zeros);
+ *  - the CRC of a message from the CRCs of its two parts (spool_crc_zeros);
  *  - records built from the input, damaged once (a changed byte, a cut, or
  *    junk between records), scanned: every record the damage did not touch
  *    comes back, and the damage is reported where it is; none of them
@@ -32,9 +32,7 @@
 
 #include "fuzz.h"
 
-/* spool.c itself, not spool.h: the CRC combination check below uses its
- * static crc_raw and crc_zeros, and the fuzz rule links no spool.c. */
-#include "spool.c"
+#include "spool_format.h"
 
 /* The key of the seed segment; its seed is 0xd9c908eb. */
 static const unsigned char FUZZ_KEY[SPOOL_KEY_LEN] = {
@@ -634,10 +632,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    spool_crc32c(0, p, size));
 		/* What the resync does: a range's CRC from the registers at
 		 * its ends. */
-		CHECK(crc_raw(0, p, size) == (crc_zeros(crc_raw(0, p, k),
-		    size - k) ^ crc_raw(0, p + k, size - k)));
-		CHECK(crc_raw(0, p + k, size - k) == (crc_raw(0, p, size) ^
-		    crc_zeros(crc_raw(0, p, k), size - k)));
+		CHECK(spool_crc_raw(0, p, size) == (spool_crc_zeros(spool_crc_raw(0, p, k),
+		    size - k) ^ spool_crc_raw(0, p + k, size - k)));
+		CHECK(spool_crc_raw(0, p + k, size - k) == (spool_crc_raw(0, p, size) ^
+		    spool_crc_zeros(spool_crc_raw(0, p, k), size - k)));
 	}
 	free(p);
 	damage_and_scan(&c);

@@ -297,6 +297,13 @@ def test_verify_bundle_names_what_was_tampered_with(cluster):
     eq(failing(b, "request id"), [f"bevis verify-bundle: manifest.json: submission {ids[0]}: "
                                   f"request_id 'not-the-one' is not the one in leaf "
                                   f"{leaf[ids[0]]} ('{real}')"], "request id message")
+    # ... to one that would drive a terminal: the problem shows it escaped.
+    mm["submissions"][0]["request_id"] = "x\x1b]0;owned\x07\u009b2J"
+    write_manifest(b, mm)
+    eq(failing(b, "escaped request id"),
+       [f"bevis verify-bundle: manifest.json: submission {ids[0]}: request_id "
+        f"'x\\x1b]0;owned\\x07\\u009b2J' is not the one in leaf {leaf[ids[0]]} ('{real}')"],
+       "escaped request id message")
 
     # A body slipped in that the manifest does not name.
     b = copy_of(out)

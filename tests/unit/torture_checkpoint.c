@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "checkpoint.h"
+#include "hex.h"
 
 /* ---- vectors -------------------------------------------------------------
  * golang.org/x/mod, sumdb/note/note_test.go (TestNewVerifier, TestNewSigner,
@@ -89,13 +90,7 @@ static const struct {
 static void
 unhex32(const char *s, unsigned char out[32])
 {
-	assert_int_equal(strlen(s), 64);
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s + 2 * i, "%2x", &v), 1);
-		out[i] = (unsigned char)v;
-	}
+	assert_int_equal(hex_decode(s, strlen(s), out, 32), 0);
 }
 
 static void
@@ -650,6 +645,55 @@ test_checkpoint_known(void **state)
 	buf_free(&out);
 }
 
+/* Export's parse: the same strict form, no signature checked, so a note
+ * whose signature is wrong (or by an unknown key) still parses, and a
+ * malformed one fails with the same reason as the verifying parse. */
+static void
+test_checkpoint_parse_unverified(void **state)
+{
+	unsigned char root[32], want[32];
+	char err[256] = "", *origin;
+	uint64_t size;
+	char *bad_sig = strdup(PETER_CP8);
+
+	(void)state;
+	assert_non_null(bad_sig);
+	bad_sig[strlen(bad_sig) - 3] ^= 1;	/* in the signature's base64 */
+	unhex32(ROOT8_HEX, want);
+	assert_int_equal(checkpoint_parse_unverified(PETER_CP8, strlen(PETER_CP8),
+	    &origin, &size, root, err, sizeof(err)), 0);
+	assert_string_equal(origin, "example.com/bevis");
+	assert_int_equal(size, 8);
+	assert_memory_equal(root, want, 32);
+	free(origin);
+	assert_int_equal(checkpoint_parse_unverified(bad_sig, strlen(bad_sig),
+	    &origin, &size, root, err, sizeof(err)), 0);
+	assert_int_equal(size, 8);
+	free(origin);
+	free(bad_sig);
+	assert_int_equal(checkpoint_parse_unverified(PETER_CPMAX,
+	    strlen(PETER_CPMAX), &origin, &size, root, err, sizeof(err)), 0);
+	assert_true(size == UINT64_MAX);
+	free(origin);
+
+	static const char extra_line[] = "example.com/bevis\n8\n"
+	    "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\nextension\n\n"
+	    EM " PeterNeumann x08go8V91oUyKxHKC0VUKhWlAK4hDUCC5qWdauFCVyK6+FPbyR1VFc"
+	    "38FMbG1LLvT/5w+j5TBwFfb8gBN0K9RqKUUgQ=\n";
+	assert_int_equal(checkpoint_parse_unverified(extra_line,
+	    strlen(extra_line), &origin, &size, root, err, sizeof(err)), -1);
+	assert_null(origin);
+	assert_string_equal(err, "checkpoint text has 4 line(s); bevis writes "
+	    "and accepts exactly 3 (origin, tree size, root hash)");
+	static const char leading_zero[] = "example.com/bevis\n08\n"
+	    "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n\n"
+	    EM " PeterNeumann x08go8V91oUyKxHKC0VUKhWlAK4hDUCC5qWdauFCVyK6+FPbyR1VFc"
+	    "38FMbG1LLvT/5w+j5TBwFfb8gBN0K9RqKUUgQ=\n";
+	assert_int_equal(checkpoint_parse_unverified(leading_zero,
+	    strlen(leading_zero), &origin, &size, root, err, sizeof(err)), -1);
+	assert_string_equal(err, "tree size (line 2) has a leading zero");
+}
+
 static void
 test_checkpoint_roundtrip(void **state)
 {
@@ -958,6 +1002,7 @@ main(void)
 		cmocka_unit_test(test_sumdb_checkpoint),
 		cmocka_unit_test(test_checkpoint_known),
 		cmocka_unit_test(test_checkpoint_roundtrip),
+		cmocka_unit_test(test_checkpoint_parse_unverified),
 		cmocka_unit_test(test_checkpoint_tampered),
 		cmocka_unit_test(test_checkpoint_malformed),
 	};

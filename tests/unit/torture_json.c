@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "parse.h"
 #include "utf8.h"
 
 /* The smallest valid event, and its time in microseconds. */
@@ -21,7 +22,7 @@
 #define NAMES	"unknown, informational, low, medium, high, critical, fatal"
 
 static void
-parse_ok_at(const char *json, size_t len, struct event *ev, const char *file,
+parse_ok_at(const char *json, size_t len, struct sec_event *ev, const char *file,
     int line)
 {
 	char err[512] = "";
@@ -39,7 +40,7 @@ static void
 parse_err_at(const char *json, size_t len, const char *want, const char *file,
     int line)
 {
-	struct event ev;
+	struct sec_event ev;
 	char err[512] = "";
 	int rc;
 
@@ -70,7 +71,7 @@ parse_err_at(const char *json, size_t len, const char *want, const char *file,
 	parse_err_at(json, strlen(json), want, __FILE__, __LINE__)
 
 static void
-str_eq_at(struct str s, const char *want, const char *file, int line)
+str_eq_at(struct strview s, const char *want, const char *file, int line)
 {
 	if (want == NULL) {
 		if (s.p != NULL)
@@ -102,7 +103,7 @@ with_member(const char *key, const char *value)
 static void
 test_minimal_event(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{" T0 "}", &ev);
@@ -136,7 +137,7 @@ static void
 test_all_fields_nested(void **state)
 {
 	static const unsigned char ip[4] = { 10, 20, 4, 2 };
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{\"supplier\":\"demo\",\"id\":\"evt-0003\","
@@ -169,7 +170,7 @@ static void
 test_dotted_keys(void **state)
 {
 	static const unsigned char ip[4] = { 10, 20, 7, 31 };
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{\"supplier\":\"demo\",\"id\":\"evt-0004\","
@@ -205,7 +206,7 @@ test_src_ip(void **state)
 		0xff, 0xff, 192, 0, 2, 1 };
 	static const unsigned char v4[4] = { 203, 0, 113, 77 };
 	static const unsigned char zero[16] = { 0 };
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{" T0 ",\"src\":{\"ip\":\"2001:DB8::a\"}}", &ev);
@@ -280,7 +281,7 @@ test_src_ip_errors(void **state)
 static void
 test_severity_numbers(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 	char v[16];
 
 	(void)state;
@@ -325,7 +326,7 @@ test_severity_names(void **state)
 		"", "inf", "information", "informationa", "infos", "hi", "high ",
 		" high", "warning", "error", "4", "very-high", "med",
 	};
-	struct event ev;
+	struct sec_event ev;
 	char v[64];
 
 	(void)state;
@@ -354,7 +355,7 @@ test_severity_names(void **state)
 static void
 test_seq(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{" T0 ",\"seq\":0}", &ev);
@@ -384,7 +385,7 @@ test_seq(void **state)
 static void
 test_personal_data(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{" T0 ",\"personal_data\":true}", &ev);
@@ -407,7 +408,7 @@ test_personal_data(void **state)
 static void
 test_null_is_absent(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{" T0 ",\"supplier\":null,\"severity\":null,\"category\":null,"
@@ -474,7 +475,7 @@ test_string_field_types(void **state)
 static void
 test_string_values(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	/* Escapes are decoded; UTF-8 passes through. */
@@ -494,7 +495,7 @@ test_string_values(void **state)
 static void
 test_attrs_unknown_fields(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{\"zeta\":1," T0 ",\"alpha\":\"x\",\"list\":[1,\"/\",{\"k\":null}],"
@@ -525,7 +526,7 @@ test_attrs_unknown_fields(void **state)
 static void
 test_attrs_nested_members(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{" T0 ",\"actor\":{\"user\":\"admin.extern\",\"mfa\":false,"
@@ -562,7 +563,7 @@ test_attrs_nested_members(void **state)
 static void
 test_attrs_escaping(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{" T0 ",\"s\":\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f"
@@ -577,7 +578,7 @@ test_attrs_escaping(void **state)
 static void
 test_id_errors(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 	char id[400], json[600];
 
 	(void)state;
@@ -699,7 +700,7 @@ test_time_values(void **state)
 		"2099-12-31T23:00:00-01:00", "2100-02-28T00:00:00Z",
 		"9999-12-31T23:59:59.999999Z",
 	};
-	struct event ev;
+	struct sec_event ev;
 	char json[256], want[256];
 
 	(void)state;
@@ -965,7 +966,7 @@ test_invalid_utf8(void **state)
 static void
 test_nul_escape(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_ERR("{" T0 ",\"x\":\"a\\u0000b\"}",
@@ -995,7 +996,7 @@ test_nul_escape(void **state)
 static void
 test_surrogate_escapes(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_OK("{" T0 ",\"message\":\"a\\ud800b\"}", &ev);
@@ -1015,7 +1016,7 @@ test_surrogate_escapes(void **state)
 static void
 test_invalid_json(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 	char want[80];
 	size_t end = sizeof("{" T0 "}") - 1;
 
@@ -1081,7 +1082,7 @@ test_not_an_object(void **state)
 static void
 test_nesting_depth(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 	char json[512], want[80];
 
 	(void)state;
@@ -1134,7 +1135,7 @@ test_nesting_depth(void **state)
 static void
 test_nonfinite_numbers(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_ERR("{" T0 ",\"x\":1e999}", "field 'x' holds a number out of range");
@@ -1158,7 +1159,7 @@ parse_in_thread(void *arg)
 {
 	static const char item[] = "{" T0 ",\"actor\":{\"user\":\"u\",\"x\":1}}";
 	static const char attrs[] = "{\"actor\":{\"x\":1}}";
-	struct event ev;
+	struct sec_event ev;
 	char err[256];
 	int *ok = arg;
 
@@ -1201,7 +1202,7 @@ teardown_parser(void **state)
 static void
 test_number_text(void **state)
 {
-	struct event ev;
+	struct sec_event ev;
 
 	(void)state;
 	PARSE_ERR("{" T0 ",\"x\":1.}", NOT_STRICT("x", "1."));

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "merkle.h"
 
 #define H MERKLE_HASH_LEN
@@ -91,23 +92,14 @@ unhex(const char *s, unsigned char *out, size_t *len)
 {
 	size_t n = strlen(s);
 
-	assert_int_equal(n % 2, 0);
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(s + 2 * i, "%2x", &v), 1);
-		out[i] = (unsigned char)v;
-	}
+	assert_int_equal(hex_decode(s, n, out, n / 2), 0);
 	*len = n / 2;
 }
 
 static void
 unhex32(const char *s, unsigned char out[H])
 {
-	size_t n;
-
-	assert_int_equal(strlen(s), 2 * H);
-	unhex(s, out, &n);
+	assert_int_equal(hex_decode(s, strlen(s), out, H), 0);
 }
 
 /* ---- a node store, filled by the append callback ------------------------ */

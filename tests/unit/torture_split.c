@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "event.h"
+#include "parse.h"
 #include "split.h"
 #include "utf8.h"
 
@@ -315,7 +316,7 @@ test_sample_files(void **state)
 	static const size_t suri_off[] = { 0, 2128, 3436, 4744 };
 	static const size_t suri_len[] = { 2127, 1307, 1307, 1307 };
 	struct split sp = { 0 };
-	struct event ev;
+	struct sec_event ev;
 	char err[512];
 	unsigned char *body;
 	size_t len;

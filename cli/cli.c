@@ -1,4 +1,5 @@
-/* clidb.c - configuration and database connection for the subcommands. */
+/* cli.c - what the subcommands share (cli.h): configuration, the database
+ * connection and its error reports. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,16 +131,30 @@ cli_pg_error(const char *who, PGconn *conn, const PGresult *res)
 		fprintf(stderr, "  hint: %s\n", hint);
 }
 
+PGresult *
+cli_exec_params(const char *who, PGconn *conn, const char *sql, int n,
+    const char *const *params, ExecStatusType want)
+{
+	/* Without parameters, the simple protocol: a migration is several
+	 * statements, which a prepared statement cannot hold. */
+	PGresult *res = n == 0 ? PQexec(conn, sql) :
+	    PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != want) {
+		cli_pg_error(who, conn, res);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
 int
 cli_exec(const char *who, PGconn *conn, const char *sql, ExecStatusType want)
 {
-	PGresult *res = PQexec(conn, sql);
-	int ok = PQresultStatus(res) == want;
+	PGresult *res = cli_exec_params(who, conn, sql, 0, NULL, want);
 
-	if (!ok)
-		cli_pg_error(who, conn, res);
 	PQclear(res);
-	return ok ? 0 : -1;
+	return res ? 0 : -1;
 }
 
 const char *

@@ -1,0 +1,58 @@
+/* parse.h - the table of input formats. Each format lives in its own
+ * parse_<format>.c and fills in one struct parser; the writer looks a
+ * parser up by the request's content type and never names a format.
+ *
+ * Adding a format: a PROTO_CT_ constant and enum value in common/proto.h,
+ * a parse_<format>.c that defines `const struct parser parser_<format>`, one
+ * X(parser_<format>) line in PARSER_TABLE below, the file in the Makefile's
+ * DAEMON_LIB, tests/unit/torture_parse_<format>.c, and docs/PROTOCOL.md. */
+#ifndef BEVIS_PARSE_H
+#define BEVIS_PARSE_H
+
+#include <stddef.h>
+
+#include "event.h"
+#include "proto.h"
+#include "split.h"
+
+struct parser {
+	const char *name;		/* for logs: "json", "ndjson" */
+	const char *label;		/* in reasons: "invalid JSON body" */
+	enum content_type ct;
+	/* Finds the items of a body, each with its exact byte range; sets
+	 * sp->error when the body as a whole is unusable. */
+	void (*split)(struct split *sp, const unsigned char *body, size_t len);
+	/* Parses one item. On success returns 0 and ev's strings stay valid
+	 * until clear(ev); on failure returns -1 with a precise reason in err
+	 * and nothing to clear. */
+	int (*parse)(const unsigned char *item, size_t len, struct sec_event *ev,
+	    char *err, size_t errlen);
+	void (*clear)(struct sec_event *ev);
+	/* Frees the calling thread's parser memory; NULL when there is none. */
+	void (*thread_done)(void);
+};
+
+/* Every format bevisd takes, in the order a reply lists them. */
+#define PARSER_TABLE(X) \
+	X(parser_json) \
+	X(parser_ndjson)
+
+#define PARSER_DECLARE(p) extern const struct parser p;
+PARSER_TABLE(PARSER_DECLARE)
+#undef PARSER_DECLARE
+
+/* The parser for a content type, or NULL when bevisd takes no such body. */
+const struct parser *parser_for(enum content_type ct);
+/* "application/json or application/x-ndjson": for error messages. */
+const char *parser_content_types(void);
+/* Frees every parser's per-thread memory; a writer calls it before it ends. */
+void parsers_thread_done(void);
+
+/* The native JSON event (parse_json.c), exposed for the unit tests and the
+ * fuzzer. */
+int event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
+    char *err, size_t errlen) MUSTCHECK;
+void event_clear(struct sec_event *ev);
+void event_parser_thread_done(void);
+
+#endif

@@ -1,0 +1,264 @@
+/* torture_ledger.c - every leaf kind (common/ledger.c) encoded and decoded
+ * against fixed bytes. The bytes are what a real database produced: kind 1
+ * written by bevisd for a one-event request, kind 2 by bevis_redact() on
+ * it, kind 3 by bevis_supplier_key_leaf() (the docs/LEDGER.md example, and a
+ * revocation with a non-ASCII name and a time before 1970). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "hex.h"
+#include "ledger.h"
+
+/* SELECT encode(data, 'hex') FROM ledger_leaf WHERE idx = 0 */
+static const char sub_hex[] =
+    "42564c3101" "0000000000000001" "0000" "0000" "0006619c3172c74a"
+    "0005" "7265712d31" "0014" "6170706c69636174696f6e2f782d6e646a736f6e"
+    "a52dc0e6bc28ed8c53f434160ae0eed6eeefc0db9d325f58382f020c95e205d2"
+    "00000001" "00000001"
+    "805c27ff36c133ccf5233c33dbd785674a7a0f406026a31525deb8870452d4e0"
+    "21349e0459417d760ff8875ec1d8cd28aa2f0b30530fa07ca6f81ab8abbfb84a"
+    "00000000"
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/* ... idx = 1, after bevis redact --submission 1 --reason '...' */
+static const char red_hex[] =
+    "42564c3102" "0000000000000001" "0008" "706f737467726573"
+    "0006619c317d50ae" "0018"
+    "47445052206172742e2031373a20c38573612061736b6564";
+
+/* SELECT encode(bevis_supplier_key_leaf(1, 'acme', '(&r=...', 'f4e3...',
+ * 'anna', '2026-10-05T12:00:00Z'), 'hex') */
+static const char key_add_hex[] =
+    "42564c3103" "01" "0004" "61636d65" "0028"
+    "2826723d327156592f7b4f5161342b464441302d4f237365643d796f5b5d3f3d78364c"
+    "5879322447" "0020"
+    "6634653330393230353934343132356234643964636336303535336161643932"
+    "0004" "616e6e61" "00065d169f16d000";
+
+/* ... (2, 'Skolplattform Åland', ..., 'bevis_isam_anna',
+ * '1969-12-31T23:59:59.999999Z') */
+static const char key_revoke_hex[] =
+    "42564c3103" "02" "0014" "536b6f6c706c617474666f726d20c3856c616e64"
+    "0028"
+    "2826723d327156592f7b4f5161342b464441302d4f237365643d796f5b5d3f3d78364c"
+    "5879322447" "0020"
+    "6634653330393230353934343132356234643964636336303535336161643932"
+    "000f" "62657669735f6973616d5f616e6e61" "ffffffffffffffff";
+
+#define KEY	"(&r=2qVY/{OQa4+FDA0-O#sed=yo[]?=x6LXy2$G"
+#define FP	"f4e309205944125b4d9dcc60553aad92"
+
+static void
+unhex(const char *hex, struct buf *b)
+{
+	assert_int_equal(hex_decode_buf(hex, strlen(hex), b), 0);
+}
+
+static void
+unhex32(const char *hex, unsigned char out[32])
+{
+	assert_int_equal(hex_decode(hex, 64, out, 32), 0);
+}
+
+static void
+test_submission(void **state)
+{
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	struct ledger_submission s, d;
+
+	(void)state;
+	unhex(sub_hex, &want);
+	memset(&s, 0, sizeof(s));
+	s.submission_id = 1;
+	s.supplier = "";
+	s.key_fingerprint = NULL;	/* none: encoded as "" */
+	s.received_us = 1796173332662090LL;
+	s.request_id = "req-1";
+	s.content_type = "application/x-ndjson";
+	unhex32("a52dc0e6bc28ed8c53f434160ae0eed6eeefc0db9d325f58382f020c95e205d2",
+	    s.body_sha256);
+	s.item_count = 1;
+	s.events = 1;
+	unhex32("805c27ff36c133ccf5233c33dbd785674a7a0f406026a31525deb8870452d4e0",
+	    s.events_sha256);
+	unhex32("21349e0459417d760ff8875ec1d8cd28aa2f0b30530fa07ca6f81ab8abbfb84a",
+	    s.events_redacted_sha256);
+	s.quarantined = 0;
+	unhex32("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	    s.quarantine_sha256);
+	ledger_encode_submission(&got, &s);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+
+	assert_int_equal(ledger_kind(want.data, want.len), LEDGER_KIND_SUBMISSION);
+	assert_null(ledger_decode_submission(want.data, want.len, &d));
+	assert_int_equal(d.submission_id, 1);
+	assert_string_equal(d.supplier, "");
+	assert_string_equal(d.key_fingerprint, "");
+	assert_int_equal(d.received_us, 1796173332662090LL);
+	assert_string_equal(d.request_id, "req-1");
+	assert_string_equal(d.content_type, "application/x-ndjson");
+	assert_memory_equal(d.body_sha256, s.body_sha256, 32);
+	assert_int_equal(d.item_count, 1);
+	assert_int_equal(d.events, 1);
+	assert_memory_equal(d.events_sha256, s.events_sha256, 32);
+	assert_memory_equal(d.events_redacted_sha256, s.events_redacted_sha256, 32);
+	assert_int_equal(d.quarantined, 0);
+	assert_memory_equal(d.quarantine_sha256, s.quarantine_sha256, 32);
+	/* decode -> encode gives the bytes back */
+	buf_reset(&got);
+	ledger_encode_submission(&got, &d);
+	assert_memory_equal(got.data, want.data, want.len);
+	ledger_submission_free(&d);
+	assert_null(d.supplier);
+	buf_free(&want);
+	buf_free(&got);
+}
+
+static void
+test_redaction(void **state)
+{
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	struct ledger_redaction r = { 1, "postgres", 1796173333352622LL,
+		"GDPR art. 17: \xc3\x85sa asked" }, d;
+
+	(void)state;
+	unhex(red_hex, &want);
+	ledger_encode_redaction(&got, &r);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	assert_int_equal(ledger_kind(want.data, want.len), LEDGER_KIND_REDACTION);
+	assert_null(ledger_decode_redaction(want.data, want.len, &d));
+	assert_int_equal(d.submission_id, 1);
+	assert_string_equal(d.actor, "postgres");
+	assert_int_equal(d.at_us, 1796173333352622LL);
+	assert_string_equal(d.reason, "GDPR art. 17: \xc3\x85sa asked");
+	ledger_redaction_free(&d);
+	buf_free(&want);
+	buf_free(&got);
+}
+
+static void
+check_key(const char *hex, const struct ledger_supplier_key *k)
+{
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	struct ledger_supplier_key d;
+
+	unhex(hex, &want);
+	ledger_encode_supplier_key(&got, k);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	assert_int_equal(ledger_kind(want.data, want.len),
+	    LEDGER_KIND_SUPPLIER_KEY);
+	assert_null(ledger_decode_supplier_key(want.data, want.len, &d));
+	assert_int_equal(d.action, k->action);
+	assert_string_equal(d.supplier, k->supplier);
+	assert_string_equal(d.public_key, k->public_key);
+	assert_string_equal(d.fingerprint, k->fingerprint);
+	assert_string_equal(d.actor, k->actor);
+	assert_int_equal(d.at_us, k->at_us);
+	ledger_supplier_key_free(&d);
+	buf_free(&want);
+	buf_free(&got);
+}
+
+static void
+test_supplier_key(void **state)
+{
+	const struct ledger_supplier_key add = { LEDGER_KEY_ADDED, "acme", KEY,
+		FP, "anna", 1791201600000000LL };
+	const struct ledger_supplier_key revoke = { LEDGER_KEY_REVOKED,
+		"Skolplattform \xc3\x85land", KEY, FP, "bevis_isam_anna", -1 };
+
+	(void)state;
+	check_key(key_add_hex, &add);
+	check_key(key_revoke_hex, &revoke);
+	/* docs/LEDGER.md: "in 102 bytes" */
+	assert_int_equal(strlen(key_add_hex) / 2, 102);
+}
+
+static void
+test_kind_names(void **state)
+{
+	(void)state;
+	assert_string_equal(ledger_kind_name(LEDGER_KIND_SUBMISSION), "submission");
+	assert_string_equal(ledger_kind_name(LEDGER_KIND_REDACTION), "redaction");
+	assert_string_equal(ledger_kind_name(LEDGER_KIND_SUPPLIER_KEY),
+	    "supplier_key");
+	assert_null(ledger_kind_name(0));
+	assert_null(ledger_kind_name(4));
+	assert_null(ledger_kind_name(-1));
+	assert_int_equal(ledger_kind((const unsigned char *)"BVL2\001", 5), -1);
+	assert_int_equal(ledger_kind((const unsigned char *)"BVL1", 4), -1);
+}
+
+/* Every cut of every kind fails to decode, and so do trailing bytes, a
+ * wrong kind byte and a NUL inside a string. */
+static void
+test_malformed(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct ledger_submission s;
+	struct ledger_redaction r;
+	struct ledger_supplier_key k;
+
+	(void)state;
+	unhex(sub_hex, &b);
+	for (size_t n = 0; n < b.len; n++)
+		assert_non_null(ledger_decode_submission(b.data, n, &s));
+	assert_string_equal(ledger_decode_redaction(b.data, b.len, &r),
+	    "its version or kind is not BVL1, 2");
+	buf_putc(&b, 0);
+	assert_string_equal(ledger_decode_submission(b.data, b.len, &s),
+	    "it has bytes after its last field");
+
+	unhex(red_hex, &b);
+	for (size_t n = 0; n < b.len; n++)
+		assert_non_null(ledger_decode_redaction(b.data, n, &r));
+	assert_string_equal(ledger_decode_submission(b.data, b.len, &s),
+	    "its version or kind is not BVL1, 1");
+	b.data[16] = 0;		/* "postgres" -> "po\0tgres" */
+	assert_string_equal(ledger_decode_redaction(b.data, b.len, &r),
+	    "it is cut short or a string does not decode");
+
+	unhex(key_add_hex, &b);
+	for (size_t n = 0; n < b.len; n++)
+		assert_non_null(ledger_decode_supplier_key(b.data, n, &k));
+	assert_string_equal(ledger_decode_supplier_key(b.data, 5, &k),
+	    "its action does not decode");
+	assert_string_equal(ledger_decode_supplier_key(b.data, 9, &k),
+	    "its supplier name does not decode");
+	assert_string_equal(ledger_decode_supplier_key(b.data, b.len - 1, &k),
+	    "its time does not decode");
+	buf_putc(&b, 0);
+	assert_string_equal(ledger_decode_supplier_key(b.data, b.len, &k),
+	    "it has bytes after its time");
+	b.data[5] = 3;
+	assert_string_equal(ledger_decode_supplier_key(b.data, b.len, &k),
+	    "its action is neither 1 (added) nor 2 (revoked)");
+	b.data[4] = 2;
+	assert_string_equal(ledger_decode_supplier_key(b.data, b.len, &k),
+	    "its version or kind is not BVL1, 3");
+	buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_submission),
+		cmocka_unit_test(test_redaction),
+		cmocka_unit_test(test_supplier_key),
+		cmocka_unit_test(test_kind_names),
+		cmocka_unit_test(test_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
