@@ -31,7 +31,7 @@ static const int table_src[] = { COL_TIME, COL_SUPPLIER, COL_ID, COL_SEV,
 #define TABLE_NCOLS (sizeof(table_src) / sizeof(table_src[0]))
 static const struct out_col table_cols[TABLE_NCOLS] = {
 	{ "OCCURRED (UTC)", 19, OUT_TEXT, 0 }, { "SUPPLIER", 16, OUT_TEXT, 0 },
-	{ "ID", 24, OUT_TEXT, 0 }, { "SEV", 8, OUT_TEXT, 0 },
+	{ "ID", 24, OUT_TEXT, 0 }, { "SEV", 13, OUT_TEXT, 0 },
 	{ "CATEGORY", 16, OUT_TEXT, 0 }, { "ACTION", 16, OUT_TEXT, 0 },
 	{ "OUTCOME", 10, OUT_TEXT, 0 }, { "ACTOR", 20, OUT_TEXT, 0 },
 	{ "SRC", 39, OUT_TEXT, 0 }, { "MESSAGE", 60, OUT_TEXT, 0 } };

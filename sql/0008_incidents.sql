@@ -999,7 +999,7 @@ REVOKE EXECUTE ON FUNCTION
     bevis_incident_unmerge(text, text),
     bevis_incident_guard(), bevis_ledger_notify()
     FROM PUBLIC;
-GRANT SELECT ON incident, decision, incident_link, incident_link_current,
+GRANT SELECT ON incident, incident_counter, decision, incident_link, incident_link_current,
                 incident_overview
     TO bevis_isam, bevis_auditor;
 GRANT EXECUTE ON FUNCTION bevis_deadlines(interval),

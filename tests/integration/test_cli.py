@@ -104,9 +104,9 @@ def test_events_escape_supplier_bytes(cluster):
         out = run_bevis(db, "--db", db.conninfo, "events")
         eq((out.returncode, out.stderr), (0, b"1 event\n"), "events")
         eq(out.stdout.decode(),
-           "OCCURRED (UTC)       SUPPLIER  ID          SEV   CATEGORY        "
+           "OCCURRED (UTC)       SUPPLIER  ID          SEV            CATEGORY        "
            "ACTION  OUTCOME  ACTOR   SRC       MESSAGE\n"
-           "2026-10-02 01:01:01  demo      ev-0000001  info  authentication  "
+           "2026-10-02 01:01:01  demo      ev-0000001  informational  authentication  "
            "login   success  -x\\x7f  10.1.1.2  "
            "=1+2\\x1b[31mred\\x07 \\u009b2J \u00c5\n", "table")
         out = run_bevis(db, "--db", db.conninfo, "events", "--csv")
