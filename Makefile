@@ -51,7 +51,8 @@ DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.
              daemon/ingest.c daemon/db.c daemon/store.c \
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
              daemon/spool.c \
-             daemon/spool_format.c daemon/auth.c daemon/metrics.c
+             daemon/spool_format.c daemon/auth.c daemon/metrics.c \
+             daemon/dbconn.c daemon/keycache.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
@@ -64,7 +65,7 @@ DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse \
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
-             torture_ledger torture_output torture_zmsg
+             torture_ledger torture_output torture_zmsg torture_keys
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
@@ -142,7 +143,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(COMMON_SRC) $(DAEMON_LIB) $(
 # A local PostgreSQL cluster under ./var/, migrated, with supplier `demo`,
 # and bevisd in the foreground.
 run: all
-	@sh tests/pgctl.sh start var/pg 5433
+	@sh tests/pgctl.sh start var/pg 5433 dev
 	@sh tests/devsetup.sh $(BUILD) var 5433
 	@echo "bevisd: in another terminal:  . var/env.sh && bevis send docs/examples/events.ndjson"
 	exec $(BUILD)/bevisd -f -c var/bevisd.conf
@@ -151,7 +152,7 @@ run: all
 stop-db:
 	@sh tests/pgctl.sh stop var/pg 5433 && echo "postgresql: stopped (var/pg)"
 start-db:
-	@sh tests/pgctl.sh start var/pg 5433
+	@sh tests/pgctl.sh start var/pg 5433 dev
 
 # ---- tests ----------------------------------------------------------------
 check: all $(UNIT_BINS) $(FUZZ_BINS)

@@ -142,6 +142,12 @@ supplier_add(struct cli *cli, int argc, char **argv)
 		    "bevis keygen --curve writes)\n");
 		return 2;
 	}
+	if (curvekey_small_order(key)) {
+		fprintf(stderr, "bevis supplier add: %s is a Curve25519 key of "
+		    "small order (such as all zeros), which proves nobody's "
+		    "identity; refused\n", key);
+		return 2;
+	}
 	return change_key(cli, "add", name, key);
 }
 

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "keyfile.h"
 #include "proto.h"
 #include "xmalloc.h"
 
@@ -77,6 +79,18 @@ const struct config_option config_options[] = {
 	    "how long a batch waits for an unreachable database before it is spooled"),
 	OPT("bevisd", shutdown_timeout, CT_INT, 1, 3600, "30",
 	    "seconds the first SIGTERM may take to answer what is in flight"),
+	/* Database sessions (daemon/dbconn.c). */
+	OPT("bevisd", db_lock_timeout, CT_INT, 0, 3600000, "10000",
+	    "ms a statement waits for a lock (0: no limit)"),
+	OPT("bevisd", db_statement_timeout, CT_INT, 0, 86400000, "30000",
+	    "ms one statement may run; 2 s more without an answer breaks the "
+	    "connection (0: no limit)"),
+	OPT("bevisd", db_keepalives_idle, CT_INT, 1, 7200, "10",
+	    "seconds a TCP connection to the database is quiet before probes"),
+	OPT("bevisd", db_keepalives_interval, CT_INT, 1, 600, "5",
+	    "seconds between TCP keepalive probes"),
+	OPT("bevisd", db_keepalives_count, CT_INT, 1, 100, "3",
+	    "keepalive probes lost before the connection counts as dead"),
 	OPTF("client", "server_key", client_server_key, CT_STRING, 0, 0, "",
 	    "bevis send: the server's CURVE public key file"),
 	OPTF("client", "key", client_key, CT_STRING, 0, 0, "",
@@ -248,13 +262,20 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 	struct load_ctx ctx = { .cfg = cfg, .reason = "" };
 	int rc;
 
-	if ((ctx.f = fopen(path, "r")) == NULL) {
+	char why[512];
+	int fd = keyfile_open_regular(path, why, sizeof(why));
+
+	if (fd < 0 || (ctx.f = fdopen(fd, "r")) == NULL) {
+		if (fd >= 0) {
+			snprintf(why, sizeof(why), "%s: %s", path, strerror(errno));
+			close(fd);
+		}
+		/* why starts with the path already. */
 		snprintf(err, errlen, "%s:0: cannot open: %s", path,
-		    strerror(errno));
+		    why + strlen(path) + 2);
 		return -1;
 	}
 	rc = ini_parse_stream(config_read_line, &ctx, config_ini_cb, &ctx);
-	/* fopen succeeds on a directory; only the read fails (EISDIR). */
 	int read_errno = ferror(ctx.f) ? errno : 0;
 	fclose(ctx.f);
 	if (read_errno) {

@@ -40,6 +40,12 @@ struct config {
 	long spool_max_bytes;		/* 0: no spool */
 	long spool_after_ms;		/* wait for the database before spooling */
 	long shutdown_timeout;		/* seconds a drain may take */
+	/* database sessions (daemon/dbconn.c) */
+	long db_lock_timeout;		/* ms a statement waits for a lock */
+	long db_statement_timeout;	/* ms one statement may run */
+	long db_keepalives_idle;	/* s of silence before TCP probes */
+	long db_keepalives_interval;	/* s between probes */
+	long db_keepalives_count;	/* probes lost before the link is dead */
 	/* [client]: what bevis send uses */
 	char *client_server_key;	/* the server's public key file */
 	char *client_key;		/* this client's secret key file */

@@ -5,6 +5,7 @@
 #define BEVIS_CURVEKEY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 
@@ -13,6 +14,11 @@
 
 /* Nonzero when s (NUL-terminated) is a 40-character Z85 CURVE key. */
 int curvekey_valid(const char *z85);
+/* Nonzero when the public key (raw, or valid Z85) is a Curve25519 point of
+ * small order (the all-zero key among them): such a key authenticates
+ * nobody, and is refused wherever a supplier key is registered or loaded. */
+int curvekey_raw_small_order(const uint8_t raw[32]);
+int curvekey_small_order(const char *z85);
 /* Lowercase hex of the first 16 bytes of SHA-256 over the 32 raw key bytes.
  * Returns -1 when z85 is not a valid key. */
 int curvekey_fingerprint(const char *z85, char out[CURVE_FINGERPRINT_LEN + 1])

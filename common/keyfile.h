@@ -9,6 +9,14 @@
 #include "checkpoint.h"
 #include "log.h"
 
+/* Opens path for reading when it is a regular file; refuses anything else
+ * (a FIFO, a device, a directory) at once, without blocking, with err
+ * naming what it is. Returns the descriptor (the caller closes it) or -1. */
+int keyfile_open_regular(const char *path, char *err, size_t errlen) MUSTCHECK;
+/* Without opening it (bevisd -n may not be allowed to read a key): -1 with
+ * err set when path exists and is not a regular file; 0 otherwise. */
+int keyfile_check_regular(const char *path, char *err, size_t errlen)
+    MUSTCHECK;
 /* Reads path into out (NUL-terminated, trailing newline removed). With
  * secret set, refuses a file that group or others may read. */
 int keyfile_read(const char *path, int secret, struct buf *out, char *err,

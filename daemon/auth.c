@@ -2,8 +2,10 @@
  *
  * The registry lives on the event loop; a loader thread with its own
  * database connection builds a fresh copy and hands it over through an
- * eventfd, so the loop never waits for PostgreSQL. Until the first load
- * succeeds every connection is refused, which fails safe. */
+ * eventfd, so the loop never waits for PostgreSQL. Each load is kept in
+ * state_dir (keycache.c); a start without the database admits the suppliers
+ * of that copy until a load succeeds. Without a trusted copy, every
+ * connection is refused until then, which fails safe. */
 #include "auth.h"
 
 #include <errno.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "dbconn.h"
+#include "keycache.h"
 #include "log.h"
 #include "xmalloc.h"
 #include "zmsg.h"
@@ -33,6 +37,7 @@ struct auth {
 	struct event *ev_zap;
 	struct event *ev_loaded;
 	struct registry *reg;		/* the loop's copy */
+	int from_cache;			/* reg came from state_dir, not the database */
 	/* shared with the loader */
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -40,6 +45,7 @@ struct auth {
 	struct registry *fresh;		/* handed over, not yet taken */
 	int reload;
 	int stopping;
+	unsigned char cached[SHA256_LEN];	/* the table last written to disk */
 	int running;
 	int efd;
 	int (*full)(void *, int32_t);	/* a supplier at its session limit */
@@ -55,19 +61,19 @@ registry_free(struct registry *r)
 	}
 }
 
-/* Returns a new registry, or NULL when the database cannot be read. */
+/* Returns a new registry, or NULL when the database cannot be read. A
+ * table read from the database is also written to state_dir, for a start
+ * while the database is away (keycache.c). */
 static struct registry *
-registry_load(PGconn **conn, const char *conninfo)
+registry_load(struct auth *a, PGconn **conn)
 {
-	static const char *const keys[] = { "dbname", "fallback_application_name",
-		"connect_timeout", NULL };
-	const char *vals[] = { conninfo, "bevisd-auth", "5", NULL };
 	struct registry *r;
 	PGresult *res;
+	char err[512];
 
 	if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK) {
 		PQfinish(*conn);
-		*conn = PQconnectdbParams(keys, vals, 1);
+		*conn = db_connect(a->cfg, "bevisd-auth");
 		if (PQstatus(*conn) != CONNECTION_OK) {
 			log_warnx("suppliers: cannot connect to the database: %s",
 			    PQerrorMessage(*conn));
@@ -90,6 +96,7 @@ registry_load(PGconn **conn, const char *conninfo)
 		s->id = (int32_t)atol(PQgetvalue(res, i, 0));
 		snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, i, 1));
 		if (!curvekey_valid(key) || zmq_z85_decode(s->key, key) == NULL ||
+		    curvekey_raw_small_order(s->key) ||
 		    curvekey_fingerprint(key, s->fingerprint) < 0) {
 			log_warnx("suppliers: %s has an invalid key; ignored",
 			    s->name);
@@ -98,22 +105,57 @@ registry_load(PGconn **conn, const char *conninfo)
 		r->n++;
 	}
 	PQclear(res);
+	if (a->cfg->state_dir[0] &&
+	    keycache_save(a->cfg->state_dir, r->s, r->n, a->cached, err,
+	    sizeof(err)) < 0)
+		log_warnx("suppliers: cannot keep a copy for a start without the "
+		    "database: %s", err);
 	return r;
 }
 
+/* The table of the last successful load, from state_dir; NULL (and a
+ * warning when there is a file) when there is none to trust. */
+static struct registry *
+registry_from_cache(struct auth *a)
+{
+	struct registry *r = xcalloc(1, sizeof(*r));
+	char err[600];
+
+	if (a->cfg->state_dir[0] == '\0' ||
+	    keycache_load(a->cfg->state_dir, &r->s, &r->n, err, sizeof(err)) < 0) {
+		if (a->cfg->state_dir[0] && !strstr(err, "No such file"))
+			log_warnx("suppliers: ignoring the cached table: %s", err);
+		free(r);
+		return NULL;
+	}
+	log_warnx("suppliers: the database is unreachable; admitting the %zu "
+	    "suppliers of the last load (%s/%s) until it answers", r->n,
+	    a->cfg->state_dir, KEYCACHE_FILE);
+	return r;
+}
+
+/* Reloads every supplier_refresh seconds and on auth_reload(); after a
+ * failure, again after 0.25 s, doubling up to 5 s, until one succeeds. */
 static void *
 loader_main(void *arg)
 {
 	struct auth *a = arg;
 	PGconn *conn = NULL;
+	long retry_ms = 0;	/* 0: the last load succeeded */
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stopping) {
 		struct timespec ts;
 
 		if (!a->reload) {
+			long ms = retry_ms ? retry_ms : a->cfg->supplier_refresh * 1000;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += a->cfg->supplier_refresh;
+			ts.tv_sec += ms / 1000;
+			ts.tv_nsec += (ms % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
 			if (pthread_cond_timedwait(&a->cv, &a->mu, &ts) != ETIMEDOUT &&
 			    !a->reload)
 				continue;
@@ -122,16 +164,14 @@ loader_main(void *arg)
 			break;
 		a->reload = 0;
 		pthread_mutex_unlock(&a->mu);
-		struct registry *r = registry_load(&conn, a->cfg->db);
+		struct registry *r = registry_load(a, &conn);
 		pthread_mutex_lock(&a->mu);
 		if (r == NULL) {
-			/* Try again soon rather than at the next refresh. */
-			pthread_mutex_unlock(&a->mu);
-			sleep(1);
-			pthread_mutex_lock(&a->mu);
-			a->reload = 1;
+			retry_ms = retry_ms ? (retry_ms * 2 > 5000 ? 5000 :
+			    retry_ms * 2) : 250;
 			continue;
 		}
+		retry_ms = 0;
 		registry_free(a->fresh);
 		a->fresh = r;
 		uint64_t one = 1;
@@ -154,8 +194,12 @@ take_fresh(struct auth *a)
 	pthread_mutex_unlock(&a->mu);
 	if (r == NULL)
 		return;
-	if (a->reg == NULL || a->reg->n != r->n)
+	if (a->from_cache)
+		log_info("suppliers: loaded from the database again: %zu active "
+		    "with a key", r->n);
+	else if (a->reg == NULL || a->reg->n != r->n)
 		log_info("suppliers: %zu active with a key", r->n);
+	a->from_cache = 0;
 	registry_free(a->reg);
 	a->reg = r;
 }
@@ -302,18 +346,26 @@ auth_run(struct auth *a, struct event_base *base)
 	int fd;
 	size_t sz = sizeof(fd);
 
-	/* A first load before any connection is admitted. */
+	/* A first load before any connection is admitted; without the
+	 * database, the table of the last load, and the loader retries. */
 	for (int tries = 0; tries < 3 && a->reg == NULL; tries++) {
-		a->reg = registry_load(&conn, a->cfg->db);
-		if (a->reg == NULL)
-			sleep(1);
+		if ((a->reg = registry_load(a, &conn)) != NULL)
+			break;
+		if ((a->reg = registry_from_cache(a)) != NULL) {
+			a->from_cache = 1;
+			break;
+		}
+		sleep(1);
 	}
 	PQfinish(conn);
-	if (a->reg)
-		log_info("suppliers: %zu active with a key", a->reg->n);
-	else
+	/* The loader then tries at once, and backs off until it succeeds. */
+	if (a->reg == NULL || a->from_cache)
+		a->reload = 1;
+	if (a->reg == NULL)
 		log_warnx("suppliers: not loaded yet; every connection is "
 		    "refused until they are");
+	else if (!a->from_cache)
+		log_info("suppliers: %zu active with a key", a->reg->n);
 	if (zmq_getsockopt(a->zap, ZMQ_FD, &fd, &sz) < 0)
 		fatalx("ZAP handler: %s", zmq_strerror(errno));
 	a->ev_zap = event_new(base, fd, EV_READ | EV_PERSIST, on_zap, a);

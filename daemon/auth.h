@@ -21,9 +21,11 @@ struct auth;
 
 /* Binds the ZAP handler in zctx; call it before binding the ROUTER socket. */
 struct auth *auth_bind(void *zctx, const struct config *cfg);
-/* Loads the suppliers once (waiting up to a few seconds for the database),
- * starts answering ZAP requests on the loop and keeps the list fresh:
- * every cfg->supplier_refresh seconds and on auth_reload(). */
+/* Loads the suppliers once (waiting up to a few seconds for the database,
+ * or taking the copy of the last load in cfg->state_dir when it does not
+ * answer), starts answering ZAP requests on the loop and keeps the list
+ * fresh: every cfg->supplier_refresh seconds, on auth_reload(), and after a
+ * failed load again within 0.25 to 5 s. */
 void auth_run(struct auth *a, struct event_base *base);
 /* The active supplier of that name, or NULL. Valid until the next return
  * to the event loop. */

@@ -337,6 +337,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
+		const char *keys[] = { cfg.curve_secret_key, cfg.ledger_key };
+		for (int i = 0; i < 2; i++) {
+			if (keys[i][0] && keyfile_check_regular(keys[i], err,
+			    sizeof(err)) < 0) {
+				fprintf(stderr, "%s: %s\n", config_path ?
+				    config_path : "bevisd", err);
+				return 1;
+			}
+		}
 		printf("configuration OK\n");
 		config_free(&cfg);
 		return 0;

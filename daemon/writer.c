@@ -31,6 +31,7 @@
 #include "checkpoint.h"
 #include "clock.h"
 #include "db.h"
+#include "dbconn.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
@@ -113,15 +114,10 @@ pool_set_db_up(struct writer_pool *p)
 static int
 ensure_connected(struct writer *w, struct pgerr *e)
 {
-	/* connect_timeout first: the conninfo in db may override it. */
-	static const char *const keys[] = { "connect_timeout", "dbname",
-		"fallback_application_name", NULL };
-	const char *vals[] = { "10", w->pool->cfg->db, "bevisd", NULL };
-
 	if (w->conn != NULL && PQstatus(w->conn) == CONNECTION_OK)
 		return 0;
 	disconnect(w);
-	w->conn = PQconnectdbParams(keys, vals, 1);
+	w->conn = db_connect(w->pool->cfg, "bevisd");
 	if (PQstatus(w->conn) == CONNECTION_OK &&
 	    store_session_init(w->conn, e) == 0 &&
 	    supplier_cache_load(&w->sc, w->conn, e) == 0) {

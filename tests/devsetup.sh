@@ -1,25 +1,47 @@
 #!/bin/sh
-# devsetup.sh BUILD VAR PORT - migrates the `make run` database, adds the demo
-# supplier, and writes VAR/bevisd.conf and VAR/env.sh.
+# devsetup.sh BUILD VAR PORT - migrates the `make run` database, creates the
+# logins bevisd (ingest), isam and auditor, adds the demo supplier, and writes
+# VAR/bevisd.conf and VAR/env.sh.
 set -eu
 build=$(cd "$1" && pwd)
 var=$(cd "$2" && pwd)
 port=$3
 PGBIN=${PGBIN:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)}
-conninfo="host=$var/pg/run port=$port dbname=bevis user=postgres"
+sock="host=$var/pg/run port=$port dbname=bevis"
+# The superuser only migrates and creates the logins; nothing else runs as it.
+owner="$sock user=postgres"
 
-"$build/bevis" --db "$conninfo" migrate
+"$build/bevis" --db "$owner" migrate
 
-# CURVE keys: the server's, and the demo supplier's, registered once.
+# The logins, as in production (docs/ROLES.md): bevisd ingests as `bevisd`,
+# the README's commands run as the ISAM login `isam`, and `auditor` reads.
+"$PGBIN/psql" -X -Atq -v ON_ERROR_STOP=1 -d "$owner" <<'SQL'
+DO $$
+DECLARE
+    l record;
+BEGIN
+    FOR l IN SELECT * FROM (VALUES ('bevisd', 'bevis_ingest'), ('isam', 'bevis_isam'),
+                                   ('auditor', 'bevis_auditor')) AS v(login, grp) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = l.login) THEN
+            EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE',
+                           l.login);
+        END IF;
+        EXECUTE format('GRANT %I TO %I', l.grp, l.login);
+    END LOOP;
+END
+$$;
+SQL
+isam="$sock user=isam"
+
+# CURVE keys: the server's, and the demo supplier's, registered once (by the
+# ISAM login, as bevis_supplier_add() demands).
 if [ ! -f "$var/keys/server.key" ]; then
 	"$build/bevis" keygen --curve "$var/keys" --name server >/dev/null
 	"$build/bevis" keygen --curve "$var/keys" --name demo >/dev/null
 fi
-if [ "$("$PGBIN/psql" -Atq -d "$conninfo" -c \
+if [ "$("$PGBIN/psql" -X -Atq -d "$isam" -c \
     "SELECT count(*) FROM supplier WHERE name = 'demo' AND public_key IS NOT NULL")" = 0 ]; then
-	"$PGBIN/psql" -Atq -d "$conninfo" -c \
-	    "INSERT INTO supplier (name) VALUES ('demo') ON CONFLICT (name) DO NOTHING"
-	"$build/bevis" --db "$conninfo" supplier add demo --key-file "$var/keys/demo.pub" >/dev/null
+	"$build/bevis" --db "$isam" supplier add demo --key-file "$var/keys/demo.pub" >/dev/null
 fi
 # bevisd will not run as root; under root, it becomes nobody once started.
 user=
@@ -34,7 +56,7 @@ cat > "$var/bevisd.conf" <<CONF
 ; written by \`make run\` for local development; see conf/bevisd.conf
 [bevisd]
 endpoint = tcp://127.0.0.1:7341
-db = $conninfo
+db = $sock user=bevisd
 log_level = info
 ledger_key = $var/ledger/ledger.key
 curve_secret_key = $var/keys/server.key
@@ -51,6 +73,7 @@ cat > "$var/env.sh" <<ENV
 # source me: . var/env.sh
 export PATH="$build:\$PATH"
 export BEVIS_CONFIG="$var/bevisd.conf"
-export PGHOST="$var/pg/run" PGPORT=$port PGDATABASE=bevis PGUSER=postgres
+# bevis commands run as the ISAM login; PGUSER=auditor for read-only work.
+export PGHOST="$var/pg/run" PGPORT=$port PGDATABASE=bevis PGUSER=isam
 ENV
-echo "dev setup: database migrated, supplier 'demo' with its CURVE key, keys in $var/keys/ and $var/ledger/, config in $var/bevisd.conf"
+echo "dev setup: database migrated, logins bevisd, isam and auditor, supplier 'demo' with its CURVE key, keys in $var/keys/ and $var/ledger/, config in $var/bevisd.conf"

@@ -71,7 +71,7 @@ def test_readme_walkthrough(cluster):
                              stderr=subprocess.STDOUT)
         # What `. var/env.sh` sets.
         shell = dict(os.environ, BEVIS_CONFIG=conf, PGHOST=os.path.join(var, "pg", "run"),
-                     PGPORT=str(port), PGDATABASE="bevis", PGUSER="postgres")
+                     PGPORT=str(port), PGDATABASE="bevis", PGUSER="isam")
 
         def bevis(*args):
             return subprocess.run([BEVIS, *args], capture_output=True, text=True, env=shell)

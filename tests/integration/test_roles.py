@@ -5,10 +5,11 @@ meets (also in replica mode), and GDPR redaction through bevis_redact()
 import copy
 import hashlib
 import os
+import pwd
 import subprocess
 import uuid
 
-from bevistest import PGBIN, Client, Daemon, check, eq, event, ndjson, run_bevis
+from bevistest import PGBIN, ROOT, Client, Daemon, check, eq, event, ndjson, run_bevis
 
 EVIDENCE = ["submission", "event", "quarantine", "ledger_leaf", "ledger_node",
             "tree_head", "redaction"]
@@ -203,9 +204,10 @@ def test_roles_and_least_privilege(cluster):
               "ledger_leaf": {"SELECT"}, "ledger_node": {"SELECT"}}
     for t in ("submission", "event", "quarantine"):
         ingest[t] = {"SELECT", "INSERT"}
+    # bevis_writer_lock is the owner's alone (0007): nobody else can lock it.
     want = {"bevis_ingest": ingest,
-            "bevis_isam": {r: {"SELECT"} for r in rels},
-            "bevis_auditor": {r: {"SELECT"} for r in rels},
+            "bevis_isam": {r: {"SELECT"} for r in rels if r != "bevis_writer_lock"},
+            "bevis_auditor": {r: {"SELECT"} for r in rels if r != "bevis_writer_lock"},
             "public": {}}
     for role, table in want.items():
         for rel in rels:
@@ -335,6 +337,10 @@ def test_auditor_reads_everything_and_writes_nothing(cluster):
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'p', 'm') ORDER BY 1")]
     for rel in rels:
+        if rel == "bevis_writer_lock":      # the writers' lock rows: owner only
+            refused(db, user, f"SELECT count(*) FROM {rel}", "42501",
+                    f"permission denied for table {rel}")
+            continue
         eq(allowed(db, user, f"SELECT count(*) FROM {rel}"),
            [[db.value(f"SELECT count(*) FROM {rel}")]], f"auditor counts {rel}")
     n = db.value("SELECT count(*) FROM ledger_leaf")
@@ -552,3 +558,122 @@ def test_redaction_through_bevis_redact(cluster):
         eq(d.stop(), 0, "bevisd exit code")
     rows = check_ledger(db)
     eq(len(rows), leaves_before + 2, "leaves after the next submission")
+
+
+# ---- the development setup (issue 10, item 9) --------------------------------
+
+def test_the_dev_setup_hands_out_no_superuser(cluster):
+    """`make run`'s cluster (tests/pgctl.sh ... dev, tests/devsetup.sh): only
+    the owner reaches the superuser; bevisd (as nobody under root) reaches
+    the socket and logs in as the ingest login `bevisd`; the README's
+    commands work as the ISAM login `isam` that var/env.sh names."""
+    import shutil
+    import stat
+    import tempfile
+    import time
+    from bevistest import BEVIS, BEVISD, Client, free_port
+    var = tempfile.mkdtemp(prefix="bevis-dev-")
+    os.chmod(var, 0o755)
+    pg = os.path.join(var, "pg")
+    port = free_port()
+    env = dict(os.environ, PGBIN=PGBIN)
+    root = os.getuid() == 0
+    subprocess.run(["sh", os.path.join(ROOT, "tests/pgctl.sh"), "start", pg, str(port),
+                    "dev"], check=True, env=env, stdout=subprocess.DEVNULL)
+    d = None
+    try:
+        run = os.path.join(pg, "run")
+        st = os.stat(run)
+        if root:
+            eq(oct(stat.S_IMODE(st.st_mode)), "0o750", "socket directory mode (root)")
+            eq(st.st_gid, pwd.getpwnam("nobody").pw_gid, "socket directory group")
+        else:
+            eq(oct(stat.S_IMODE(st.st_mode)), "0o700", "socket directory mode")
+            eq(oct(stat.S_IMODE(os.stat(pg).st_mode)), "0o700", "cluster directory mode")
+        out = subprocess.run(["sh", os.path.join(ROOT, "tests/devsetup.sh"),
+                              os.path.dirname(BEVIS), var, str(port)],
+                             capture_output=True, text=True, env=env)
+        eq(out.returncode, 0, "devsetup: " + out.stdout + out.stderr)
+        envsh = open(os.path.join(var, "env.sh")).read()
+        check("PGUSER=isam" in envsh, envsh)
+        conf = os.path.join(var, "bevisd.conf")
+        text = open(conf).read()
+        check(f"db = host={run} port={port} dbname=bevis user=bevisd\n" in text, text)
+        ep = f"tcp://127.0.0.1:{free_port()}"
+        text = text.replace("tcp://127.0.0.1:7341", ep).replace(
+            "127.0.0.1:9741", f"127.0.0.1:{free_port()}")
+        with open(conf, "w") as f:
+            f.write(text)
+
+        def psql(user, sql, as_os=None):
+            cmd = [os.path.join(PGBIN, "psql"), "-X", "-At", "-h", run, "-p", str(port),
+                   "-U", user, "-d", "bevis", "-c", sql]
+            if as_os:
+                cmd = ["runuser", "-u", as_os, "--"] + cmd
+            return subprocess.run(cmd, capture_output=True, text=True)
+
+        # The logins are members of their group roles and nothing more.
+        eq(psql("postgres", "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb, "
+                "(SELECT string_agg(b.rolname, ',') FROM pg_auth_members m JOIN pg_roles b "
+                "ON b.oid = m.roleid WHERE m.member = r.oid) FROM pg_roles r "
+                "WHERE rolname IN ('bevisd', 'isam', 'auditor') ORDER BY 1").stdout,
+           "auditor|f|f|f|bevis_auditor\nbevisd|f|f|f|bevis_ingest\nisam|f|f|f|bevis_isam\n",
+           "the development logins")
+        if root:
+            # nobody (bevisd's user) reaches the socket, but only as bevisd.
+            out = psql("postgres", "SELECT 1", as_os="nobody")
+            check('Peer authentication failed for user "postgres"' in out.stderr, out.stderr)
+            out = psql("isam", "SELECT 1", as_os="nobody")
+            check('Peer authentication failed for user "isam"' in out.stderr, out.stderr)
+            eq(psql("bevisd", "SELECT current_user", as_os="nobody").stdout, "bevisd\n",
+               "nobody logs in as bevisd")
+            # Any other local user does not even reach the socket.
+            out = psql("bevisd", "SELECT 1", as_os="daemon")
+            check("Permission denied" in out.stderr, out.stderr)
+        out = psql("isam", "COPY (SELECT 1) TO PROGRAM 'id'")
+        check("must be superuser or have privileges of the pg_execute_server_program role" in out.stderr,
+              out.stderr)
+
+        d = subprocess.Popen([BEVISD, "-f", "-c", conf], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        shell = dict(os.environ, BEVIS_CONFIG=conf, PGHOST=run, PGPORT=str(port),
+                     PGDATABASE="bevis", PGUSER="isam")
+
+        def bevis(*args):
+            return subprocess.run([BEVIS, *args], capture_output=True, text=True, env=shell)
+
+        deadline = time.time() + 15
+        while bevis("ping", "--timeout", "0.5").returncode != 0:
+            check(time.time() < deadline, "bevis ping never answered")
+        sample = os.path.join(ROOT, "docs", "examples", "events.ndjson")
+        out = bevis("send", sample)
+        check("5 accepted, 0 duplicate, 1 quarantined" in out.stdout, out.stdout + out.stderr)
+        out = bevis("events", "--since", "2026-10-01")
+        eq((out.returncode, out.stderr), (0, "5 events\n"), "bevis events as isam")
+        eq(psql("postgres", "SELECT DISTINCT usename, (SELECT rolsuper FROM pg_roles "
+                "WHERE rolname = usename) FROM pg_stat_activity "
+                "WHERE application_name = 'bevisd'").stdout, "bevisd|f\n",
+           "bevisd's sessions")
+        keys = os.path.join(var, "more")
+        eq(bevis("keygen", "--curve", keys, "--name", "skolplattform").returncode, 0, "keygen")
+        out = bevis("supplier", "add", "skolplattform", "--key-file",
+                    os.path.join(keys, "skolplattform.pub"))
+        eq(out.returncode, 0, "supplier add as isam: " + out.stderr)
+        check("added by isam" in out.stdout, out.stdout)
+        out = bevis("redact", "--submission", "1", "--reason", "dev setup test")
+        eq((out.returncode, out.stdout), (0, "submission 1 redacted by isam; ledger leaf 3\n"),
+           "redact as isam: " + out.stderr)
+        out = bevis("verify")
+        eq(out.returncode, 0, "verify as isam: " + out.stderr)
+        shell["PGUSER"] = "auditor"
+        out = bevis("verify")
+        eq(out.returncode, 0, "verify as auditor: " + out.stderr)
+        out = bevis("redact", "--submission", "1", "--reason", "not mine")
+        check(out.returncode != 0 and "permission denied" in out.stderr, out.stderr)
+    finally:
+        if d:
+            d.terminate()
+            d.wait(30)
+        subprocess.run(["sh", os.path.join(ROOT, "tests/pgctl.sh"), "stop", pg, str(port)],
+                       env=env)
+        shutil.rmtree(var, ignore_errors=True)

@@ -420,3 +420,54 @@ def test_verify_replays_the_supplier_keys(cluster):
                               f"supplier_key_change row",
                               f"bevis verify: supplier s0: its active flag differs from what "
                               f"the ledger records (leaf {n}: revoked)"], "messages")
+
+
+# ---- small-order keys (issue 10, item 16) ------------------------------------
+
+# The Curve25519 points of small order, little-endian u-coordinates, as
+# libsodium's has_small_order() lists them; each also with bit 255 set.
+SMALL_ORDER = [bytes.fromhex(h) for h in (
+    "00" * 32,
+    "01" + "00" * 31,
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ec" + "ff" * 30 + "7f",
+    "ed" + "ff" * 30 + "7f",
+    "ee" + "ff" * 30 + "7f",
+)]
+
+
+def test_small_order_keys_are_refused_by_the_cli_and_the_database(cluster):
+    db = cluster.new_database(suppliers=())
+    isam = login(db, "bevis_isam")
+    keys = []
+    for raw in SMALL_ORDER:
+        keys.append(z85.encode(raw).decode())
+        keys.append(z85.encode(raw[:31] + bytes([raw[31] | 0x80])).decode())
+    eq(keys[0], "0" * 40, "the all-zero key in Z85")
+    tmp = tempfile.mkdtemp(prefix="bevis-small-")
+    for i, key in enumerate(keys):
+        rc, out, err = bevis_as(db, isam, "supplier", "add", f"s{i}", "--public-key", key)
+        eq((rc, out), (2, ""), f"bevis supplier add with small-order key {key}")
+        eq(err, f"bevis supplier add: {key} is a Curve25519 key of small order "
+           "(such as all zeros), which proves nobody's identity; refused\n",
+           "the CLI's message")
+        path = os.path.join(tmp, f"s{i}.pub")
+        with open(path, "w") as f:
+            f.write(key + "\n")
+        rc, _, err = bevis_as(db, isam, "supplier", "add", f"s{i}", "--key-file", path)
+        eq(rc, 2, f"--key-file with small-order key {key}: {err}")
+        # Straight to the database: refused there too.
+        refused(db, isam, f"SELECT bevis_supplier_add('s{i}', '{key}')", "22023",
+                f"bevis: the key given for supplier s{i} is a Curve25519 point of "
+                f"small order (fingerprint {fingerprint(key)}), which proves "
+                "nobody's identity")
+    eq(db.count("supplier"), 0, "no supplier was registered")
+    eq(db.count("supplier_key_change"), 0, "no key change was recorded")
+    eq(db.count("ledger_leaf"), 0, "no ledger leaf")
+    # An ordinary key still goes in.
+    pub, _ = keypair()
+    rc, out, err = bevis_as(db, isam, "supplier", "add", "fine", "--public-key", pub)
+    eq(rc, 0, f"an ordinary key: {err}")
+    eq(db.value(f"SELECT bevis_curve_small_order('{pub}')"), "f", "ordinary key")
+    eq(db.value(f"SELECT bevis_curve_small_order('{keys[0]}')"), "t", "zero key")

@@ -13,7 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "config.h"
+#include "keyfile.h"
 #include "proto.h"
 
 #define SAMPLE_CONFIG	"conf/bevisd.conf"
@@ -115,7 +118,7 @@ test_option_table(void **state)
 		if (o->type == CT_INT || o->type == CT_SIZE)
 			assert_true(o->min <= o->max);
 	}
-	assert_int_equal(n, 31);
+	assert_int_equal(n, 36);
 }
 
 static void
@@ -365,9 +368,31 @@ test_missing_file(void **state)
 	    "No such file or directory");
 	/* The defaults are untouched. */
 	assert_int_equal(cfg.writers, 2);
-	/* A directory opens but does not read. */
+	/* Only a regular file is read: a directory, a device or a FIFO is
+	 * refused at once (a FIFO without a writer would block forever). */
 	assert_int_equal(config_load("/tmp", &cfg, err, sizeof(err)), -1);
-	assert_string_equal(err, "/tmp:0: cannot read: Is a directory");
+	assert_string_equal(err, "/tmp:0: cannot open: not a regular file "
+	    "(a directory)");
+	assert_int_equal(config_load("/dev/null", &cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "/dev/null:0: cannot open: not a regular file "
+	    "(a character device)");
+	char dir[] = "/tmp/torture_config.XXXXXX", fifo[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(config_load(fifo, &cfg, err, sizeof(err)), -1);
+	char want[160];
+	snprintf(want, sizeof(want), "%s:0: cannot open: not a regular file "
+	    "(a FIFO)", fifo);
+	assert_string_equal(err, want);
+	struct buf b = BUF_INIT;
+	assert_int_equal(keyfile_read(fifo, 1, &b, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: not a regular file (a FIFO)", fifo);
+	assert_string_equal(err, want);
+	buf_free(&b);
+	unlink(fifo);
+	rmdir(dir);
+	assert_int_equal(cfg.writers, 2);
 	config_free(&cfg);
 }
 
@@ -432,6 +457,32 @@ test_sample_config(void **state)
 		config_free(&cfg);
 		fail_msg("%s", err);
 	}
+	/* What its header says: each value is the default, but for
+	 * curve_secret_key, which names where keygen puts the server's key. */
+	struct config def;
+	config_defaults(&def);
+	for (const struct config_option *o = config_options; o->name; o++) {
+		const char *a = (const char *)&cfg + o->offset;
+		const char *b = (const char *)&def + o->offset;
+		int same;
+
+		if (o->type == CT_STRING)
+			same = strcmp(*(char *const *)(const void *)a,
+			    *(char *const *)(const void *)b) == 0;
+		else if (o->type == CT_INT || o->type == CT_SIZE)
+			same = *(const long *)(const void *)a ==
+			    *(const long *)(const void *)b;
+		else
+			same = *(const int *)(const void *)a ==
+			    *(const int *)(const void *)b;
+		if (strcmp(o->name, "curve_secret_key") == 0)
+			assert_string_equal(cfg.curve_secret_key,
+			    "/etc/bevis/server.key");
+		else if (!same)
+			fail_msg("%s: %s is not its default %s", SAMPLE_CONFIG,
+			    o->name, o->def);
+	}
+	config_free(&def);
 	config_free(&cfg);
 
 	f = fopen(SAMPLE_CONFIG, "r");
