@@ -15,7 +15,9 @@ file_read_whole(const char *path, size_t max, struct buf *out, char *err,
 {
 	struct stat st;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO would wait for a writer; a regular
+	 * file reads the same with or without it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	buf_reset(out);
 	if (fd < 0) {

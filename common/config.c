@@ -21,81 +21,81 @@
 	{ sec, name, type, offsetof(struct config, field), min, max, def, help }
 
 const struct config_option config_options[] = {
-	OPT("bevisd", endpoint, CT_STRING, 0, 0, DEFAULT_ENDPOINT,
+	OPT("bevisd", endpoint, OPT_STRING, 0, 0, DEFAULT_ENDPOINT,
 	    "ZeroMQ endpoint the ROUTER socket binds"),
-	OPT("bevisd", db, CT_STRING, 0, 0, "dbname=bevis",
+	OPT("bevisd", db, OPT_STRING, 0, 0, "dbname=bevis",
 	    "libpq connection string"),
-	OPT("bevisd", writers, CT_INT, 1, 16, "2",
+	OPT("bevisd", writers, OPT_INT, 1, 16, "2",
 	    "database writer threads, one connection each"),
-	OPT("bevisd", batch_max_rows, CT_INT, 1, 1000000, "20000",
+	OPT("bevisd", batch_max_rows, OPT_INT, 1, 1000000, "20000",
 	    "most items in one transaction"),
-	OPT("bevisd", batch_max_bytes, CT_SIZE, 1024, 1L << 30, "16MiB",
+	OPT("bevisd", batch_max_bytes, OPT_SIZE, 1024, 1L << 30, "16MiB",
 	    "most request bytes in one transaction"),
-	OPT("bevisd", batch_max_ms, CT_INT, 0, 10000, "0",
+	OPT("bevisd", batch_max_ms, OPT_INT, 0, 10000, "0",
 	    "how long an idle writer waits for a batch to fill; 0 commits at once"),
-	OPT("bevisd", max_message_size, CT_SIZE, 1024, 512L << 20, "16MiB",
+	OPT("bevisd", max_message_size, OPT_SIZE, 1024, 512L << 20, "16MiB",
 	    "largest request accepted"),
-	OPT("bevisd", max_inflight_bytes, CT_SIZE, 1L << 20, 1L << 34, "256MiB",
+	OPT("bevisd", max_inflight_bytes, OPT_SIZE, 1L << 20, 1L << 34, "256MiB",
 	    "request bytes held in memory before new requests get busy"),
-	OPT("bevisd", log_level, CT_LOGLEVEL, 0, 0, "info",
+	OPT("bevisd", log_level, OPT_LOGLEVEL, 0, 0, "info",
 	    "error, warning, info or debug"),
-	OPT("bevisd", ledger_key, CT_STRING, 0, 0, "",
+	OPT("bevisd", ledger_key, OPT_STRING, 0, 0, "",
 	    "file with the Ed25519 key that signs tree heads (bevis keygen --ledger)"),
-	OPT("bevisd", checkpoint_interval, CT_INT, 1, 86400, "1",
+	OPT("bevisd", checkpoint_interval, OPT_INT, 1, 86400, "1",
 	    "seconds between signed tree heads while there are new leaves"),
-	OPT("bevisd", curve_secret_key, CT_STRING, 0, 0, "",
+	OPT("bevisd", curve_secret_key, OPT_STRING, 0, 0, "",
 	    "the server's CURVE secret key file (bevis keygen --curve)"),
-	OPT("bevisd", allow_plaintext, CT_BOOL, 0, 1, "no",
+	OPT("bevisd", allow_plaintext, OPT_BOOL, 0, 1, "no",
 	    "serve without CURVE: only on a loopback or ipc endpoint"),
-	OPT("bevisd", supplier_refresh, CT_INT, 1, 86400, "60",
+	OPT("bevisd", supplier_refresh, OPT_INT, 1, 86400, "60",
 	    "seconds between reloads of the supplier keys (and on SIGHUP)"),
-	OPT("bevisd", user, CT_STRING, 0, 0, "",
+	OPT("bevisd", user, OPT_STRING, 0, 0, "",
 	    "the user bevisd becomes when started as root"),
-	OPT("bevisd", max_items, CT_INT, 1, 10000000, "100000",
+	OPT("bevisd", max_items, OPT_INT, 1, 10000000, "100000",
 	    "most items in one request"),
-	OPT("bevisd", max_item_bytes, CT_SIZE, 64, 1L << 30, "1MiB",
+	OPT("bevisd", max_item_bytes, OPT_SIZE, 64, 1L << 30, "1MiB",
 	    "largest item"),
-	OPT("bevisd", supplier_inflight_bytes, CT_SIZE, 1024, 1L << 34, "64MiB",
+	OPT("bevisd", supplier_inflight_bytes, OPT_SIZE, 1024, 1L << 34, "64MiB",
 	    "request bytes one supplier may have in flight before replies say busy"),
-	OPT("bevisd", rcvhwm, CT_INT, 1, 100000, "32",
+	OPT("bevisd", rcvhwm, OPT_INT, 1, 100000, "32",
 	    "messages ZeroMQ queues per connection before it stops reading it"),
-	OPT("bevisd", http_listen, CT_STRING, 0, 0, "",
+	OPT("bevisd", http_listen, OPT_STRING, 0, 0, "",
 	    "loopback HOST:PORT serving /metrics and /healthz; empty: off"),
-	OPT("bevisd", handshake_timeout, CT_INT, 1, 60, "5",
+	OPT("bevisd", handshake_timeout, OPT_INT, 1, 60, "5",
 	    "seconds a connection may take to authenticate before it is closed"),
-	OPT("bevisd", heartbeat_interval, CT_INT, 0, 3600, "10",
+	OPT("bevisd", heartbeat_interval, OPT_INT, 0, 3600, "10",
 	    "seconds between ZMTP heartbeats; a peer silent for 3 of them is dropped; 0: off"),
-	OPT("bevisd", idle_timeout, CT_INT, 0, 86400, "300",
+	OPT("bevisd", idle_timeout, OPT_INT, 0, 86400, "300",
 	    "seconds a connection may go without a request before it is closed; 0: never"),
-	OPT("bevisd", max_connections, CT_INT, 1, 100000, "256",
+	OPT("bevisd", max_connections, OPT_INT, 1, 100000, "256",
 	    "live connections, authenticated or not; more are closed at once"),
-	OPT("bevisd", max_connections_per_supplier, CT_INT, 1, 100000, "16",
+	OPT("bevisd", max_connections_per_supplier, OPT_INT, 1, 100000, "16",
 	    "live sessions of one supplier's key; more are refused"),
-	OPT("bevisd", state_dir, CT_STRING, 0, 0, "/var/lib/bevis",
+	OPT("bevisd", state_dir, OPT_STRING, 0, 0, "/var/lib/bevis",
 	    "bevisd's own state; the spool is DIR/spool"),
-	OPT("bevisd", spool_max_bytes, CT_SIZE, 0, 1L << 40, "1GiB",
+	OPT("bevisd", spool_max_bytes, OPT_SIZE, 0, 1L << 40, "1GiB",
 	    "most bytes the spool may hold on disk; 0: no spool"),
-	OPT("bevisd", spool_after_ms, CT_INT, 0, 600000, "1000",
+	OPT("bevisd", spool_after_ms, OPT_INT, 0, 600000, "1000",
 	    "how long a batch waits for an unreachable database before it is spooled"),
-	OPT("bevisd", shutdown_timeout, CT_INT, 1, 3600, "30",
+	OPT("bevisd", shutdown_timeout, OPT_INT, 1, 3600, "30",
 	    "seconds the first SIGTERM may take to answer what is in flight"),
 	/* Database sessions (daemon/dbconn.c). */
-	OPT("bevisd", db_lock_timeout, CT_INT, 0, 3600000, "10000",
+	OPT("bevisd", db_lock_timeout, OPT_INT, 0, 3600000, "10000",
 	    "ms a statement waits for a lock (0: no limit)"),
-	OPT("bevisd", db_statement_timeout, CT_INT, 0, 86400000, "30000",
+	OPT("bevisd", db_statement_timeout, OPT_INT, 0, 86400000, "30000",
 	    "ms one statement may run; 2 s more without an answer breaks the "
 	    "connection (0: no limit)"),
-	OPT("bevisd", db_keepalives_idle, CT_INT, 1, 7200, "10",
+	OPT("bevisd", db_keepalives_idle, OPT_INT, 1, 7200, "10",
 	    "seconds a TCP connection to the database is quiet before probes"),
-	OPT("bevisd", db_keepalives_interval, CT_INT, 1, 600, "5",
+	OPT("bevisd", db_keepalives_interval, OPT_INT, 1, 600, "5",
 	    "seconds between TCP keepalive probes"),
-	OPT("bevisd", db_keepalives_count, CT_INT, 1, 100, "3",
+	OPT("bevisd", db_keepalives_count, OPT_INT, 1, 100, "3",
 	    "keepalive probes lost before the connection counts as dead"),
-	OPTF("client", "server_key", client_server_key, CT_STRING, 0, 0, "",
+	OPTF("client", "server_key", client_server_key, OPT_STRING, 0, 0, "",
 	    "bevis send: the server's CURVE public key file"),
-	OPTF("client", "key", client_key, CT_STRING, 0, 0, "",
+	OPTF("client", "key", client_key, OPT_STRING, 0, 0, "",
 	    "bevis send: this client's CURVE secret key file"),
-	{ NULL, NULL, CT_STRING, 0, 0, 0, NULL, NULL }
+	{ NULL, NULL, OPT_STRING, 0, 0, 0, NULL, NULL }
 };
 
 int
@@ -171,11 +171,11 @@ set_option(struct config *cfg, const struct config_option *o, const char *value,
 	char *end;
 
 	switch (o->type) {
-	case CT_STRING:
+	case OPT_STRING:
 		free(*(char **)field);
 		*(char **)field = xstrdup(value);
 		return 0;
-	case CT_BOOL:
+	case OPT_BOOL:
 		if (strcasecmp(value, "yes") == 0 || strcasecmp(value, "true") == 0 ||
 		    strcmp(value, "1") == 0 || strcasecmp(value, "on") == 0)
 			*(int *)field = 1;
@@ -189,7 +189,7 @@ set_option(struct config *cfg, const struct config_option *o, const char *value,
 			return -1;
 		}
 		return 0;
-	case CT_LOGLEVEL:
+	case OPT_LOGLEVEL:
 		if ((v = log_level_parse(value)) < 0) {
 			snprintf(reason, rlen, "%s: unknown log level '%s'",
 			    o->name, value);
@@ -197,7 +197,7 @@ set_option(struct config *cfg, const struct config_option *o, const char *value,
 		}
 		*(int *)field = (int)v;
 		return 0;
-	case CT_INT:
+	case OPT_INT:
 		errno = 0;
 		v = strtol(value, &end, 10);
 		if (end == value || *end || errno) {
@@ -206,7 +206,7 @@ set_option(struct config *cfg, const struct config_option *o, const char *value,
 			return -1;
 		}
 		break;
-	case CT_SIZE:
+	case OPT_SIZE:
 		if (config_parse_size(value, &v) < 0) {
 			snprintf(reason, rlen, "%s: '%s' is not a size "
 			    "(for example 16MiB)", o->name, value);
@@ -305,7 +305,7 @@ void
 config_free(struct config *cfg)
 {
 	for (const struct config_option *o = config_options; o->name; o++) {
-		if (o->type == CT_STRING) {
+		if (o->type == OPT_STRING) {
 			char **p = (char **)((char *)cfg + o->offset);
 			free(*p);
 			*p = NULL;

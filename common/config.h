@@ -51,7 +51,7 @@ struct config {
 	char *client_key;		/* this client's secret key file */
 };
 
-enum config_type { CT_STRING, CT_INT, CT_SIZE, CT_LOGLEVEL, CT_BOOL };
+enum config_type { OPT_STRING, OPT_INT, OPT_SIZE, OPT_LOGLEVEL, OPT_BOOL };
 
 struct config_option {
 	const char *section;

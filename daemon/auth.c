@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "clock.h"
 #include "dbconn.h"
 #include "keycache.h"
 #include "log.h"
@@ -149,13 +150,7 @@ loader_main(void *arg)
 
 		if (!a->reload) {
 			long ms = retry_ms ? retry_ms : a->cfg->supplier_refresh * 1000;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += ms / 1000;
-			ts.tv_nsec += (ms % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			clock_mono_deadline(&ts, ms);
 			if (pthread_cond_timedwait(&a->cv, &a->mu, &ts) != ETIMEDOUT &&
 			    !a->reload)
 				continue;
@@ -328,7 +323,7 @@ auth_bind(void *zctx, const struct config *cfg)
 
 	a->cfg = cfg;
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->cv, NULL);
+	clock_cond_init(&a->cv);
 	if ((a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
 		fatal("eventfd");
 	/* Bound before the ROUTER socket, so no CURVE handshake can happen

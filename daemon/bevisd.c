@@ -106,13 +106,13 @@ option_differs(const struct config_option *o, const struct config *a,
 	const char *pb = (const char *)b + o->offset;
 
 	switch (o->type) {
-	case CT_STRING: {
+	case OPT_STRING: {
 		const char *sa = *(char *const *)(const void *)pa;
 		const char *sb = *(char *const *)(const void *)pb;
 		return strcmp(sa ? sa : "", sb ? sb : "") != 0;
 	}
-	case CT_INT:
-	case CT_SIZE:
+	case OPT_INT:
+	case OPT_SIZE:
 		return *(const long *)(const void *)pa !=
 		    *(const long *)(const void *)pb;
 	default:
@@ -172,7 +172,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
 		snprintf(list + len, 512 - len, "%s%s", len ? ", " : "", o->name);
 		if (list == changed)	/* all of them are int or long */
 			memcpy((char *)&cfg + o->offset, (char *)&next + o->offset,
-			    o->type == CT_INT || o->type == CT_SIZE ?
+			    o->type == OPT_INT || o->type == OPT_SIZE ?
 			    sizeof(long) : sizeof(int));
 	}
 	config_free(&next);
@@ -425,7 +425,7 @@ main(int argc, char **argv)
 	if (auth)
 		auth_run(auth, base);
 	pool = writer_pool_start(&cfg, sp, spool);
-	struct ledger_listen *listener = sp ? ledger_listen_start(cfg.db, pool) :
+	struct ledger_listen *listener = sp ? ledger_listen_start(&cfg, pool) :
 	    NULL;
 	receiver_start(receiver, base, pool, auth);
 	if (auth)

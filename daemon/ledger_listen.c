@@ -13,13 +13,14 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "dbconn.h"
 #include "log.h"
 #include "writer.h"
 #include "xmalloc.h"
 
 struct ledger_listen {
 	pthread_t thread;
-	char *conninfo;
+	const struct config *cfg;
 	struct writer_pool *pool;
 	atomic_int stop;
 };
@@ -27,10 +28,8 @@ struct ledger_listen {
 static PGconn *
 listen_connect(struct ledger_listen *l)
 {
-	static const char *const keys[] = { "connect_timeout", "dbname",
-		"fallback_application_name", NULL };
-	const char *vals[] = { "10", l->conninfo, "bevisd-listen", NULL };
-	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	/* The writers' settings: keepalives, so a vanished server is noticed. */
+	PGconn *conn = db_connect(l->cfg, "bevisd-listen");
 	PGresult *res;
 
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -103,11 +102,11 @@ listen_main(void *arg)
 }
 
 struct ledger_listen *
-ledger_listen_start(const char *conninfo, struct writer_pool *pool)
+ledger_listen_start(const struct config *cfg, struct writer_pool *pool)
 {
 	struct ledger_listen *l = xcalloc(1, sizeof(*l));
 
-	l->conninfo = xstrdup(conninfo);
+	l->cfg = cfg;
 	l->pool = pool;
 	if ((errno = pthread_create(&l->thread, NULL, listen_main, l)) != 0)
 		fatal("pthread_create");
@@ -121,6 +120,5 @@ ledger_listen_stop(struct ledger_listen *l)
 		return;
 	atomic_store(&l->stop, 1);
 	pthread_join(l->thread, NULL);
-	free(l->conninfo);
 	free(l);
 }

@@ -6,12 +6,13 @@
 #ifndef BEVIS_LEDGER_LISTEN_H
 #define BEVIS_LEDGER_LISTEN_H
 
+struct config;
 struct writer_pool;
 struct ledger_listen;
 
-/* Starts the listening thread on its own connection to conninfo; it
- * reconnects by itself while the database is away. */
-struct ledger_listen *ledger_listen_start(const char *conninfo,
+/* Starts the listening thread on its own connection to cfg->db (kept by
+ * the caller); it reconnects by itself while the database is away. */
+struct ledger_listen *ledger_listen_start(const struct config *cfg,
     struct writer_pool *pool);
 /* Stops the thread (within a second) and frees l. */
 void ledger_listen_stop(struct ledger_listen *l);

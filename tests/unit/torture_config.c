@@ -115,7 +115,7 @@ test_option_table(void **state)
 		for (const struct config_option *p = config_options; p != o; p++)
 			if (strcmp(p->name, o->name) == 0)
 				fail_msg("option '%s' twice", o->name);
-		if (o->type == CT_INT || o->type == CT_SIZE)
+		if (o->type == OPT_INT || o->type == OPT_SIZE)
 			assert_true(o->min <= o->max);
 	}
 	assert_int_equal(n, 36);
@@ -466,10 +466,10 @@ test_sample_config(void **state)
 		const char *b = (const char *)&def + o->offset;
 		int same;
 
-		if (o->type == CT_STRING)
+		if (o->type == OPT_STRING)
 			same = strcmp(*(char *const *)(const void *)a,
 			    *(char *const *)(const void *)b) == 0;
-		else if (o->type == CT_INT || o->type == CT_SIZE)
+		else if (o->type == OPT_INT || o->type == OPT_SIZE)
 			same = *(const long *)(const void *)a ==
 			    *(const long *)(const void *)b;
 		else
