@@ -28,12 +28,17 @@ struct sources {
 static struct sources src;
 
 void
-metrics_batch(uint64_t accepted, uint64_t duplicate, uint64_t quarantined,
-    int64_t commit_us)
+metrics_batch(const struct metrics_batch *mb)
 {
-	atomic_fetch_add(&metrics.items_accepted, accepted);
-	atomic_fetch_add(&metrics.items_duplicate, duplicate);
-	atomic_fetch_add(&metrics.items_quarantined, quarantined);
+	int64_t commit_us = mb->commit_us;
+
+	atomic_fetch_add(&metrics.items_accepted, mb->answered[0]);
+	atomic_fetch_add(&metrics.items_duplicate, mb->answered[1]);
+	atomic_fetch_add(&metrics.items_quarantined, mb->answered[2]);
+	atomic_fetch_add(&metrics.rows_event, mb->events);
+	atomic_fetch_add(&metrics.rows_quarantine, mb->quarantined);
+	atomic_fetch_add(&metrics.rows_submission, mb->submissions);
+	atomic_fetch_add(&metrics.replays, mb->replays);
 	atomic_fetch_add(&metrics.batches, 1);
 	atomic_fetch_add(&metrics.commit_us_sum, (uint64_t)commit_us);
 	atomic_fetch_add(&metrics.commit_count, 1);
@@ -83,7 +88,8 @@ render_spool(struct buf *b, struct spool *sp)
 static void
 render(struct buf *b, struct receiver *rc)
 {
-	buf_printf(b, "# HELP bevis_items_total Items answered, by outcome.\n"
+	buf_printf(b, "# HELP bevis_items_total Items in the replies sent, by "
+	    "outcome; a resent request is answered, and counted, again.\n"
 	    "# TYPE bevis_items_total counter\n"
 	    "bevis_items_total{outcome=\"accepted\"} %llu\n"
 	    "bevis_items_total{outcome=\"duplicate\"} %llu\n"
@@ -91,6 +97,20 @@ render(struct buf *b, struct receiver *rc)
 	    (unsigned long long)atomic_load(&metrics.items_accepted),
 	    (unsigned long long)atomic_load(&metrics.items_duplicate),
 	    (unsigned long long)atomic_load(&metrics.items_quarantined));
+	buf_printf(b, "# HELP bevis_rows_written_total Rows written by committed "
+	    "transactions, each once; replays and resends write none.\n"
+	    "# TYPE bevis_rows_written_total counter\n"
+	    "bevis_rows_written_total{table=\"event\"} %llu\n"
+	    "bevis_rows_written_total{table=\"quarantine\"} %llu\n"
+	    "bevis_rows_written_total{table=\"submission\"} %llu\n"
+	    "# HELP bevis_replays_total Requests answered from the outcome of an "
+	    "earlier commit (request-id retries, spool records committed before).\n"
+	    "# TYPE bevis_replays_total counter\n"
+	    "bevis_replays_total %llu\n",
+	    (unsigned long long)atomic_load(&metrics.rows_event),
+	    (unsigned long long)atomic_load(&metrics.rows_quarantine),
+	    (unsigned long long)atomic_load(&metrics.rows_submission),
+	    (unsigned long long)atomic_load(&metrics.replays));
 	buf_printf(b, "# HELP bevis_batches_total Transactions committed.\n"
 	    "# TYPE bevis_batches_total counter\n"
 	    "bevis_batches_total %llu\n",

@@ -12,7 +12,13 @@
 #define METRICS_BUCKETS 11
 
 struct metrics {
+	/* Items in replies sent, by outcome: a resent request is answered
+	 * (and counted) again. */
 	atomic_uint_fast64_t items_accepted, items_duplicate, items_quarantined;
+	/* Rows written by committed transactions: each is counted once, a
+	 * replay or a resend writes none. */
+	atomic_uint_fast64_t rows_event, rows_quarantine, rows_submission;
+	atomic_uint_fast64_t replays;	/* requests answered from an earlier commit */
 	atomic_uint_fast64_t batches;
 	atomic_uint_fast64_t commit_le[METRICS_BUCKETS];	/* cumulative */
 	atomic_uint_fast64_t commit_us_sum, commit_count;
@@ -24,9 +30,15 @@ struct metrics {
 extern struct metrics metrics;
 extern const double metrics_bucket_seconds[METRICS_BUCKETS];
 
-/* A committed batch: its item outcomes and how long COMMIT took. */
-void metrics_batch(uint64_t accepted, uint64_t duplicate, uint64_t quarantined,
-    int64_t commit_us);
+/* A committed batch: what its replies said, what it wrote, and how long
+ * the transaction took. */
+struct metrics_batch {
+	uint64_t answered[3];		/* accepted, duplicate, quarantined */
+	uint64_t events, quarantined, submissions;	/* rows written */
+	uint64_t replays;
+	int64_t commit_us;
+};
+void metrics_batch(const struct metrics_batch *mb);
 
 struct event_base;
 struct receiver;

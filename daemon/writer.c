@@ -425,14 +425,27 @@ batch_committed(struct writer *w, struct batch *b, enum store_mode mode,
 		w->pool->dirty = 1;
 		pthread_mutex_unlock(&w->pool->mu);
 	}
-	uint64_t acc = 0, dup = 0, quar = 0;
+	struct metrics_batch mb = { .commit_us = write_ms * 1000 };
 	for (size_t i = 0; i < b->n; i++) {
-		reply_outcomes(b, &b->w[i]);
-		acc += b->w[i].req->accepted;
-		dup += b->w[i].req->duplicate;
-		quar += b->w[i].req->quarantined;
+		struct work *wk = &b->w[i];
+		const struct request *r = wk->req;
+
+		reply_outcomes(b, wk);
+		/* A spool record has no one to answer. */
+		if (!r->from_spool) {
+			mb.answered[0] += r->accepted;
+			mb.answered[1] += r->duplicate;
+			mb.answered[2] += r->quarantined;
+		}
+		if (work_active(wk)) {
+			mb.events += r->accepted;
+			mb.quarantined += r->quarantined;
+			mb.submissions++;
+		} else if (!wk->conflict && (wk->replay_sub || wk->leader >= 0)) {
+			mb.replays++;
+		}
 	}
-	metrics_batch(acc, dup, quar, write_ms * 1000);
+	metrics_batch(&mb);
 	atomic_store(&metrics.db_ok, 1);
 	if (log_get_level() >= LOG_LVL_DEBUG)
 		log_debug("writer %d: committed requests %s, %zu items (mode %s): "

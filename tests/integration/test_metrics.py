@@ -32,21 +32,33 @@ def test_metrics_count_what_was_answered_and_healthz_follows_the_spool(cluster):
         d = Daemon(db, http_listen=f"127.0.0.1:{port}", spool_max_bytes="64KiB")
         try:
             c = Client(d.endpoint)
-            c.events(ndjson([event(i) for i in range(10)]) + b'{"id":"x"}\n')
+            first = ndjson([event(i) for i in range(10)]) + b'{"id":"x"}\n'
+            c.events(first, rid=b"m-1")
             c.events(ndjson([event(i) for i in range(5)]))
+            # The same request again: answered again, written no more.
+            eq(c.events(first, rid=b"m-1").get("replay"), True, "a replay")
             c.send(None, None, None, frames=[b"bevis/1"])
             c.recv(10)
             status, text = get(port, "/metrics")
             eq(status, 200, "/metrics status")
-            eq(value(text, 'bevis_items_total{outcome="accepted"}'), 10, "accepted")
-            eq(value(text, 'bevis_items_total{outcome="duplicate"}'), 5, "duplicate")
-            eq(value(text, 'bevis_items_total{outcome="quarantined"}'), 1, "quarantined")
-            eq(value(text, "bevis_requests_total"), 2, "requests")
+            eq(value(text, 'bevis_items_total{outcome="accepted"}'), 20, "accepted answered")
+            eq(value(text, 'bevis_items_total{outcome="duplicate"}'), 5, "duplicate answered")
+            eq(value(text, 'bevis_items_total{outcome="quarantined"}'), 2,
+               "quarantined answered")
+            # Issue 10 item 8: what was written, counted once.
+            eq(value(text, 'bevis_rows_written_total{table="event"}'), 10, "event rows")
+            eq(value(text, 'bevis_rows_written_total{table="quarantine"}'), 1,
+               "quarantine rows")
+            eq(value(text, 'bevis_rows_written_total{table="submission"}'), 2,
+               "submission rows")
+            eq(value(text, "bevis_replays_total"), 1, "replays")
+            eq(db.count("event"), 10, "events stored")
+            eq(value(text, "bevis_requests_total"), 3, "requests")
             eq(value(text, "bevis_requests_refused_total"), 1, "refused")
             eq(value(text, "bevis_commit_seconds_count"), value(text, "bevis_batches_total"),
                "one commit per batch")
             eq(value(text, 'bevis_supplier_items_total{supplier="(plaintext)",'
-                           'outcome="accepted"}'), 10, "per supplier")
+                           'outcome="accepted"}'), 20, "per supplier, answered")
             eq(value(text, "bevis_database_up"), 1, "database up")
             eq(get(port, "/healthz"), (200, "ok\n"), "healthy")
             eq(get(port, "/nothing")[0], 404, "unknown path")
