@@ -270,8 +270,7 @@ verify_decision_sequences(struct verify *v)
 	"LEFT JOIN g ON g.incident_id = i.id), " \
 	"p AS (SELECT s.*, to_jsonb(jsonb_populate_record(NULL::incident, s.st " \
 	"- 'merged_into' - 'ref')) AS r FROM s) "
-#define SKIP_COLUMNS "('id', 'ref', 'version', 'opened_at', 'opened_by', " \
-	"'merged_into')"
+#define SKIP_COLUMNS "('id', 'ref', 'version', 'opened_by', 'merged_into')"
 #define REPLAY_QUERY FOLD_CTE \
 	"SELECT p.ref, e.key, e.value::text, (p.r -> e.key)::text, p.id " \
 	"FROM p JOIN incident i ON i.id = p.id, LATERAL jsonb_each(to_jsonb(i)) e " \

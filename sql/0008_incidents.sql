@@ -838,7 +838,9 @@ BEGIN
     PERFORM bevis_incident_record(n, n, 'open', '{}'::jsonb,
                                   bevis_incident_diff(
                                       jsonb_populate_record(NULL::incident, '{}'), n)
-                                  || jsonb_build_object('ref', n.ref),
+                                  || jsonb_build_object('ref', n.ref,
+                                                        'opened_at', n.opened_at,
+                                                        'opened_by', n.opened_by),
                                   p_rationale);
     SELECT * INTO n FROM incident WHERE id = n.id;
     PERFORM bevis_incident_links(n, 'link', coalesce(p_links, '[]'::jsonb), NULL);
@@ -934,7 +936,7 @@ BEGIN
     n.status := 'merged';
     n.merged_into := s.id;
     PERFORM bevis_incident_record(o, n, 'merge',
-                                  jsonb_build_object('status', o.status),
+                                  jsonb_build_object('status', o.status, 'merged_into', NULL),
                                   jsonb_build_object('status', 'merged', 'merged_into', s.ref),
                                   p_rationale);
     PERFORM bevis_incident_record(s, NULL, 'merged_from', '{}'::jsonb,
@@ -962,7 +964,8 @@ BEGIN
     n.merged_into := NULL;
     PERFORM bevis_incident_record(o, n, 'unmerge',
                                   jsonb_build_object('status', 'merged', 'merged_into', s.ref),
-                                  jsonb_build_object('status', 'assessing'), p_rationale);
+                                  jsonb_build_object('status', 'assessing',
+                                                     'merged_into', NULL), p_rationale);
     PERFORM bevis_incident_record(s, NULL, 'unmerged_from', '{}'::jsonb,
                                   jsonb_build_object('unmerged_from', o.ref), p_rationale);
 END

@@ -159,6 +159,17 @@ def test_a_changed_incident_status_is_named(cluster):
                           '"confirmed"'], "problems")
 
 
+def test_a_changed_opening_time_is_named(cluster):
+    """The open decision's leaf holds opened_at, so moving it is caught."""
+    db, pub = fresh(cluster)
+    a = _BASE["a"]
+    tamper(db, f"UPDATE incident SET opened_at = opened_at - interval '1 day' WHERE ref = {q(a)}")
+    now, was = db.sql("SELECT to_jsonb(opened_at), to_jsonb(opened_at + interval '1 day') "
+                      f"FROM incident WHERE ref = {q(a)}")[0]
+    eq(failing(db, pub), [f"incident {a}: its opened_at is {now}, but its decisions say {was}"],
+       "problems")
+
+
 def test_a_changed_timestamp_and_array_are_named(cluster):
     """Instants compare as instants, whatever offset the decision's JSON
     has; arrays as arrays."""
