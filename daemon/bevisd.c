@@ -307,11 +307,121 @@ drop_privileges(const struct config *c)
 	log_info("running as %s", c->user);
 }
 
+/* Loads and checks the configuration. Returns 1 when bevisd is to run, 0
+ * when it only checked (-n) and the check passed, -1 (said on stderr) when
+ * the configuration is wrong. curve receives the server's secret key when
+ * it is to run with CURVE. */
+static int
+configure(int check_only, char curve[CURVE_Z85_LEN + 1])
+{
+	const char *where;
+	char err[512];
+
+	if (config_path == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
+		config_path = DEFAULT_CONFIG;
+	where = config_path ? config_path : "bevisd";
+	config_defaults(&cfg);
+	if (config_path && config_load(config_path, &cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	/* -n checks what the file says; the key file is read at start. */
+	if (check_transport(&cfg, !check_only, curve, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", where, err);
+		return -1;
+	}
+	if (!check_only)
+		return 1;
+	const char *keys[] = { cfg.curve_secret_key, cfg.ledger_key };
+	for (int i = 0; i < 2; i++) {
+		if (keys[i][0] && keyfile_check_regular(keys[i], err,
+		    sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", where, err);
+			return -1;
+		}
+	}
+	printf("configuration OK\n");
+	return 0;
+}
+
+/* The key that signs tree heads, into signer; NULL when none is set. */
+static struct checkpoint_signer *
+load_signer(struct checkpoint_signer *signer)
+{
+	char err[512];
+
+	if (!cfg.ledger_key[0]) {
+		log_warnx("ledger_key is not set: submissions enter the ledger, "
+		    "but no tree head is signed (bevis keygen --ledger DIR)");
+		return NULL;
+	}
+	if (keyfile_read_signer(cfg.ledger_key, signer, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	log_info("signing tree heads as %s every %ld s", signer->name,
+	    cfg.checkpoint_interval);
+	return signer;
+}
+
+/* Opens the spool in dir (made before the privilege drop), or says why
+ * there is none. */
+static void
+open_spool(const char *dir)
+{
+	char err[512];
+	struct spool_stats st;
+
+	if (dir == NULL) {
+		log_warnx("no spool (spool_max_bytes = 0 or no state_dir): while "
+		    "the database is away, requests wait in memory");
+		return;
+	}
+	if ((spool = spool_open(dir, (uint64_t)cfg.spool_max_bytes, err,
+	    sizeof(err))) == NULL)
+		fatalx("spool: %s", err);
+	spool_stats(spool, &st);
+	log_info("spool %s: %llu requests (%llu bytes) to replay, room for %ld "
+	    "bytes", dir, (unsigned long long)st.records,
+	    (unsigned long long)st.bytes, cfg.spool_max_bytes);
+}
+
+/* What libzmq bound, not what the file said: plaintext only where nobody
+ * but this machine can reach it. */
+static void
+check_bound_endpoint(void)
+{
+	char bound[256];
+
+	if (cfg.curve_secret_key[0])
+		return;
+	receiver_last_endpoint(receiver, bound, sizeof(bound));
+	if (!endpoint_is_local(bound))
+		fatalx("allow_plaintext: bound %s, which is not a loopback or ipc "
+		    "endpoint; refusing to serve", bound);
+}
+
+/* A WATCHDOG=1 every WatchdogSec/2 when systemd asks for one; NULL if not. */
+static struct event *
+start_watchdog(struct event_base *base)
+{
+	uint64_t wd_usec = 0;
+	struct event *ev;
+
+	if (sd_watchdog_enabled(0, &wd_usec) <= 0 || wd_usec == 0)
+		return NULL;
+	struct timeval half = { (time_t)(wd_usec / 2000000),
+		(suseconds_t)(wd_usec / 2 % 1000000) };
+	ev = event_new(base, -1, EV_PERSIST, on_watchdog, NULL);
+	event_add(ev, &half);
+	log_info("systemd watchdog: a ping every %llu ms",
+	    (unsigned long long)(wd_usec / 2000));
+	return ev;
+}
+
 int
 main(int argc, char **argv)
 {
-	int ch, check_only = 0, foreground = 0;
-	char err[512], curve[CURVE_Z85_LEN + 1];
+	int ch, rc, check_only = 0, foreground = 0;
+	char curve[CURVE_Z85_LEN + 1];
 
 	log_init("bevisd", LOG_LVL_INFO);
 	while ((ch = getopt(argc, argv, "c:fnh")) != -1) {
@@ -324,31 +434,9 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (config_path == NULL && access(DEFAULT_CONFIG, F_OK) == 0)
-		config_path = DEFAULT_CONFIG;
-	config_defaults(&cfg);
-	if (config_path && config_load(config_path, &cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return 1;
-	}
-	/* -n checks what the file says; the key file is read at start. */
-	if (check_transport(&cfg, !check_only, curve, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s\n", config_path ? config_path : "bevisd", err);
-		return 1;
-	}
-	if (check_only) {
-		const char *keys[] = { cfg.curve_secret_key, cfg.ledger_key };
-		for (int i = 0; i < 2; i++) {
-			if (keys[i][0] && keyfile_check_regular(keys[i], err,
-			    sizeof(err)) < 0) {
-				fprintf(stderr, "%s: %s\n", config_path ?
-				    config_path : "bevisd", err);
-				return 1;
-			}
-		}
-		printf("configuration OK\n");
+	if ((rc = configure(check_only, curve)) <= 0) {
 		config_free(&cfg);
-		return 0;
+		return rc < 0 ? 1 : 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
 	if (sodium_init() < 0)
@@ -362,20 +450,10 @@ main(int argc, char **argv)
 	if (!curve[0])
 		log_warnx("serving PLAINTEXT on %s: no supplier authentication; "
 		    "each event names its supplier (allow_plaintext)", cfg.endpoint);
+	struct checkpoint_signer signer, *sp = load_signer(&signer);
 
-	struct checkpoint_signer signer, *sp = NULL;
-	if (cfg.ledger_key[0]) {
-		if (keyfile_read_signer(cfg.ledger_key, &signer, err,
-		    sizeof(err)) < 0)
-			fatalx("%s", err);
-		sp = &signer;
-		log_info("signing tree heads as %s every %ld s", signer.name,
-		    cfg.checkpoint_interval);
-	} else {
-		log_warnx("ledger_key is not set: submissions enter the ledger, "
-		    "but no tree head is signed (bevis keygen --ledger DIR)");
-	}
-
+	/* Start-up order: the ZAP handler before the socket, keys read and
+	 * the socket bound before the privilege drop (docs/ARCHITECTURE.md). */
 	void *zctx = zmq_ctx_new();
 	if (zctx == NULL)
 		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
@@ -384,33 +462,13 @@ main(int argc, char **argv)
 	sodium_memzero(curve, sizeof(curve));
 	if (receiver == NULL)
 		return 1;
-	/* What libzmq bound, not what the file said: plaintext only where
-	 * nobody but this machine can reach it. */
-	if (!cfg.curve_secret_key[0]) {
-		char bound[256];
-		receiver_last_endpoint(receiver, bound, sizeof(bound));
-		if (!endpoint_is_local(bound))
-			fatalx("allow_plaintext: bound %s, which is not a loopback "
-			    "or ipc endpoint; refusing to serve", bound);
-	}
+	check_bound_endpoint();
 	char spool_dir[4096];
 	int with_spool = cfg.spool_max_bytes > 0 && cfg.state_dir[0];
 	if (with_spool)
 		make_state_dirs(&cfg, spool_dir, sizeof(spool_dir));
 	drop_privileges(&cfg);
-	if (with_spool) {
-		if ((spool = spool_open(spool_dir, (uint64_t)cfg.spool_max_bytes,
-		    err, sizeof(err))) == NULL)
-			fatalx("spool: %s", err);
-		struct spool_stats st;
-		spool_stats(spool, &st);
-		log_info("spool %s: %llu requests (%llu bytes) to replay, room for "
-		    "%ld bytes", spool_dir, (unsigned long long)st.records,
-		    (unsigned long long)st.bytes, cfg.spool_max_bytes);
-	} else {
-		log_warnx("no spool (spool_max_bytes = 0 or no state_dir): while "
-		    "the database is away, requests wait in memory");
-	}
+	open_spool(with_spool ? spool_dir : NULL);
 
 	struct event_base *base = event_base_new();
 	if (base == NULL)
@@ -433,16 +491,7 @@ main(int argc, char **argv)
 	if (cfg.http_listen[0] &&
 	    metrics_http_start(base, cfg.http_listen, receiver, pool, spool) < 0)
 		return 1;
-	uint64_t wd_usec = 0;
-	struct event *ev_wd = NULL;
-	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
-		struct timeval half = { (time_t)(wd_usec / 2000000),
-			(suseconds_t)(wd_usec / 2 % 1000000) };
-		ev_wd = event_new(base, -1, EV_PERSIST, on_watchdog, NULL);
-		event_add(ev_wd, &half);
-		log_info("systemd watchdog: a ping every %llu ms",
-		    (unsigned long long)(wd_usec / 2000));
-	}
+	struct event *ev_wd = start_watchdog(base);
 	log_info("bevisd %s ready: %ld writers, batches of up to %ld items",
 	    BEVIS_VERSION, cfg.writers, cfg.batch_max_rows);
 	sd_notify(0, "READY=1");

@@ -517,109 +517,195 @@ send_busy(struct receiver *rc, zmq_msg_t *route, int has_delim,
 }
 
 /* Reads one whole message and validates its frames. */
-static void
-read_message(struct receiver *rc)
-{
-	zmq_msg_t parts[MAX_PARTS];
+/* A message on its way through the checks of PROTOCOL.md §2. */
+struct incoming {
 	struct zmsg zm;
-	size_t n, total;
-	char rid[PROTO_REQUEST_ID_MAX + 1] = "";
+	zmq_msg_t *route;	/* the ROUTER's routing id */
+	int has_delim;		/* a REQ-style empty delimiter follows it */
+	size_t nframes;		/* frames after the envelope */
+	zmq_msg_t *f;		/* the first of them */
+	char rid[PROTO_REQUEST_ID_MAX + 1];	/* "" until it is valid */
+	enum content_type ct;
+};
+
+#define ANSWERED (-1)
+
+/* The frames, in the order of PROTOCOL.md §2: connection cap, frame count,
+ * version, request id, command (PING is answered here), size, content
+ * type. ANSWERED when the message got its reply (an error or a pong). */
+static int
+check_frames(struct receiver *rc, struct incoming *in)
+{
+	zmq_msg_t *f = in->f, *last = &in->zm.part[in->zm.n - 1];
 	char msg[256];
 
-	if ((n = zmsg_recv(rc->sock, &zm, parts, MAX_PARTS)) == 0)
-		return;
-	total = zm.bytes;
-
-	zmq_msg_t *route = &parts[0];
-	int has_delim = n >= 2 && zmq_msg_size(&parts[1]) == 0;
-	size_t first = has_delim ? 2 : 1;
-	size_t nframes = zm.frames - first;
-	zmq_msg_t *f = &parts[first];
-
-	if (nframes >= 3 && proto_request_id_valid(zmq_msg_data(&f[2]),
-	    zmq_msg_size(&f[2]))) {
-		memcpy(rid, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]));
-		rid[zmq_msg_size(&f[2])] = '\0';
-	}
 	/* Any message is activity on its connection, and names the supplier
 	 * whose sessions it counts against. */
 	const struct supplier *csup = NULL;
 	if (rc->auth) {
-		const char *uid = zmq_msg_gets(&parts[n - 1], "User-Id");
+		const char *uid = zmq_msg_gets(last, "User-Id");
 		csup = uid ? auth_find(rc->auth, uid) : NULL;
 	}
-	if (conn_request(rc, &parts[n - 1], csup) < 0) {
+	if (conn_request(rc, last, csup) < 0) {
 		snprintf(msg, sizeof(msg), "%s has %ld connections open; send on "
 		    "one of them, or close some (max_connections_per_supplier)",
 		    csup ? csup->name : "this sender",
 		    rc->cfg->max_connections_per_supplier);
-		send_error(rc, route, has_delim, rid, "too_many_connections", msg);
-		goto done;
+		send_error(rc, in->route, in->has_delim, in->rid,
+		    "too_many_connections", msg);
+		return ANSWERED;
 	}
-	if (nframes != PROTO_FRAMES) {
+	if (in->nframes != PROTO_FRAMES) {
 		snprintf(msg, sizeof(msg), "expected %d frames after the envelope "
 		    "(version, command, request id, content type, body), got %zu",
-		    PROTO_FRAMES, nframes);
-		send_error(rc, route, has_delim, rid, "bad_frames", msg);
+		    PROTO_FRAMES, in->nframes);
+		send_error(rc, in->route, in->has_delim, in->rid, "bad_frames", msg);
 		/* libzmq queued every frame (64 bytes each, whatever its size)
 		 * before the message could be read, in its I/O thread's malloc
 		 * arena; give those pages back rather than keep them. */
-		if (zm.frames > TRIM_FRAMES)
+		if (in->zm.frames > TRIM_FRAMES)
 			malloc_trim(0);
-		goto done;
+		return ANSWERED;
 	}
 	if (!frame_is(&f[0], PROTO_VERSION)) {
-		send_error(rc, route, has_delim, rid, "unsupported_version",
+		send_error(rc, in->route, in->has_delim, in->rid,
+		    "unsupported_version",
 		    "this server speaks protocol version " PROTO_VERSION);
-		goto done;
+		return ANSWERED;
 	}
-	if (!rid[0]) {
-		send_error(rc, route, has_delim, rid, "bad_request_id",
+	if (!in->rid[0]) {
+		send_error(rc, in->route, in->has_delim, in->rid, "bad_request_id",
 		    "the request id must be 1 to 128 bytes of visible ASCII");
-		goto done;
+		return ANSWERED;
 	}
 	if (frame_is(&f[1], PROTO_CMD_PING)) {
-		handle_ping(rc, route, has_delim, rid);
-		goto done;
+		handle_ping(rc, in->route, in->has_delim, in->rid);
+		return ANSWERED;
 	}
 	if (frame_is(&f[1], PROTO_CMD_REPORT)) {
-		send_error(rc, route, has_delim, rid, "unsupported_command",
-		    "REPORT is reserved and not yet served");
-		goto done;
+		send_error(rc, in->route, in->has_delim, in->rid,
+		    "unsupported_command", "REPORT is reserved and not yet served");
+		return ANSWERED;
 	}
 	if (!frame_is(&f[1], PROTO_CMD_EVENTS)) {
-		send_error(rc, route, has_delim, rid, "unknown_command",
+		send_error(rc, in->route, in->has_delim, in->rid, "unknown_command",
 		    "the command must be EVENTS or PING");
-		goto done;
+		return ANSWERED;
 	}
-	if (total > (size_t)rc->cfg->max_message_size) {
+	if (in->zm.bytes > (size_t)rc->cfg->max_message_size) {
 		snprintf(msg, sizeof(msg), "the message has %zu bytes; the limit "
-		    "is %ld", total, rc->cfg->max_message_size);
-		send_error(rc, route, has_delim, rid, "too_large", msg);
-		goto done;
+		    "is %ld", in->zm.bytes, rc->cfg->max_message_size);
+		send_error(rc, in->route, in->has_delim, in->rid, "too_large", msg);
+		return ANSWERED;
 	}
-	enum content_type ct = proto_content_type(zmq_msg_data(&f[3]),
-	    zmq_msg_size(&f[3]));
-	if (parser_for(ct) == NULL) {
+	in->ct = proto_content_type(zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
+	if (parser_for(in->ct) == NULL) {
 		char why[600];
 		snprintf(why, sizeof(why), "the content type must be %s",
 		    parser_content_types());
-		send_error(rc, route, has_delim, rid, "unsupported_content_type",
-		    why);
-		goto done;
+		send_error(rc, in->route, in->has_delim, in->rid,
+		    "unsupported_content_type", why);
+		return ANSWERED;
 	}
-	if (zmq_msg_size(route) > sizeof(((struct request *)0)->route)) {
-		send_error(rc, route, has_delim, rid, "bad_frames",
+	if (zmq_msg_size(in->route) > sizeof(((struct request *)0)->route)) {
+		send_error(rc, in->route, in->has_delim, in->rid, "bad_frames",
 		    "routing id too long");
-		goto done;
+		return ANSWERED;
 	}
+	return 0;
+}
+
+/* The sender's and bevisd's in-flight budgets: busy past either. Over the
+ * memory budget bevisd answers at once rather than stop reading: a peer
+ * that reconnects leaves its unread messages in libzmq until they are
+ * read, so a socket left unread would grow with each Lazy Pirate retry.
+ * One request always gets through. */
+static int
+check_budget(struct receiver *rc, struct incoming *in,
+    const struct supplier *sup, const struct inflight *fl)
+{
+	size_t body = zmq_msg_size(&in->f[4]);
+	char msg[256];
+
+	if (fl->bytes > 0 && fl->bytes + body >
+	    (size_t)rc->cfg->supplier_inflight_bytes) {
+		snprintf(msg, sizeof(msg), "%s has %ld bytes in flight; resend "
+		    "this request with the same request id later", sup ?
+		    sup->name : "this sender", rc->cfg->supplier_inflight_bytes);
+		send_busy(rc, in->route, in->has_delim, in->rid, 500, msg);
+		return ANSWERED;
+	}
+	if (rc->inflight_bytes > 0 && rc->inflight_bytes + body >
+	    (size_t)rc->cfg->max_inflight_bytes) {
+		snprintf(msg, sizeof(msg), "bevisd holds %ld bytes of requests "
+		    "not yet written; resend this request with the same request "
+		    "id later", rc->cfg->max_inflight_bytes);
+		send_busy(rc, in->route, in->has_delim, in->rid, 1000, msg);
+		return ANSWERED;
+	}
+	return 0;
+}
+
+/* Hands the request to the writers; its body is moved, not copied. */
+static void
+queue_request(struct receiver *rc, struct incoming *in,
+    const struct supplier *sup, struct inflight *fl)
+{
+	struct request *r = xcalloc(1, sizeof(*r));
+
+	rc->requests++;
+	fl->requests++;
+	if (sup) {
+		r->supplier_id = sup->id;
+		snprintf(r->supplier_name, sizeof(r->supplier_name), "%s", sup->name);
+		snprintf(r->key_fp, sizeof(r->key_fp), "%s", sup->fingerprint);
+	}
+	memcpy(r->route, zmq_msg_data(in->route), zmq_msg_size(in->route));
+	r->route_len = zmq_msg_size(in->route);
+	r->has_delim = in->has_delim;
+	memcpy(r->request_id, in->rid, sizeof(in->rid));
+	r->ct = in->ct;
+	r->received_us = clock_real_us();
+	zmq_msg_init(&r->body);
+	zmq_msg_move(&r->body, &in->f[4]);
+	rc->inflight++;
+	rc->inflight_bytes += zmq_msg_size(&r->body);
+	fl->bytes += zmq_msg_size(&r->body);
+	log_debug("request %s: %zu bytes of %s queued", r->request_id,
+	    zmq_msg_size(&r->body), proto_content_type_name(r->ct));
+	writer_pool_submit(rc->pool, r);
+}
+
+static void
+read_message(struct receiver *rc)
+{
+	zmq_msg_t parts[MAX_PARTS];
+	struct incoming in;
+	size_t n;
+
+	memset(&in, 0, sizeof(in));
+	if ((n = zmsg_recv(rc->sock, &in.zm, parts, MAX_PARTS)) == 0)
+		return;
+	in.route = &parts[0];
+	in.has_delim = n >= 2 && zmq_msg_size(&parts[1]) == 0;
+	size_t first = in.has_delim ? 2 : 1;
+	in.nframes = in.zm.frames - first;
+	in.f = &parts[first];
+	if (in.nframes >= 3 && proto_request_id_valid(zmq_msg_data(&in.f[2]),
+	    zmq_msg_size(&in.f[2]))) {
+		memcpy(in.rid, zmq_msg_data(&in.f[2]), zmq_msg_size(&in.f[2]));
+		in.rid[zmq_msg_size(&in.f[2])] = '\0';
+	}
+	if (check_frames(rc, &in) == ANSWERED)
+		goto done;
 
 	/* Who sent it: the supplier whose key the ZAP handler admitted. */
 	const struct supplier *sup = NULL;
 	if (rc->auth) {
-		const char *uid = zmq_msg_gets(&f[0], "User-Id");
+		const char *uid = zmq_msg_gets(&in.f[0], "User-Id");
 		if (uid == NULL || (sup = auth_find(rc->auth, uid)) == NULL) {
-			send_error(rc, route, has_delim, rid, "supplier_revoked",
+			send_error(rc, in.route, in.has_delim, in.rid,
+			    "supplier_revoked",
 			    "this key no longer belongs to an active supplier");
 			goto done;
 		}
@@ -627,51 +713,11 @@ read_message(struct receiver *rc)
 	struct inflight *fl = inflight_of(rc, sup ? sup->id : 0);
 	if (sup && !fl->name[0])
 		snprintf(fl->name, sizeof(fl->name), "%s", sup->name);
-	if (fl->bytes > 0 && fl->bytes + zmq_msg_size(&f[4]) >
-	    (size_t)rc->cfg->supplier_inflight_bytes) {
-		snprintf(msg, sizeof(msg), "%s has %ld bytes in flight; resend "
-		    "this request with the same request id later", sup ?
-		    sup->name : "this sender", rc->cfg->supplier_inflight_bytes);
-		send_busy(rc, route, has_delim, rid, 500, msg);
+	if (check_budget(rc, &in, sup, fl) == ANSWERED)
 		goto done;
-	}
-	/* Over the memory budget: answer at once rather than stop reading.
-	 * A peer that reconnects leaves its unread messages in libzmq until
-	 * they are read, so a socket left unread would grow with each Lazy
-	 * Pirate retry. One request always gets through. */
-	if (rc->inflight_bytes > 0 && rc->inflight_bytes + zmq_msg_size(&f[4]) >
-	    (size_t)rc->cfg->max_inflight_bytes) {
-		snprintf(msg, sizeof(msg), "bevisd holds %ld bytes of requests "
-		    "not yet written; resend this request with the same request "
-		    "id later", rc->cfg->max_inflight_bytes);
-		send_busy(rc, route, has_delim, rid, 1000, msg);
-		goto done;
-	}
-	rc->requests++;
-	fl->requests++;
-
-	struct request *r = xcalloc(1, sizeof(*r));
-	if (sup) {
-		r->supplier_id = sup->id;
-		snprintf(r->supplier_name, sizeof(r->supplier_name), "%s", sup->name);
-		snprintf(r->key_fp, sizeof(r->key_fp), "%s", sup->fingerprint);
-	}
-	memcpy(r->route, zmq_msg_data(route), zmq_msg_size(route));
-	r->route_len = zmq_msg_size(route);
-	r->has_delim = has_delim;
-	memcpy(r->request_id, rid, sizeof(rid));
-	r->ct = ct;
-	r->received_us = clock_real_us();
-	zmq_msg_init(&r->body);
-	zmq_msg_move(&r->body, &f[4]);
-	rc->inflight++;
-	rc->inflight_bytes += zmq_msg_size(&r->body);
-	fl->bytes += zmq_msg_size(&r->body);
-	log_debug("request %s: %zu bytes of %s queued", rid,
-	    zmq_msg_size(&r->body), proto_content_type_name(ct));
-	writer_pool_submit(rc->pool, r);
+	queue_request(rc, &in, sup, fl);
 done:
-	zmsg_close(&zm);
+	zmsg_close(&in.zm);
 }
 
 static void
