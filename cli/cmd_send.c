@@ -933,6 +933,71 @@ seconds_opt(const char *cmd, const char *opt, const char *arg, long long *ms)
 	return -1;
 }
 
+/* The content type by the file's name, else by its first byte that is not
+ * blank. */
+static enum content_type
+guess_type(struct sender *s)
+{
+	size_t l = strlen(s->name), p = 0;
+
+	for (;;) {
+		while (p < s->rd.len && strchr(" \t\r\n", s->rd.buf[p]))
+			p++;
+		if (p < s->rd.len || reader_fill(s, &s->rd) < 0)
+			break;
+	}
+	if ((l > 5 && strcmp(s->name + l - 5, ".json") == 0) ||
+	    (p < s->rd.len && s->rd.buf[p] == '['))
+		return CT_JSON;
+	return CT_NDJSON;
+}
+
+/* A JSON input is read whole, to a bound, and split as bevisd splits it. */
+static int
+read_json_whole(struct sender *s)
+{
+	while (!s->rd.eof && !s->rd.failed && s->rd.len <= JSON_INPUT_MAX)
+		(void)reader_fill(s, &s->rd);
+	if (s->rd.failed)
+		return -1;
+	if (s->rd.len > JSON_INPUT_MAX) {
+		fprintf(stderr, "bevis send: %s: a JSON input larger than %u MiB "
+		    "is not read whole; send it as NDJSON (one event per line), "
+		    "which is streamed\n", s->name, JSON_INPUT_MAX >> 20);
+		return -1;
+	}
+	s->data = s->rd.buf;
+	s->len = s->rd.len;
+	split_body(&s->sp, s->ct, s->data, s->len);
+	s->json_whole = s->sp.error != NULL;
+	return 0;
+}
+
+/* The last lines: what became of the items. */
+static void
+print_summary(const struct sender *s, int incomplete)
+{
+	char spooled[48] = "";
+
+	if (s->spooled)
+		snprintf(spooled, sizeof(spooled), ", %zu spooled", s->spooled);
+	printf("%s: %zu items in %zu requests: %zu accepted, %zu duplicate, "
+	    "%zu quarantined%s%s\n", s->name, s->items, s->nchunks, s->accepted,
+	    s->duplicate, s->quarantined, spooled, incomplete ?
+	    " - NOT ALL DELIVERED" : "");
+	if (s->spooled)
+		printf("%s: %zu items spooled: bevisd holds them on disk while its "
+		    "database is away and writes them when it is back\n", s->name,
+		    s->spooled);
+	if (s->too_large)
+		printf("%s: %zu items too large to send\n", s->name, s->too_large);
+	if (s->failed_items)
+		printf("%s: %zu items in %zu requests were not stored\n", s->name,
+		    s->failed_items - s->too_large, s->failed_requests);
+	if (s->rd.failed)
+		printf("%s: the input was not read to its end\n", s->name);
+}
+
 int
 cmd_send(struct cli *cli, int argc, char **argv)
 {
@@ -1003,47 +1068,13 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "bevis send: %s: %s\n", s.name, strerror(errno));
 		return 2;
 	}
-	if (type == NULL) {
-		/* By the name, else by the first byte that is not blank. */
-		size_t l = strlen(s.name), p = 0;
-		for (;;) {
-			while (p < s.rd.len && strchr(" \t\r\n", s.rd.buf[p]))
-				p++;
-			if (p < s.rd.len || reader_fill(&s, &s.rd) < 0)
-				break;
-		}
-		if ((l > 5 && strcmp(s.name + l - 5, ".json") == 0) ||
-		    (p < s.rd.len && s.rd.buf[p] == '['))
-			type = "json";
-		else
-			type = "ndjson";
-	}
-	s.ct = strcmp(type, "json") == 0 ? CT_JSON : CT_NDJSON;
+	s.ct = type ? (strcmp(type, "json") == 0 ? CT_JSON : CT_NDJSON) :
+	    guess_type(&s);
 	cli_load_config(cli);
 	/* Leave room for the frames around the body. */
 	s.max_item = (size_t)cli->cfg.max_message_size - 4096;
-	if (s.ct == CT_JSON) {
-		/* Read whole, to a bound; split as bevisd splits it. */
-		while (!s.rd.eof && !s.rd.failed && s.rd.len <= JSON_INPUT_MAX)
-			(void)reader_fill(&s, &s.rd);
-		if (s.rd.failed) {
-			rc = 2;
-			goto out_input;
-		}
-		if (s.rd.len > JSON_INPUT_MAX) {
-			fprintf(stderr, "bevis send: %s: a JSON input larger than "
-			    "%u MiB is not read whole; send it as NDJSON (one event "
-			    "per line), which is streamed\n", s.name,
-			    JSON_INPUT_MAX >> 20);
-			rc = 2;
-			goto out_input;
-		}
-		s.data = s.rd.buf;
-		s.len = s.rd.len;
-		split_body(&s.sp, s.ct, s.data, s.len);
-		s.json_whole = s.sp.error != NULL;
-	}
-	if (load_keys(&s, cli, server_key, key) < 0) {
+	if ((s.ct == CT_JSON && read_json_whole(&s) < 0) ||
+	    load_keys(&s, cli, server_key, key) < 0) {
 		rc = 2;
 		goto out_input;
 	}
@@ -1056,25 +1087,8 @@ cmd_send(struct cli *cli, int argc, char **argv)
 	zmq_ctx_term(s.zctx);
 	sodium_memzero(s.secret_key, sizeof(s.secret_key));
 	s.failed_items += s.too_large;
-	char spooled[48] = "";
-	if (s.spooled)
-		snprintf(spooled, sizeof(spooled), ", %zu spooled", s.spooled);
 	int incomplete = s.failed_items || rc < 0 || s.rd.failed;
-	printf("%s: %zu items in %zu requests: %zu accepted, %zu duplicate, "
-	    "%zu quarantined%s%s\n", s.name, s.items, s.nchunks, s.accepted,
-	    s.duplicate, s.quarantined, spooled, incomplete ?
-	    " - NOT ALL DELIVERED" : "");
-	if (s.spooled)
-		printf("%s: %zu items spooled: bevisd holds them on disk while its "
-		    "database is away and writes them when it is back\n", s.name,
-		    s.spooled);
-	if (s.too_large)
-		printf("%s: %zu items too large to send\n", s.name, s.too_large);
-	if (s.failed_items)
-		printf("%s: %zu items in %zu requests were not stored\n", s.name,
-		    s.failed_items - s.too_large, s.failed_requests);
-	if (s.rd.failed)
-		printf("%s: the input was not read to its end\n", s.name);
+	print_summary(&s, incomplete);
 	free(s.live);
 	free(s.endpoint);
 	rc = incomplete ? 2 : s.quarantined ? 1 : 0;
