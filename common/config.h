@@ -37,6 +37,9 @@ struct config {
 	/* [client]: what bevis send uses */
 	char *client_server_key;	/* the server's public key file */
 	char *client_key;		/* this client's secret key file */
+	/* [client]: the incident commands (bevis incidents, show, deadlines) */
+	char *timezone;			/* session TimeZone: how times print and read */
+	long triage_within;		/* days a potential incident may stay new */
 };
 
 enum config_type { CT_STRING, CT_INT, CT_SIZE, CT_LOGLEVEL, CT_BOOL };

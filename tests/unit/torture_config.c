@@ -115,7 +115,7 @@ test_option_table(void **state)
 		if (o->type == CT_INT || o->type == CT_SIZE)
 			assert_true(o->min <= o->max);
 	}
-	assert_int_equal(n, 26);
+	assert_int_equal(n, 28);
 }
 
 static void
