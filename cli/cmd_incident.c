@@ -36,14 +36,27 @@ cli_connect_zoned(struct cli *cli, const char *who)
 void
 cli_incident_error(const char *who, PGconn *conn, const PGresult *res)
 {
+	const char *msg = res ? PQresultErrorField(res,
+	    PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) :
 	    NULL;
+	const char *detail, *hint;
 
-	cli_pg_error(who, conn, res);
-	/* 42501: a function not granted, or a protected incident. */
-	if (state && strcmp(state, "42501") == 0 && res &&
-	    strstr(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
-	    "permission denied"))
+	if (msg == NULL) {
+		cli_pg_error(who, conn, res);
+		return;
+	}
+	/* The functions' messages start "bevis: "; ours already does. */
+	if (strncmp(msg, "bevis: ", 7) == 0)
+		msg += 7;
+	fprintf(stderr, "bevis %s: %s\n", who, msg);
+	if ((detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)))
+		fprintf(stderr, "  %s\n", detail);
+	if ((hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT)))
+		fprintf(stderr, "  hint: %s\n", hint);
+	/* 42501 without our own message: a function not granted. */
+	if (state && strcmp(state, "42501") == 0 &&
+	    strncmp(msg, "permission denied", 17) == 0)
 		fprintf(stderr, "  %s needs a login in role bevis_isam "
 		    "(bevis_auditor may only read)\n", who);
 }
