@@ -189,6 +189,10 @@ install: all
 	install -m 0640 conf/bevisd.conf $(DESTDIR)/etc/bevis/bevisd.conf.example
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/bevisd.service > \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevisd.service
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/bevis-deadlines.service > \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevis-deadlines.service
+	install -m 0644 systemd/bevis-deadlines.timer \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevis-deadlines.timer
 
 clean:
 	rm -rf build build-san
