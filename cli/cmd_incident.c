@@ -463,11 +463,11 @@ cmd_triage(struct cli *cli, int argc, char **argv)
 			char *copy = xstrdup(optarg), *save = NULL;
 			for (char *t = strtok_r(copy, ",", &save); t;
 			    t = strtok_r(NULL, ",", &save)) {
-				if (strcmp(t, "disclosure") == 0 || strcmp(t, "c") == 0)
+				if (strcmp(t, "disclosure") == 0)
 					d = 1;
-				else if (strcmp(t, "loss") == 0 || strcmp(t, "a") == 0)
+				else if (strcmp(t, "loss") == 0)
 					l = 1;
-				else if (strcmp(t, "change") == 0 || strcmp(t, "i") == 0)
+				else if (strcmp(t, "change") == 0)
 					c = 1;
 				else if (strcmp(t, "none") != 0) {
 					fprintf(stderr, "bevis triage: --cia: '%s' is "
