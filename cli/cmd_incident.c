@@ -302,7 +302,7 @@ cmd_incidents(struct cli *cli, int argc, char **argv)
 		{ "OPENED", 0, OUT_TEXT, 0 }, { "SUPPLIER", 16, OUT_TEXT, 0 },
 		{ "CATEGORY", 0, OUT_TEXT, 0 }, { "PERSONAL", 0, OUT_TEXT, 0 },
 		{ "IMY", 0, OUT_TEXT, 0 }, { "DEADLINE", 0, OUT_TEXT, 0 },
-		{ "TITLE", 50, OUT_TEXT, 0 } };
+		{ "TITLE", 80, OUT_TEXT, 0 } };
 	const char *params[7] = { NULL };
 	char *status = NULL, within[32];
 	enum out_format format = OUT_TABLE;
@@ -353,23 +353,21 @@ cmd_incidents(struct cli *cli, int argc, char **argv)
 			out_row(&o, cells);
 			continue;
 		}
-		char deadline[64], title[64];
+		char deadline[64];
+		struct buf title = BUF_INIT;
 		snprintf(deadline, sizeof(deadline), "%s%s", cells[7] ?
 		    cells[7] : "-", late ? " OVERDUE" : "");
 		cells[7] = deadline;
-		if (cells[9]) {
-			snprintf(title, sizeof(title), "(merged into %s)",
-			    cells[9]);
-			cells[8] = title;
-		} else if (cells[11] == NULL) {
-			cells[8] = "(restricted to bevis_protected)";
-		} else {
-			cells[8] = cells[11];
-		}
+		if (cells[9])
+			buf_printf(&title, "(merged into %s) ", cells[9]);
+		buf_puts(&title, cells[11] ? cells[11] :
+		    "(restricted to bevis_protected)");
+		cells[8] = buf_cstr(&title);
 		for (int c = 3; c < 7; c++)
 			if (cells[c] == NULL)
 				cells[c] = "-";
 		out_row(&o, cells);
+		buf_free(&title);
 	}
 	out_finish(&o);
 	if (format == OUT_TABLE)

@@ -209,6 +209,9 @@ def test_cli_whole_flow_as_isam(cluster):
        ("merged_from", {"merged_from": b}), "merged_from decision")
     check(f"[via {b}, merged into this one]" in ok(db, isam, "show", a), "via shown")
     check(ok(db, isam, "show", b).startswith(f"{b}  merged into {a}\n"), "merged shown")
+    row = [l for l in ok(db, isam, "incidents").splitlines() if l.startswith(b)][0]
+    check(row.split()[1] == "merged" and
+          row.endswith(f"(merged into {a}) Same wave, other school"), row)
 
     # Unmerge.
     eq(ok(db, isam, "unmerge", b, "--rationale", "a different campaign"),
@@ -317,6 +320,14 @@ def test_cli_incidents_filters_and_the_72_hour_clock(cluster):
     eq(rc, 1, "--json exit code")
     eq([(j["ref"], j["kind"], j["overdue"]) for j in map(json.loads, out.splitlines())],
        [(w, "imy", True), (x, "imy", True), (x, "triage", False)], "deadlines --json")
+
+    # Text typed in (or pasted from a supplier's mail) is escaped for a terminal.
+    e = f"INC-{y}-0004"
+    ok(db, isam, "incident", "new", "--title", "Bell\x07 and \x1b[31mred")
+    check("Bell\\x07 and \\x1b[31mred" in ok(db, isam, "incidents"), "escaped in the table")
+    check("title:               Bell\\x07 and \\x1b[31mred\n" in ok(db, isam, "show", e),
+          "escaped in show")
+    eq(shown(db, isam, e)["title"], "Bell\x07 and \x1b[31mred", "exact in --json")
 
 
 def test_cli_deadlines_exit_codes(cluster):
