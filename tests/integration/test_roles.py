@@ -190,7 +190,7 @@ def test_roles_and_least_privilege(cluster):
     rows = db.sql("SELECT rolname, rolcanlogin, rolsuper FROM pg_roles "
                   "WHERE rolname LIKE 'bevis\\_%' ORDER BY 1")
     eq(rows, [["bevis_auditor", "f", "f"], ["bevis_ingest", "f", "f"],
-              ["bevis_isam", "f", "f"]], "roles")
+              ["bevis_isam", "f", "f"], ["bevis_protected", "f", "f"]], "roles")
 
     privs = ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES",
              "TRIGGER"]
@@ -255,7 +255,10 @@ def test_roles_and_least_privilege(cluster):
     for t in EVIDENCE:
         rows = db.sql(f"SELECT tgname, tgenabled FROM pg_trigger "
                       f"WHERE tgrelid = '{t}'::regclass AND NOT tgisinternal ORDER BY 1")
-        eq(rows, [[f"{t}_append_only", "A"], [f"{t}_no_truncate", "A"]], f"{t} triggers")
+        # ledger_leaf also tells a listening bevisd of each append (0008).
+        notify = [["ledger_leaf_notify", "A"]] if t == "ledger_leaf" else []
+        eq(rows, [[f"{t}_append_only", "A"], [f"{t}_no_truncate", "A"]] + notify,
+           f"{t} triggers")
 
 
 def test_ingest_role_runs_bevisd_and_cannot_change_evidence(cluster):
