@@ -189,26 +189,34 @@ main(int argc, char **argv)
 			i += 2;
 		} else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
+			config_free(&cli.cfg);
 			return usage(stdout);
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("bevis %s\n", BEVIS_VERSION);
+			config_free(&cli.cfg);
 			return 0;
 		} else {
+			config_free(&cli.cfg);
 			return usage(stderr);
 		}
 	}
-	if (i >= argc)
+	if (i >= argc) {
+		config_free(&cli.cfg);
 		return usage(stderr);
+	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
 		if (strcmp(argv[i], commands[k].name) == 0) {
 			/* Every command answers --help the same way, here. */
-			if (asks_help(argc - i, argv + i))
+			if (asks_help(argc - i, argv + i)) {
+				config_free(&cli.cfg);
 				return cli_usage(commands[k].name, stdout);
+			}
 			int rc = commands[k].fn(&cli, argc - i, argv + i);
 			config_free(&cli.cfg);
 			return rc;
 		}
 	}
 	fprintf(stderr, "bevis: unknown command '%s'\n", argv[i]);
+	config_free(&cli.cfg);
 	return usage(stderr);
 }
