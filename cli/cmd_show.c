@@ -28,12 +28,15 @@ enum { I_REF, I_STATUS, I_MERGED, I_TITLE, I_DESC, I_SUPPLIER, I_OCCURRED,
 	I_PERSONAL, I_IMY, I_IMY_AT, I_IMY_REF, I_SUBJECTS, I_SUBJECTS_AT,
 	I_PROTECTED, I_OPENED, I_OPENED_BY, I_VERSION, I_ID };
 
-/* $1 the incident id: what row-level security may hide. */
-static const char full_sql[] =
-    "SELECT array_to_string(subject_categories, ',') AS subject_categories, "
-    "       array_to_string(data_categories, ',') AS data_categories, "
-    "       subjects_count, records_count, imy_late_reason "
-    "  FROM incident WHERE id = $1::bigint";
+/* $1 the incident id: what row-level security may hide. The categories
+ * as "a,b" for people, as a JSON array for --json. */
+#define LIST_TEXT(x) "array_to_string(" x ", ',')"
+#define LIST_JSON(x) "to_jsonb(" x ")"
+#define FULL_SQL(L) \
+    "SELECT " L("subject_categories") " AS subject_categories, " \
+    "       " L("data_categories") " AS data_categories, " \
+    "       subjects_count, records_count, imy_late_reason " \
+    "  FROM incident WHERE id = $1::bigint"
 
 /* The links in force, this incident's and those of the incidents merged
  * into it (via names the merged one). */
@@ -279,7 +282,8 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	const char *id[1] = { PQgetvalue(inc, 0, I_ID) };
 	snprintf(within, sizeof(within), "%ld days", cli->cfg.triage_within);
 	const char *p2[2] = { PQgetvalue(inc, 0, I_REF), within };
-	if ((full = cli_exec_params("show", conn, full_sql, 1, id,
+	if ((full = cli_exec_params("show", conn, json ? FULL_SQL(LIST_JSON) :
+	    FULL_SQL(LIST_TEXT), 1, id,
 	    PGRES_TUPLES_OK)) == NULL ||
 	    (links = cli_exec_params("show", conn, json ?
 	    LINKS_SQL(CLI_JSON_TIME) : LINKS_SQL(CLI_LOCAL_TIME), 1, id,

@@ -168,7 +168,7 @@ def test_cli_whole_flow_as_isam(cluster):
         s["personal_data"]), ("assessing", "attack", "external_attack", True, False, "yes"),
        "show after triage")
     eq((s["details"]["subject_categories"], s["details"]["subjects_count"],
-        s["details"]["records_count"]), ("pupils,staff", 120, 400), "details")
+        s["details"]["records_count"]), (["pupils", "staff"], 120, 400), "details")
     d4 = s["decisions"][3]
     eq((d4["seq"], d4["kind"], d4["before"]["status"], d4["after"]["status"]),
        (4, "triage", "new", "assessing"), "decision 4")
