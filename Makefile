@@ -57,7 +57,8 @@ DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
              cli/cmd_verify.c cli/verify_incidents.c cli/cmd_supplier.c cli/cmd_export.c cli/bundle.c \
-             cli/copystream.c cli/ledgerdb.c cli/output.c cli/files.c
+             cli/copystream.c cli/ledgerdb.c cli/output.c cli/files.c \
+             cli/cmd_incident.c cli/cmd_show.c cli/cmd_deadlines.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
@@ -189,6 +190,10 @@ install: all
 	install -m 0640 conf/bevisd.conf $(DESTDIR)/etc/bevis/bevisd.conf.example
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/bevisd.service > \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevisd.service
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/bevis-deadlines.service > \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevis-deadlines.service
+	install -m 0644 systemd/bevis-deadlines.timer \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevis-deadlines.timer
 
 clean:
 	rm -rf build build-san

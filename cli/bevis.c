@@ -57,6 +57,63 @@ static const struct {
 	    "       bevis supplier revoke NAME\n"
 	    "add and revoke need a login in role bevis_isam; the key pair comes from\n"
 	    "bevis keygen --curve (the supplier keeps NAME.key, you register NAME.pub).\n" },
+	{ "incident", cmd_incident, "incident new --title T [options]\n"
+	    "                          open an incident; prints its reference",
+	    "incident new --title T [--description D] [--supplier S]\n"
+	    "                    [--event SUPPLIER:ID]... [--submission ID]...\n"
+	    "                    [--occurred-at T] [--detected-at T] [--aware-at T]\n"
+	    "Opens an incident (status new), linked to the events and submissions given,\n"
+	    "and prints its reference (INC-YYYY-NNNN) alone on stdout. T is a date or a\n"
+	    "time; without an offset it is read in the config's timezone. Needs a login\n"
+	    "in role bevis_isam (docs/INCIDENTS.md).\n" },
+	{ "incidents", cmd_incidents, "incidents [filters]     list incidents",
+	    "incidents [--status S] [--supplier S] [--since T] [--until T]\n"
+	    "                    [--personal-data] [--overdue] [--json|--csv]\n"
+	    "--since and --until bound the time opened, [since, until); --personal-data\n"
+	    "lists those with personal data, --overdue those past their IMY or triage\n"
+	    "deadline. A protected incident's title shows only to bevis_protected.\n" },
+	{ "show", cmd_show, "show INC [--json]       an incident: links, decisions, deadlines",
+	    "show INC [--json]\n"
+	    "The incident; its links in force (and those of incidents merged into it);\n"
+	    "its decisions as a timeline (when, who, kind, before -> after, why); its open\n"
+	    "deadlines with the time left. Times in the config's timezone.\n" },
+	{ "triage", cmd_triage, "triage INC [changes] [--rationale TEXT]\n"
+	    "                          decide on an incident (one audited decision)",
+	    "triage INC [--status S] [--category C] [--cause C] [--cia LIST]\n"
+	    "                    [--personal-data yes|no|unknown] [--subject-categories LIST]\n"
+	    "                    [--data-categories LIST] [--subjects N] [--records N]\n"
+	    "                    [--occurred-at T] [--detected-at T] [--aware-at T]\n"
+	    "                    [--imy required|not-required] [--imy-notified-at T --imy-ref REF]\n"
+	    "                    [--subjects-informed T|not-required|pending]\n"
+	    "                    [--protected-identity yes|no] [--title T] [--description D]\n"
+	    "                    [--supplier S] [--rationale TEXT]\n"
+	    "One decision on INC through bevis_incident_decide(). --cia lists any of\n"
+	    "disclosure, loss, change (or none); LIST is comma-separated. The database\n"
+	    "says when a rationale is required (dismissing, not-required on either track,\n"
+	    "reopening, a late IMY notification, changing aware-at). Needs bevis_isam.\n" },
+	{ "link", cmd_link, "link INC (--event SUPPLIER:ID | --submission ID | --incident INC)...\n"
+	    "                          link evidence or a related incident",
+	    "link INC (--event SUPPLIER:ID | --submission ID | --incident INC)...\n"
+	    "                    [--rationale TEXT]\n"
+	    "Each target is linked as a decision of its own. Needs bevis_isam.\n" },
+	{ "unlink", cmd_unlink, "unlink INC (--event ... | --submission ... | --incident ...)... --rationale TEXT",
+	    "unlink INC (--event SUPPLIER:ID | --submission ID | --incident INC)...\n"
+	    "                    --rationale TEXT\n"
+	    "Ends links (the link stays on record; the unlink is a decision).\n" },
+	{ "merge", cmd_merge, "merge INC --into INC --rationale TEXT\n"
+	    "                          merge a duplicate into the incident that survives",
+	    "merge INC --into SURVIVOR --rationale TEXT\n"
+	    "INC becomes merged and points to SURVIVOR, which shows both sets of links.\n" },
+	{ "unmerge", cmd_unmerge, "unmerge INC --rationale TEXT   undo a merge (INC goes back to assessing)",
+	    "unmerge INC --rationale TEXT\n"
+	    "Undoes a merge: INC goes back to assessing; both incidents record it.\n" },
+	{ "deadlines", cmd_deadlines, "deadlines [--within DURATION] [--json]\n"
+	    "                          open IMY and triage deadlines; exit 1 if one is overdue",
+	    "deadlines [--within DURATION] [--json]\n"
+	    "The open deadlines: IMY (Art. 33, 72 hours from aware-at) and triage\n"
+	    "(triage_within days after opening), each with the time left or how long it is\n"
+	    "overdue. --within (90m, 24h, 3d, 2w) lists only those due within it; overdue ones\n"
+	    "are always listed. Exit 0: nothing overdue; 1: something overdue; 2: an error.\n" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint              print the newest signed tree head",
 	    "checkpoint\n"
 	    "Prints the newest signed tree head (a signed note).\n" },
@@ -138,26 +195,34 @@ main(int argc, char **argv)
 			i += 2;
 		} else if (strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "--help") == 0) {
+			config_free(&cli.cfg);
 			return usage(stdout);
 		} else if (strcmp(argv[i], "--version") == 0) {
 			printf("bevis %s\n", BEVIS_VERSION);
+			config_free(&cli.cfg);
 			return 0;
 		} else {
+			config_free(&cli.cfg);
 			return usage(stderr);
 		}
 	}
-	if (i >= argc)
+	if (i >= argc) {
+		config_free(&cli.cfg);
 		return usage(stderr);
+	}
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++) {
 		if (strcmp(argv[i], commands[k].name) == 0) {
 			/* Every command answers --help the same way, here. */
-			if (asks_help(argc - i, argv + i))
+			if (asks_help(argc - i, argv + i)) {
+				config_free(&cli.cfg);
 				return cli_usage(commands[k].name, stdout);
+			}
 			int rc = commands[k].fn(&cli, argc - i, argv + i);
 			config_free(&cli.cfg);
 			return rc;
 		}
 	}
 	fprintf(stderr, "bevis: unknown command '%s'\n", argv[i]);
+	config_free(&cli.cfg);
 	return usage(stderr);
 }

@@ -45,6 +45,19 @@ PGresult *cli_exec_params(const char *who, PGconn *conn, const char *sql,
  * to the config's ledger_key, else NULL. The result stays valid. */
 const char *cli_ledger_pubkey(struct cli *cli, const char *opt);
 
+/* cli_connect, then the session TimeZone from the config's timezone, so
+ * that times print in it and a time without an offset is read in it. Exits
+ * 2 on a zone PostgreSQL does not know. (cmd_incident.c) */
+PGconn *cli_connect_zoned(struct cli *cli, const char *who);
+/* cli_pg_error, and for a permission error the role it takes. */
+void cli_incident_error(const char *who, PGconn *conn, const PGresult *res);
+/* "2d 3h left" or "overdue by 45m" for a deadline seconds from now. */
+void cli_time_left(long long seconds, char *out, size_t n);
+/* SQL fragments formatting a timestamptz in the session zone: for people,
+ * and RFC 3339 with the offset for --json. */
+#define CLI_LOCAL_TIME(x) "to_char(" x ", 'YYYY-MM-DD HH24:MI TZ')"
+#define CLI_JSON_TIME(x) "to_char(" x ", 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM')"
+
 /* Prints "usage: bevis COMMAND ..." to f; returns 0 for stdout (--help),
  * else 2, the exit status of a usage error. */
 int cli_usage(const char *command, FILE *f);
@@ -61,5 +74,14 @@ int cmd_verify(struct cli *cli, int argc, char **argv);
 int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_verify_bundle(struct cli *cli, int argc, char **argv);
 int cmd_supplier(struct cli *cli, int argc, char **argv);
+int cmd_incident(struct cli *cli, int argc, char **argv);
+int cmd_incidents(struct cli *cli, int argc, char **argv);
+int cmd_show(struct cli *cli, int argc, char **argv);
+int cmd_triage(struct cli *cli, int argc, char **argv);
+int cmd_link(struct cli *cli, int argc, char **argv);
+int cmd_unlink(struct cli *cli, int argc, char **argv);
+int cmd_merge(struct cli *cli, int argc, char **argv);
+int cmd_unmerge(struct cli *cli, int argc, char **argv);
+int cmd_deadlines(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -110,6 +110,9 @@ out_csv_cell(struct buf *b, const char *s, enum out_kind kind)
 	if (kind == OUT_TEXT && s[0] && strchr("=+-@\t\r", s[0]) != NULL)
 		buf_putc(&e, '\'');
 	out_escape_text(&e, s, strlen(s));
+	/* An empty cell (SQL NULL too) is nothing; e.data is NULL then. */
+	if (e.len == 0)
+		return;
 	/* Escaped text holds no CR or LF; commas and quotes need quoting. */
 	if (memchr(e.data, ',', e.len) == NULL && memchr(e.data, '"', e.len) ==
 	    NULL) {

@@ -95,6 +95,10 @@ const struct config_option config_options[] = {
 	    "bevis send: the server's CURVE public key file"),
 	OPTF("client", "key", client_key, OPT_STRING, 0, 0, "",
 	    "bevis send: this client's CURVE secret key file"),
+	OPT("client", timezone, OPT_STRING, 0, 0, "Europe/Stockholm",
+	    "the incident commands: the zone times print in and are read in"),
+	OPT("client", triage_within, OPT_INT, 1, 3650, "30",
+	    "days a potential incident may stay new before its triage is overdue"),
 	{ NULL, NULL, OPT_STRING, 0, 0, 0, NULL, NULL }
 };
 

@@ -49,6 +49,9 @@ struct config {
 	/* [client]: what bevis send uses */
 	char *client_server_key;	/* the server's public key file */
 	char *client_key;		/* this client's secret key file */
+	/* [client]: the incident commands (bevis incidents, show, deadlines) */
+	char *timezone;			/* session TimeZone: how times print and read */
+	long triage_within;		/* days a potential incident may stay new */
 };
 
 enum config_type { OPT_STRING, OPT_INT, OPT_SIZE, OPT_LOGLEVEL, OPT_BOOL };

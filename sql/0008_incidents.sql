@@ -1002,8 +1002,10 @@ REVOKE EXECUTE ON FUNCTION
     bevis_incident_unmerge(text, text),
     bevis_incident_guard(), bevis_ledger_notify()
     FROM PUBLIC;
-GRANT SELECT ON incident, incident_counter, decision, incident_link, incident_link_current,
-                incident_overview
+-- incident_counter too: both roles read every table (docs/ROLES.md), and an
+-- auditor checks from it that the numbering has no gaps.
+GRANT SELECT ON incident, incident_counter, decision, incident_link,
+                incident_link_current, incident_overview
     TO bevis_isam, bevis_auditor;
 GRANT EXECUTE ON FUNCTION bevis_deadlines(interval),
                           bevis_decision_leaf(text, integer, text, jsonb, jsonb, text,

@@ -144,6 +144,8 @@ def test_every_command_answers_help(cluster):
             if name not in names:
                 names.append(name)
     eq(names, ["migrate", "send", "ping", "events", "redact", "keygen", "supplier",
+               "incident", "incidents", "show", "triage", "link", "unlink", "merge",
+               "unmerge", "deadlines",
                "checkpoint", "verify", "proof", "export", "verify-bundle"], "commands")
     env = {"PGHOST": "/nonexistent", "BEVIS_CONFIG": "/nonexistent"}
     for name in names:

@@ -4,7 +4,7 @@
 -- leaf. Run by tests/integration/test_sql.py with pg_prove on a freshly
 -- migrated database; everything happens in one transaction, rolled back.
 BEGIN;
-SELECT plan(94);
+SELECT plan(95);
 
 -- Logins of each kind, made here and gone with the rollback.
 CREATE ROLE tap_isam LOGIN IN ROLE bevis_isam;
@@ -226,6 +226,7 @@ SELECT has_trigger('ledger_leaf', 'ledger_leaf_notify', 'every ledger append not
 
 SET SESSION AUTHORIZATION tap_auditor;
 SELECT ok((SELECT count(*) FROM incident) > 0, 'bevis_auditor reads incidents');
+SELECT ok((SELECT count(*) FROM incident_counter) > 0, 'bevis_auditor reads the reference counter');
 SELECT throws_ok($$SELECT bevis_incident_open('{"title": "auditor"}')$$, '42501', NULL, 'bevis_auditor cannot open');
 SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM incident LIMIT 1), '{"status": "assessing"}', NULL)$$,
                  '42501', NULL, 'bevis_auditor cannot decide');
