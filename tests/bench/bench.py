@@ -84,7 +84,8 @@ def proc_cpu(pid, children=False):
     with children, also those of its children it has reaped."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    # fields[0] is the state (field 3); utime is field 14, cutime field 16.
+    # fields[0] is the state (field 3), fields[1] the ppid (field 4); utime
+    # is field 14, cutime field 16.
     t = int(fields[11]) + int(fields[12])
     if children:
         t += int(fields[13]) + int(fields[14])
@@ -102,7 +103,7 @@ def postgres_cpu(cluster):
             continue
         try:
             with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[2])
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
             if ppid == pm:
                 total += proc_cpu(int(d))
         except (OSError, ValueError):
