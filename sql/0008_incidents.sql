@@ -217,8 +217,9 @@ SELECT i.id, i.ref, i.status,
        i.personal_data, i.imy, i.imy_notified_at, i.imy_ref, i.subjects,
        i.subjects_informed_at, i.protected_identity, i.opened_at, i.opened_by,
        i.version,
-       CASE WHEN i.aware_at IS NOT NULL AND i.status <> 'dismissed'
-                 AND i.status <> 'merged' AND i.personal_data <> 'no'
+       CASE WHEN i.aware_at IS NOT NULL
+                 AND i.status NOT IN ('dismissed', 'merged', 'closed')
+                 AND i.personal_data <> 'no'
                  AND i.imy IN ('not_assessed', 'required')
             THEN bevis_imy_deadline(i.aware_at) END AS imy_deadline
   FROM incident i
@@ -464,6 +465,12 @@ BEGIN
         END IF;
         IF n.status = 'assessing' AND o.status IN ('dismissed', 'closed', 'confirmed') THEN
             PERFORM bevis_need_rationale(p_rationale, 'reopening ' || o.ref);
+        END IF;
+        IF n.status = 'closed' AND n.personal_data = 'yes' AND n.imy = 'not_assessed' THEN
+            RAISE EXCEPTION 'bevis: % involves personal data: decide whether IMY must be '
+                            'notified before it is closed', o.ref
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Decide --imy required or --imy not-required (with a rationale).';
         END IF;
         IF n.status = 'closed' AND n.imy = 'required' THEN
             RAISE EXCEPTION 'bevis: % must be notified to IMY before it is closed', o.ref

@@ -4,7 +4,7 @@
 -- leaf. Run by tests/integration/test_sql.py with pg_prove on a freshly
 -- migrated database; everything happens in one transaction, rolled back.
 BEGIN;
-SELECT plan(95);
+SELECT plan(97);
 
 -- Logins of each kind, made here and gone with the rollback.
 CREATE ROLE tap_isam LOGIN IN ROLE bevis_isam;
@@ -150,6 +150,10 @@ SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), format('{
 SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), '{"status": "confirmed"}', NULL) FROM imy
                    UNION ALL SELECT bevis_incident_decide((SELECT ref FROM imy), '{"status": "closed"}', NULL)$$,
                  '55000', NULL, 'an incident that IMY must hear of cannot be closed before');
+SELECT throws_ok($$SELECT bevis_incident_decide(r, '{"personal_data": "yes"}', NULL),
+                          bevis_incident_decide(r, '{"status": "closed"}', NULL)
+                     FROM (SELECT pg_temp.incident_in('confirmed') AS r) x$$,
+                 '55000', NULL, 'a personal-data incident cannot close before IMY is assessed');
 SELECT lives_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), format('{"imy": "notified", "imy_notified_at": "%s", "imy_ref": "IMY-2026-1"}', now() - interval '1 hour')::jsonb, 'the supplier told us late')$$,
                 'a late notification with its reasons');
 SELECT is((SELECT imy_late_reason FROM incident WHERE ref = (SELECT ref FROM imy)), 'the supplier told us late',
@@ -166,6 +170,8 @@ SELECT is(bevis_imy_deadline('2026-03-28 10:00 Europe/Stockholm') AT TIME ZONE '
           '2026-03-31 11:00'::timestamp, 'aware 28 Mar 10:00: deadline 31 Mar 11:00 (clocks go forward)');
 SELECT ok((SELECT count(*) FROM bevis_deadlines('30 days') WHERE kind = 'triage') > 0,
           'a new incident has a triage deadline');
+SELECT is((SELECT count(*)::int FROM incident_overview o WHERE o.status = 'closed' AND o.imy_deadline IS NOT NULL),
+          0, 'a closed incident has no IMY deadline left');
 SELECT is((SELECT count(*)::int FROM bevis_deadlines('30 days') d WHERE d.ref = (SELECT ref FROM imy)),
           0, 'a notified incident has no IMY deadline');
 
