@@ -41,8 +41,8 @@ def test_protocol_examples_run_verbatim(cluster):
 def test_readme_walkthrough(cluster):
     """What the README shows after `make run`, on the set-up `make run`
     makes (tests/pgctl.sh and tests/devsetup.sh, into a temporary var/):
-    bevis send over CURVE with the demo supplier's key, bevis events,
-    bevis checkpoint and bevis verify."""
+    bevis send over CURVE with the demo supplier's key, bevis events, the
+    ISAM's incident lines, bevis checkpoint and bevis verify."""
     import shutil
     import tempfile
     import time
@@ -95,18 +95,37 @@ def test_readme_walkthrough(cluster):
         eq(out.stderr, "5 events\n", "count line")
         out = bevis("send", sample)
         check("0 accepted, 5 duplicate, 1 quarantined" in out.stdout, out.stdout)
+        # The ISAM's lines, as the README writes them.
+        out = bevis("incident", "new", "--title", "Pupil export", "--event", "demo:evt-0003",
+                    "--aware-at", "2026-10-02 14:00")
+        eq((out.returncode, out.stdout), (0, "INC-2026-0001\n"), "incident new: " + out.stderr)
+        out = bevis("incidents")
+        check(out.returncode == 0 and "INC-2026-0001" in out.stdout and
+              "Pupil export" in out.stdout, out.stdout + out.stderr)
+        out = bevis("triage", "INC-2026-0001", "--status", "assessing", "--category",
+                    "information_loss", "--cia", "disclosure", "--personal-data", "yes",
+                    "--subject-categories", "pupils", "--imy", "required")
+        eq(out.returncode, 0, "triage: " + out.stdout + out.stderr)
+        out = bevis("show", "INC-2026-0001")
+        check(out.returncode == 0 and "assessing" in out.stdout and "evt-0003" in out.stdout,
+              out.stdout + out.stderr)
+        out = bevis("deadlines")
+        eq(out.returncode, 1, "deadlines: the IMY deadline is overdue: " + out.stdout)
+        check("2026-10-05 14:00" in out.stdout, out.stdout)
         deadline = time.time() + 10
-        # Three leaves: the demo supplier's key, and two submissions.
-        while bevis("checkpoint").stdout.splitlines()[1:2] != ["3"]:
-            check(time.time() < deadline, "no signed head of size 3")
+        # Six leaves: the demo supplier's key, two submissions, and the
+        # incident's open, link and triage decisions.
+        while bevis("checkpoint").stdout.splitlines()[1:2] != ["6"]:
+            check(time.time() < deadline, "no signed head of size 6")
             time.sleep(0.1)
         cp = os.path.join(var, "checkpoint.txt")
         with open(cp, "w") as f:
             f.write(bevis("checkpoint").stdout)
         out = bevis("verify", "--checkpoint", cp)
         eq((out.returncode, out.stderr), (0, ""), "bevis verify")
-        check(out.stdout.startswith("verified: 3 leaves (2 submissions, 0 redacted), 5 events, "),
+        check(out.stdout.startswith("verified: 6 leaves (2 submissions, 0 redacted), 5 events, "),
               out.stdout)
+        check("3 decisions replayed against 1 incident" in out.stdout, out.stdout)
     finally:
         if d:
             d.terminate()
