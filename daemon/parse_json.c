@@ -372,7 +372,9 @@ struct member_name {
 	size_t field, field_len;	/* the top-level member it is under */
 };
 
-static const unsigned char *sort_names;
+/* The names buffer the comparator reads: per thread, since every writer
+ * thread parses items at once. */
+static _Thread_local const unsigned char *sort_names;
 
 static int
 cmp_member_name(const void *a, const void *b)

@@ -361,7 +361,10 @@ def test_attack_many_frames(cluster):
         legit = t.legit_works("after many frames")
         time.sleep(0.5)
         after = t.rss()
-        check(after - rss0 < 16 * MIB, f"memory kept: {(after - rss0) / MIB:.1f} MiB")
+        # ASan's allocator keeps freed memory in its quarantine, so under
+        # SANITIZE=1 malloc_trim gives nothing back to measure.
+        if not bevistest.SANITIZE:
+            check(after - rss0 < 16 * MIB, f"memory kept: {(after - rss0) / MIB:.1f} MiB")
         c.close()
     finally:
         pass
