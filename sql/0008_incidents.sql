@@ -466,17 +466,23 @@ BEGIN
         IF n.status = 'assessing' AND o.status IN ('dismissed', 'closed', 'confirmed') THEN
             PERFORM bevis_need_rationale(p_rationale, 'reopening ' || o.ref);
         END IF;
-        IF n.status = 'closed' AND n.personal_data = 'yes' AND n.imy = 'not_assessed' THEN
-            RAISE EXCEPTION 'bevis: % involves personal data: decide whether IMY must be '
-                            'notified before it is closed', o.ref
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Decide --imy required or --imy not-required (with a rationale).';
-        END IF;
-        IF n.status = 'closed' AND n.imy = 'required' THEN
-            RAISE EXCEPTION 'bevis: % must be notified to IMY before it is closed', o.ref
-                USING ERRCODE = 'object_not_in_prerequisite_state',
-                      HINT = 'Record the notification with --imy-notified-at and --imy-ref.';
-        END IF;
+    END IF;
+    -- A closed incident stays consistent, whatever a later decision changes.
+    IF n.status = 'closed' AND n.personal_data = 'yes' AND n.imy = 'not_assessed' THEN
+        RAISE EXCEPTION 'bevis: % involves personal data: decide whether IMY must be '
+                        'notified before it is closed', o.ref
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Decide --imy required or --imy not-required (with a rationale).';
+    END IF;
+    IF n.status = 'closed' AND n.imy = 'required' THEN
+        RAISE EXCEPTION 'bevis: % must be notified to IMY before it is closed', o.ref
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Record the notification with --imy-notified-at and --imy-ref.';
+    END IF;
+    IF o.personal_data = 'yes' AND n.personal_data <> 'yes'
+       AND o.imy IN ('required', 'notified') THEN
+        PERFORM bevis_need_rationale(p_rationale, 'deciding that ' || o.ref ||
+                                     ' involves no personal data after IMY was required');
     END IF;
     IF n.aware_at > v_now OR n.occurred_at > v_now + interval '5 minutes'
        OR n.detected_at > v_now + interval '5 minutes' THEN
@@ -508,8 +514,16 @@ BEGIN
             RAISE EXCEPTION 'bevis: the IMY assessment of % cannot be undone', o.ref
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        IF o.imy = 'notified' THEN
+            RAISE EXCEPTION 'bevis: % was notified to IMY; that cannot be undone', o.ref
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
     END IF;
-    IF n.imy = 'notified' AND o.imy <> 'notified' THEN
+    -- A notification, new or with its time or the awareness moved, meets
+    -- the same rules.
+    IF n.imy = 'notified' AND (o.imy <> 'notified'
+       OR n.imy_notified_at IS DISTINCT FROM o.imy_notified_at
+       OR n.aware_at IS DISTINCT FROM o.aware_at) THEN
         IF n.imy_notified_at > v_now THEN
             RAISE EXCEPTION 'bevis: the IMY notification of % lies in the future', o.ref
                 USING ERRCODE = 'invalid_parameter_value';
@@ -533,10 +547,10 @@ BEGIN
             RAISE EXCEPTION 'bevis: the Art. 34 assessment of % cannot be undone', o.ref
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        IF n.subjects = 'informed' AND n.subjects_informed_at > v_now THEN
-            RAISE EXCEPTION 'bevis: informing the data subjects of % lies in the future',
-                o.ref USING ERRCODE = 'invalid_parameter_value';
-        END IF;
+    END IF;
+    IF n.subjects = 'informed' AND n.subjects_informed_at > v_now THEN
+        RAISE EXCEPTION 'bevis: informing the data subjects of % lies in the future',
+            o.ref USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END
 $$;
@@ -601,7 +615,9 @@ BEGIN
             n.supplier_id := v_sup;
         END IF;
     END IF;
-    IF n.imy = 'notified' AND o.imy <> 'notified' THEN
+    IF n.imy = 'notified' AND (o.imy <> 'notified'
+       OR n.imy_notified_at IS DISTINCT FROM o.imy_notified_at
+       OR n.aware_at IS DISTINCT FROM o.aware_at) THEN
         n.imy_late_reason := CASE WHEN n.imy_notified_at > bevis_imy_deadline(n.aware_at)
                                   THEN btrim(p_rationale) END;
     END IF;
@@ -805,6 +821,12 @@ BEGIN
         RAISE EXCEPTION 'bevis: a new incident needs a title'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_fields ?| ARRAY['imy', 'imy_notified_at', 'imy_ref', 'subjects',
+                         'subjects_informed_at'] THEN
+        RAISE EXCEPTION 'bevis: an incident opens with the IMY and data-subject tracks '
+                        'not assessed; decide them with a triage after'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF p_fields ? 'status' AND p_fields ->> 'status' <> 'new' THEN
         RAISE EXCEPTION 'bevis: an incident opens as new; triage it after'
             USING ERRCODE = 'invalid_parameter_value';
@@ -956,16 +978,30 @@ CREATE FUNCTION bevis_incident_unmerge(p_ref text, p_rationale text)
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
-    o   incident := bevis_incident_take(p_ref);
+    o   incident;
     s   incident;
     n   incident;
+    v_into text;
 BEGIN
+    SELECT m.ref INTO v_into FROM incident i JOIN incident m ON m.id = i.merged_into
+     WHERE i.ref = upper(btrim(p_ref));
+    -- Both through bevis_incident_take (protected identity), locked in
+    -- reference order as bevis_incident_merge does, so the two cannot
+    -- deadlock.
+    IF v_into IS NOT NULL AND v_into < upper(btrim(p_ref)) THEN
+        s := bevis_incident_take(v_into);
+        o := bevis_incident_take(p_ref);
+    ELSE
+        o := bevis_incident_take(p_ref);
+        IF v_into IS NOT NULL THEN
+            s := bevis_incident_take(v_into);
+        END IF;
+    END IF;
     PERFORM bevis_need_rationale(p_rationale, 'unmerging ' || o.ref);
-    IF o.status <> 'merged' THEN
+    IF o.status <> 'merged' OR s.id IS DISTINCT FROM o.merged_into THEN
         RAISE EXCEPTION 'bevis: % is not merged', o.ref
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    SELECT * INTO s FROM incident WHERE id = o.merged_into FOR UPDATE;
     n := o;
     n.status := 'assessing';
     n.merged_into := NULL;

@@ -4,7 +4,7 @@
 -- leaf. Run by tests/integration/test_sql.py with pg_prove on a freshly
 -- migrated database; everything happens in one transaction, rolled back.
 BEGIN;
-SELECT plan(97);
+SELECT plan(103);
 
 -- Logins of each kind, made here and gone with the rollback.
 CREATE ROLE tap_isam LOGIN IN ROLE bevis_isam;
@@ -158,10 +158,24 @@ SELECT lives_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), format('{"
                 'a late notification with its reasons');
 SELECT is((SELECT imy_late_reason FROM incident WHERE ref = (SELECT ref FROM imy)), 'the supplier told us late',
           'the late reason is kept');
+SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), format('{"imy_notified_at": "%s"}', now() - interval '10 minutes')::jsonb, NULL)$$,
+                 '22023', NULL, 'moving a late notification needs its reasons again');
+SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), '{"imy": "required"}', 'x')$$,
+                 '22023', NULL, 'a notification to IMY cannot be undone');
+SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), '{"personal_data": "no"}', NULL)$$,
+                 '22023', NULL, 'no personal data after IMY was required needs a rationale');
 SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), '{"imy": "not_assessed"}', 'x')$$,
                  '22023', NULL, 'the IMY assessment cannot be undone');
 SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM imy), format('{"aware_at": "%s"}', now() + interval '1 day')::jsonb, 'x')$$,
                  '22023', NULL, 'aware_at in the future is refused');
+
+CREATE TEMP TABLE cl AS SELECT pg_temp.incident_in('closed') AS ref;
+SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM cl), '{"personal_data": "yes"}', NULL)$$,
+                 '55000', NULL, 'a closed incident cannot become a personal-data one without the IMY decision');
+SELECT throws_ok($$SELECT bevis_incident_decide((SELECT ref FROM cl), format('{"imy": "required", "aware_at": "%s"}', now() - interval '1 hour')::jsonb, 'x')$$,
+                 '55000', NULL, 'a closed incident cannot be left requiring a notification');
+SELECT throws_ok($$SELECT bevis_incident_open('{"title": "x", "imy": "not_required"}')$$, '22023', NULL,
+                 'an incident opens with its tracks not assessed');
 
 -- ---- the 72-hour clock ---------------------------------------------------------
 SELECT is(bevis_imy_deadline('2026-10-24 10:00 Europe/Stockholm') AT TIME ZONE 'Europe/Stockholm',
