@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "hex.h"
 #include "ledger.h"
 #include "verify.h"
 #include "xmalloc.h"
@@ -51,7 +52,8 @@ query(struct verify *v, const char *sql)
 /* i.ref is NULL for a decision whose incident row is gone. */
 #define DEC_ROW_QUERY "SELECT d.leaf_idx, i.ref, d.seq, d.kind, " \
 	"d.before::text, d.after::text, d.rationale, d.actor, " \
-	"(extract(epoch FROM d.at) * 1000000)::bigint, d.id, d.incident_id " \
+	"(extract(epoch FROM d.at) * 1000000)::bigint, d.id, d.incident_id, " \
+	"encode(d.salt, 'hex') " \
 	"FROM decision d LEFT JOIN incident i ON i.id = d.incident_id " \
 	"ORDER BY d.leaf_idx"
 /* Protected incidents this reader cannot see: incident_overview lists every
@@ -69,34 +71,59 @@ is_hidden(const PGresult *hr, const char *ref)
 	return 0;
 }
 
-/* The first field in which the decoded leaf k and decision row j of dr
- * differ, or NULL. */
-static const char *
-decision_difference(const struct ledger_decision *k, const PGresult *dr, int j)
+/* Decision row j of dr as its leaf holds it: the texts as their keyed
+ * digests (ledger.h). -1 when the row's salt is not 16 bytes. */
+static int
+row_decision(const PGresult *dr, int j, struct ledger_decision *row)
 {
-	return strcmp(k->incident_ref, PQgetvalue(dr, j, 1)) != 0 ?
-	    "incident reference" :
-	    k->seq != atoi(PQgetvalue(dr, j, 2)) ? "sequence number" :
-	    strcmp(k->kind, PQgetvalue(dr, j, 3)) != 0 ? "kind" :
-	    strcmp(k->before, PQgetvalue(dr, j, 4)) != 0 ? "before value" :
-	    strcmp(k->after, PQgetvalue(dr, j, 5)) != 0 ? "after value" :
-	    strcmp(k->rationale, PQgetvalue(dr, j, 6)) != 0 ? "rationale" :
-	    strcmp(k->actor, PQgetvalue(dr, j, 7)) != 0 ? "actor" :
-	    k->at_us != atoll(PQgetvalue(dr, j, 8)) ? "time" : NULL;
+	unsigned char salt[LEDGER_DECISION_SALT_LEN];
+	const char *hex = PQgetvalue(dr, j, 11);
+
+	memset(row, 0, sizeof(*row));
+	if (hex_decode(hex, strlen(hex), salt, sizeof(salt)) < 0)
+		return -1;
+	row->incident_ref = PQgetvalue(dr, j, 1);
+	row->seq = atoi(PQgetvalue(dr, j, 2));
+	row->kind = PQgetvalue(dr, j, 3);
+	ledger_decision_digest(salt, LEDGER_DIGEST_BEFORE, PQgetvalue(dr, j, 4),
+	    row->before_sha256);
+	ledger_decision_digest(salt, LEDGER_DIGEST_AFTER, PQgetvalue(dr, j, 5),
+	    row->after_sha256);
+	ledger_decision_digest(salt, LEDGER_DIGEST_RATIONALE,
+	    PQgetvalue(dr, j, 6), row->rationale_sha256);
+	row->actor = PQgetvalue(dr, j, 7);
+	row->at_us = atoll(PQgetvalue(dr, j, 8));
+	return 0;
 }
 
-/* Row j of dr, encoded as its leaf, against the leaf's bytes. */
-static int
-row_encodes_to(const PGresult *dr, int j, const unsigned char *d, size_t n)
+/* The first field in which the decoded leaf k and the row differ, or
+ * NULL. */
+static const char *
+decision_difference(const struct ledger_decision *k,
+    const struct ledger_decision *row)
 {
-	struct ledger_decision row = {
-		PQgetvalue(dr, j, 1), atoi(PQgetvalue(dr, j, 2)),
-		PQgetvalue(dr, j, 3), PQgetvalue(dr, j, 4), PQgetvalue(dr, j, 5),
-		PQgetvalue(dr, j, 6), PQgetvalue(dr, j, 7),
-		atoll(PQgetvalue(dr, j, 8)) };
+	return strcmp(k->incident_ref, row->incident_ref) != 0 ?
+	    "incident reference" :
+	    k->seq != row->seq ? "sequence number" :
+	    strcmp(k->kind, row->kind) != 0 ? "kind" :
+	    memcmp(k->before_sha256, row->before_sha256, SHA256_LEN) != 0 ?
+	    "before value" :
+	    memcmp(k->after_sha256, row->after_sha256, SHA256_LEN) != 0 ?
+	    "after value" :
+	    memcmp(k->rationale_sha256, row->rationale_sha256, SHA256_LEN) != 0 ?
+	    "rationale" :
+	    strcmp(k->actor, row->actor) != 0 ? "actor" :
+	    k->at_us != row->at_us ? "time" : NULL;
+}
+
+/* The row, encoded as its leaf, against the leaf's bytes. */
+static int
+row_encodes_to(const struct ledger_decision *row, const unsigned char *d,
+    size_t n)
+{
 	struct buf b = BUF_INIT;
 
-	ledger_encode_decision(&b, &row);
+	ledger_encode_decision(&b, row);
 	int same = b.len == n && memcmp(b.data, d, n) == 0;
 	buf_free(&b);
 	return same;
@@ -126,13 +153,15 @@ check_decision_leaf(struct verify *v, long long li, const unsigned char *d,
 		    "row (id %s) is gone", PQgetvalue(dr, j, 2), k.incident_ref,
 		    li, PQgetvalue(dr, j, 10));
 	} else {
-		const char *what = decision_difference(&k, dr, j);
+		struct ledger_decision row;
+		const char *what = row_decision(dr, j, &row) < 0 ?
+		    "salt" : decision_difference(&k, &row);
 
 		if (what)
 			verify_problem(v, "decision %s of %s (leaf %lld): its %s "
 			    "differs from its ledger leaf", PQgetvalue(dr, j, 2),
 			    PQgetvalue(dr, j, 1), li, what);
-		else if (!row_encodes_to(dr, j, d, n))
+		else if (!row_encodes_to(&row, d, n))
 			verify_problem(v, "decision %s of %s (leaf %lld): the leaf "
 			    "is not the encoding of the row", PQgetvalue(dr, j, 2),
 			    PQgetvalue(dr, j, 1), li);

@@ -83,16 +83,17 @@ put_str(struct buf *b, const char *s)
 	buf_append(b, s, n);
 }
 
-/* A 32-bit length and the bytes: JSON text and rationales may pass 64 KiB. */
-static void
-put_str32(struct buf *b, const char *s)
+void
+ledger_decision_digest(const unsigned char salt[LEDGER_DECISION_SALT_LEN],
+    int tag, const char *text, unsigned char out[SHA256_LEN])
 {
-	size_t n = strlen(s);
+	struct buf b = BUF_INIT;
 
-	if (n > 0xffffffffu)
-		n = 0xffffffffu;
-	buf_put_be32(b, (uint32_t)n);
-	buf_append(b, s, n);
+	buf_append(&b, salt, LEDGER_DECISION_SALT_LEN);
+	buf_putc(&b, (char)tag);
+	buf_append(&b, text, strlen(text));
+	sha256(b.data, b.len, out);
+	buf_free(&b);
 }
 
 int
@@ -168,9 +169,9 @@ ledger_encode_decision(struct buf *out, const struct ledger_decision *d)
 	put_str(out, d->incident_ref);
 	buf_put_be32(out, (uint32_t)d->seq);
 	put_str(out, d->kind);
-	put_str32(out, d->before);
-	put_str32(out, d->after);
-	put_str32(out, d->rationale);
+	buf_append(out, d->before_sha256, SHA256_LEN);
+	buf_append(out, d->after_sha256, SHA256_LEN);
+	buf_append(out, d->rationale_sha256, SHA256_LEN);
 	put_str(out, d->actor);
 	buf_put_be64(out, (uint64_t)d->at_us);
 }
@@ -216,21 +217,6 @@ static char *
 rd_str(struct rd *r)
 {
 	size_t n = (size_t)rd_int(r, 2);
-
-	if (r->bad || r->len - r->pos < n || memchr(r->p + r->pos, '\0', n)) {
-		r->bad = 1;
-		return NULL;
-	}
-	char *s = xstrndup((const char *)r->p + r->pos, n);
-	r->pos += n;
-	return s;
-}
-
-/* The same with a 32-bit length. */
-static char *
-rd_str32(struct rd *r)
-{
-	size_t n = (size_t)rd_int(r, 4);
 
 	if (r->bad || r->len - r->pos < n || memchr(r->p + r->pos, '\0', n)) {
 		r->bad = 1;
@@ -359,12 +345,12 @@ ledger_decode_decision(const unsigned char *d, size_t n,
 		why = "its sequence number does not decode";
 	else if ((dc->kind = rd_str(&r)) == NULL)
 		why = "its decision kind does not decode";
-	else if ((dc->before = rd_str32(&r)) == NULL)
-		why = "its before value does not decode";
-	else if ((dc->after = rd_str32(&r)) == NULL)
-		why = "its after value does not decode";
-	else if ((dc->rationale = rd_str32(&r)) == NULL)
-		why = "its rationale does not decode";
+	else if (rd_bytes(&r, dc->before_sha256, SHA256_LEN), r.bad)
+		why = "its before value's digest does not decode";
+	else if (rd_bytes(&r, dc->after_sha256, SHA256_LEN), r.bad)
+		why = "its after value's digest does not decode";
+	else if (rd_bytes(&r, dc->rationale_sha256, SHA256_LEN), r.bad)
+		why = "its rationale's digest does not decode";
 	else if ((dc->actor = rd_str(&r)) == NULL)
 		why = "its actor does not decode";
 	else if (r.len - r.pos < 8)
@@ -415,8 +401,5 @@ ledger_decision_free(struct ledger_decision *d)
 {
 	free_str(&d->incident_ref);
 	free_str(&d->kind);
-	free_str(&d->before);
-	free_str(&d->after);
-	free_str(&d->rationale);
 	free_str(&d->actor);
 }

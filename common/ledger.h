@@ -104,19 +104,29 @@ struct ledger_supplier_key {
 };
 
 /* Kind 4: one decision on an incident, bevis_decision_leaf()
- * (sql/0008_incidents.sql). before and after are the jsonb values' text
- * form, exactly as PostgreSQL prints them; they, and the rationale, carry
- * 32-bit lengths. */
+ * (sql/0008_incidents.sql). The leaf holds keyed digests of the decision's
+ * texts, not the texts: the ledger is readable by every bevis role, and a
+ * protected incident's title or rationale must not be. Each digest is
+ * SHA-256(salt || tag || text) with the decision row's 16-byte salt; tag 1
+ * is before and tag 2 after (the jsonb values' text form, exactly as
+ * PostgreSQL prints them), tag 3 the rationale. */
+#define LEDGER_DECISION_SALT_LEN	16
+enum { LEDGER_DIGEST_BEFORE = 1, LEDGER_DIGEST_AFTER, LEDGER_DIGEST_RATIONALE };
+
 struct ledger_decision {
 	const char *incident_ref;	/* INC-YYYY-NNNN */
 	int32_t seq;			/* from 1, per incident */
 	const char *kind;		/* open, triage, link, ... */
-	const char *before;
-	const char *after;
-	const char *rationale;		/* "" when none was needed */
+	unsigned char before_sha256[SHA256_LEN];
+	unsigned char after_sha256[SHA256_LEN];
+	unsigned char rationale_sha256[SHA256_LEN];
 	const char *actor;		/* session_user */
 	int64_t at_us;			/* microseconds since the Unix epoch */
 };
+
+/* The digest of one of a decision's texts (tag: LEDGER_DIGEST_*). */
+void ledger_decision_digest(const unsigned char salt[LEDGER_DECISION_SALT_LEN],
+    int tag, const char *text, unsigned char out[SHA256_LEN]);
 
 /* Each appends the leaf data to out. */
 void ledger_encode_submission(struct buf *out, const struct ledger_submission *s);

@@ -120,6 +120,8 @@ CREATE TABLE decision (
     before       jsonb NOT NULL,
     after        jsonb NOT NULL,
     rationale    text NOT NULL DEFAULT '' CHECK (char_length(rationale) <= 10000),
+    -- Keys the digests of before, after and rationale in the ledger leaf.
+    salt         bytea NOT NULL CHECK (length(salt) = 16),
     actor        text NOT NULL CHECK (actor <> ''),
     at           timestamptz NOT NULL,
     leaf_idx     bigint NOT NULL UNIQUE,
@@ -252,19 +254,34 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT int4send(octet_length(convert_to(p, 'UTF8'))) || convert_to(p, 'UTF8')
 $$;
 
+-- A keyed digest of one of a decision's texts: SHA-256(salt || tag || text).
+-- The leaf holds these, not the texts: the ledger can be read by every bevis
+-- role, and a protected incident's title or rationale must not be. The salt
+-- (16 random bytes, in the decision row, which row-level security guards)
+-- keeps a short or guessable text from being confirmed by hashing guesses.
+CREATE FUNCTION bevis_decision_digest(p_salt bytea, p_tag integer, p_text text)
+RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT sha256(p_salt || substring(int4send(p_tag) FROM 4 FOR 1)
+                  || convert_to(p_text, 'UTF8'))
+$$;
+
 -- "BVL1", kind 4, then: incident reference (uint16 length + UTF-8),
--- decision seq (int4), decision kind (uint16 + UTF-8), before and after
--- (uint32 length + the jsonb's text form), rationale (uint32 + UTF-8),
--- actor (uint16 + UTF-8), at (int8, microseconds since the Unix epoch).
--- Big-endian throughout.
+-- decision seq (int4), decision kind (uint16 + UTF-8), the digests of before
+-- (tag 1, the jsonb's text form), after (tag 2) and the rationale (tag 3),
+-- 32 bytes each, actor (uint16 + UTF-8), at (int8, microseconds since the
+-- Unix epoch). Big-endian throughout.
 CREATE FUNCTION bevis_decision_leaf(p_ref text, p_seq integer, p_kind text,
                                     p_before jsonb, p_after jsonb, p_rationale text,
-                                    p_actor text, p_at timestamptz) RETURNS bytea
+                                    p_salt bytea, p_actor text, p_at timestamptz)
+RETURNS bytea
 LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT convert_to('BVL1', 'UTF8') || '\x04'::bytea
         || bevis_leaf_str16(p_ref) || int4send(p_seq) || bevis_leaf_str16(p_kind)
-        || bevis_leaf_str32(p_before::text) || bevis_leaf_str32(p_after::text)
-        || bevis_leaf_str32(p_rationale) || bevis_leaf_str16(p_actor)
+        || bevis_decision_digest(p_salt, 1, p_before::text)
+        || bevis_decision_digest(p_salt, 2, p_after::text)
+        || bevis_decision_digest(p_salt, 3, p_rationale)
+        || bevis_leaf_str16(p_actor)
         || int8send((extract(epoch FROM p_at) * 1000000)::bigint)
 $$;
 
@@ -350,17 +367,20 @@ DECLARE
     v_leaf   bigint;
     v_id     bigint;
     v_rat    text := coalesce(btrim(p_rationale, E' \t\r\n'), '');
+    v_salt   bytea := uuid_send(gen_random_uuid());	-- 16 random bytes
 BEGIN
     SELECT coalesce(max(seq), 0) + 1 INTO v_seq FROM decision
      WHERE incident_id = p_inc.id;
     v_leaf := ledger_append(ARRAY['decision'],
                             ARRAY[bevis_decision_leaf(p_inc.ref, v_seq, p_kind, p_before,
-                                                      p_after, v_rat, v_actor, v_at)],
+                                                      p_after, v_rat, v_salt, v_actor,
+                                                      v_at)],
                             ARRAY[NULL::bigint]);
     PERFORM set_config('bevis.incident_write', p_inc.id::text, true);
-    INSERT INTO decision (incident_id, seq, kind, before, after, rationale, actor, at,
-                          leaf_idx)
-    VALUES (p_inc.id, v_seq, p_kind, p_before, p_after, v_rat, v_actor, v_at, v_leaf)
+    INSERT INTO decision (incident_id, seq, kind, before, after, rationale, salt, actor,
+                          at, leaf_idx)
+    VALUES (p_inc.id, v_seq, p_kind, p_before, p_after, v_rat, v_salt, v_actor, v_at,
+            v_leaf)
     RETURNING id INTO v_id;
     -- p_new.id, not p_new IS NOT NULL: a row with any NULL field is not
     -- "NOT NULL" in SQL.
@@ -1034,7 +1054,8 @@ REVOKE EXECUTE ON FUNCTION
     bevis_link_target(jsonb), bevis_link_json(incident_link),
     bevis_link_active(bigint, incident_link),
     bevis_need_rationale(text, text),
-    bevis_decision_leaf(text, integer, text, jsonb, jsonb, text, text, timestamptz),
+    bevis_decision_leaf(text, integer, text, jsonb, jsonb, text, bytea, text, timestamptz),
+    bevis_decision_digest(bytea, integer, text),
     bevis_leaf_str16(text), bevis_leaf_str32(text),
     bevis_deadlines(interval),
     bevis_incident_open(jsonb, jsonb, text),
@@ -1052,7 +1073,8 @@ GRANT SELECT ON incident, incident_counter, decision, incident_link,
     TO bevis_isam, bevis_auditor;
 GRANT EXECUTE ON FUNCTION bevis_deadlines(interval),
                           bevis_decision_leaf(text, integer, text, jsonb, jsonb, text,
-                                              text, timestamptz),
+                                              bytea, text, timestamptz),
+                          bevis_decision_digest(bytea, integer, text),
                           bevis_leaf_str16(text), bevis_leaf_str32(text)
     TO bevis_isam, bevis_auditor;
 GRANT EXECUTE ON FUNCTION bevis_incident_open(jsonb, jsonb, text),

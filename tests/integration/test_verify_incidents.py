@@ -221,8 +221,9 @@ def test_a_forged_decision_without_a_leaf(cluster):
     a = _BASE["a"]
     size = ledger_size(db)
     tamper(db, "INSERT INTO decision (incident_id, seq, kind, before, after, rationale, "
-               "actor, at, leaf_idx) SELECT id, 12, 'triage', '{\"status\": \"confirmed\"}', "
-               "'{\"status\": \"closed\"}', 'closed quietly', 'mallory', now(), 1000 "
+               "salt, actor, at, leaf_idx) SELECT id, 12, 'triage', "
+               "'{\"status\": \"confirmed\"}', '{\"status\": \"closed\"}', 'closed quietly', "
+               "'\\x000102030405060708090a0b0c0d0e0f', 'mallory', now(), 1000 "
                f"FROM incident WHERE ref = {q(a)}; "
                f"UPDATE incident SET status = 'closed', version = 12 WHERE ref = {q(a)}")
     eq(failing(db, pub), [f"decision 12 of {a} (leaf 1000): there is no decision leaf at 1000"],

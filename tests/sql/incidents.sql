@@ -4,7 +4,7 @@
 -- leaf. Run by tests/integration/test_sql.py with pg_prove on a freshly
 -- migrated database; everything happens in one transaction, rolled back.
 BEGIN;
-SELECT plan(103);
+SELECT plan(104);
 
 -- Logins of each kind, made here and gone with the rollback.
 CREATE ROLE tap_isam LOGIN IN ROLE bevis_isam;
@@ -90,7 +90,7 @@ SELECT throws_ok($$SELECT bevis_incident_open('{"title": "x", "aware_at": "yeste
 SELECT is((SELECT l.data FROM ledger_leaf l JOIN decision d ON d.leaf_idx = l.idx
             WHERE d.incident_id = (SELECT id FROM inc1) AND d.seq = 1),
           (SELECT bevis_decision_leaf(i.ref, d.seq, d.kind, d.before, d.after, d.rationale,
-                                      d.actor, d.at)
+                                      d.salt, d.actor, d.at)
              FROM decision d JOIN incident i ON i.id = d.incident_id
             WHERE d.incident_id = (SELECT id FROM inc1) AND d.seq = 1),
           'each decision is a ledger leaf with its own encoding');
@@ -100,10 +100,15 @@ SELECT is((SELECT substring(l.data FROM 1 FOR 5) FROM ledger_leaf l JOIN decisio
 SELECT is((SELECT l.kind FROM ledger_leaf l JOIN decision d ON d.leaf_idx = l.idx
             WHERE d.incident_id = (SELECT id FROM inc1) AND d.seq = 2),
           'decision', 'a link is a decision leaf too');
-SELECT is(bevis_decision_leaf('INC-2026-0001', 1, 'open', '{}', '{"a": 1}', '', 'x',
+SELECT is(bevis_decision_leaf('INC-2026-0001', 1, 'open', '{}', '{"a": 1}', '',
+                              '\x000102030405060708090a0b0c0d0e0f', 'x',
                               '2026-01-01T00:00:00Z'),
-          '\x42564c3104000d494e432d323032362d303030310000000100046f70656e000000027b7d000000087b2261223a20317d000000000001780006474846204000'::bytea,
+          '\x42564c3104000d494e432d323032362d303030310000000100046f70656ea4c389e38ccbc5c5bfa9d07da6e7850755fdfcd9a9b192eed602e2cbce3bb1d0548829f41f91c46d9ebe12861dd00c99c8187a0705774b43b6ab706b7c47ebe04ec5ceca52eaac2b4a05cd9617c96081ed50c2d1b5d96325bb4866e8ba3759040001780006474846204000'::bytea,
           'the decision leaf has fixed bytes (docs/LEDGER.md)');
+SELECT ok((SELECT position(convert_to('Phishing mot rektorer', 'UTF8') IN l.data) = 0
+             FROM ledger_leaf l JOIN decision d ON d.leaf_idx = l.idx
+            WHERE d.incident_id = (SELECT id FROM inc1) AND d.seq = 1),
+          'the leaf holds digests, not the title: the ledger is readable by every role');
 
 -- ---- the state machine --------------------------------------------------------
 SELECT lives_ok(format($$SELECT bevis_incident_decide(%L, '{"status": "assessing"}', NULL)$$, pg_temp.incident_in('new')), 'new -> assessing');

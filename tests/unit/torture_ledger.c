@@ -54,11 +54,18 @@ static const char key_revoke_hex[] =
     "000f" "62657669735f6973616d5f616e6e61" "ffffffffffffffff";
 
 /* SELECT encode(bevis_decision_leaf('INC-2026-0001', 1, 'open', '{}',
- * '{"a": 1}', '', 'x', '2026-01-01T00:00:00Z'), 'hex') */
+ * '{"a": 1}', '', '\x000102030405060708090a0b0c0d0e0f', 'x',
+ * '2026-01-01T00:00:00Z'), 'hex'): the texts as keyed digests. */
 static const char dec_hex[] =
     "42564c3104" "000d" "494e432d323032362d30303031" "00000001"
-    "0004" "6f70656e" "00000002" "7b7d" "00000008" "7b2261223a20317d"
-    "00000000" "0001" "78" "0006474846204000";
+    "0004" "6f70656e"
+    "a4c389e38ccbc5c5bfa9d07da6e7850755fdfcd9a9b192eed602e2cbce3bb1d0"
+    "548829f41f91c46d9ebe12861dd00c99c8187a0705774b43b6ab706b7c47ebe0"
+    "4ec5ceca52eaac2b4a05cd9617c96081ed50c2d1b5d96325bb4866e8ba375904"
+    "0001" "78" "0006474846204000";
+static const unsigned char dec_salt[LEDGER_DECISION_SALT_LEN] = {
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+};
 
 #define KEY	"(&r=2qVY/{OQa4+FDA0-O#sed=yo[]?=x6LXy2$G"
 #define FP	"f4e309205944125b4d9dcc60553aad92"
@@ -195,12 +202,18 @@ test_supplier_key(void **state)
 static void
 test_decision(void **state)
 {
-	const struct ledger_decision dc = { "INC-2026-0001", 1, "open", "{}",
-		"{\"a\": 1}", "", "x", 1767225600000000LL };
+	struct ledger_decision dc = { "INC-2026-0001", 1, "open", { 0 }, { 0 },
+		{ 0 }, "x", 1767225600000000LL };
 	struct buf want = BUF_INIT, got = BUF_INIT;
 	struct ledger_decision d;
 
 	(void)state;
+	ledger_decision_digest(dec_salt, LEDGER_DIGEST_BEFORE, "{}",
+	    dc.before_sha256);
+	ledger_decision_digest(dec_salt, LEDGER_DIGEST_AFTER, "{\"a\": 1}",
+	    dc.after_sha256);
+	ledger_decision_digest(dec_salt, LEDGER_DIGEST_RATIONALE, "",
+	    dc.rationale_sha256);
 	unhex(dec_hex, &want);
 	ledger_encode_decision(&got, &dc);
 	assert_int_equal(got.len, want.len);
@@ -210,9 +223,9 @@ test_decision(void **state)
 	assert_string_equal(d.incident_ref, "INC-2026-0001");
 	assert_int_equal(d.seq, 1);
 	assert_string_equal(d.kind, "open");
-	assert_string_equal(d.before, "{}");
-	assert_string_equal(d.after, "{\"a\": 1}");
-	assert_string_equal(d.rationale, "");
+	assert_memory_equal(d.before_sha256, dc.before_sha256, SHA256_LEN);
+	assert_memory_equal(d.after_sha256, dc.after_sha256, SHA256_LEN);
+	assert_memory_equal(d.rationale_sha256, dc.rationale_sha256, SHA256_LEN);
 	assert_string_equal(d.actor, "x");
 	assert_int_equal(d.at_us, 1767225600000000LL);
 	/* decode -> encode gives the bytes back */
@@ -221,7 +234,7 @@ test_decision(void **state)
 	assert_int_equal(got.len, want.len);
 	assert_memory_equal(got.data, want.data, want.len);
 	ledger_decision_free(&d);
-	assert_null(d.after);
+	assert_null(d.kind);
 	buf_free(&want);
 	buf_free(&got);
 }
@@ -293,57 +306,45 @@ test_malformed(void **state)
 }
 
 /* The decision leaf cut at every byte, each field's cut named; lengths
- * that claim more than there is; a NUL in the JSON; trailing bytes. */
+ * that claim more than there is; trailing bytes. */
 static void
 test_decision_malformed(void **state)
 {
 	struct buf b = BUF_INIT;
 	struct ledger_decision d;
-	/* Offsets in dec_hex: ref at 5, seq at 20, kind at 24, before at
-	 * 30, after at 36, rationale at 48, actor at 52, at at 55; 63 long. */
+	/* Offsets in dec_hex: ref at 5, seq at 20, kind at 24, the digests of
+	 * before at 30, after at 62 and the rationale at 94, actor at 126, at
+	 * at 129; 137 long. */
 	static const struct { size_t cut; const char *why; } cuts[] = {
 		{ 5, "its incident reference does not decode" },
 		{ 19, "its incident reference does not decode" },
 		{ 23, "its sequence number does not decode" },
 		{ 29, "its decision kind does not decode" },
-		{ 33, "its before value does not decode" },
-		{ 40, "its after value does not decode" },
-		{ 51, "its rationale does not decode" },
-		{ 54, "its actor does not decode" },
-		{ 55, "its time does not decode" },
-		{ 62, "its time does not decode" },
+		{ 61, "its before value's digest does not decode" },
+		{ 93, "its after value's digest does not decode" },
+		{ 125, "its rationale's digest does not decode" },
+		{ 128, "its actor does not decode" },
+		{ 129, "its time does not decode" },
+		{ 136, "its time does not decode" },
 	};
 
 	(void)state;
 	unhex(dec_hex, &b);
-	assert_int_equal(b.len, 63);
+	assert_int_equal(b.len, 137);
 	for (size_t n = 0; n < b.len; n++)
 		assert_non_null(ledger_decode_decision(b.data, n, &d));
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
 		assert_string_equal(ledger_decode_decision(b.data, cuts[i].cut, &d),
 		    cuts[i].why);
-	/* The before value claims 0x10000002 bytes. */
-	b.data[30] = 0x10;
-	assert_string_equal(ledger_decode_decision(b.data, b.len, &d),
-	    "its before value does not decode");
-	b.data[30] = 0;
-	/* The after value claims 9 bytes: it swallows the rationale's length,
-	 * and the rest no longer lines up. */
-	b.data[39] = 9;
-	assert_non_null(ledger_decode_decision(b.data, b.len, &d));
-	/* ... and 7: the rationale length then starts inside the JSON. */
-	b.data[39] = 7;
-	assert_non_null(ledger_decode_decision(b.data, b.len, &d));
-	b.data[39] = 8;
 	/* The ref claims 14 bytes, one more than it has. */
 	b.data[6] = 14;
 	assert_non_null(ledger_decode_decision(b.data, b.len, &d));
 	b.data[6] = 13;
-	/* A NUL inside the after JSON. */
-	b.data[42] = 0;
+	/* The actor claims 2 bytes: it takes the time's first byte, a NUL. */
+	b.data[127] = 2;
 	assert_string_equal(ledger_decode_decision(b.data, b.len, &d),
-	    "its after value does not decode");
-	b.data[42] = 'a';
+	    "its actor does not decode");
+	b.data[127] = 1;
 	assert_null(ledger_decode_decision(b.data, b.len, &d));
 	ledger_decision_free(&d);
 	buf_putc(&b, 0);
