@@ -29,6 +29,7 @@
 
 #include <libpq-events.h>
 
+#include "clock.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -49,15 +50,6 @@ struct guarded {
 static pthread_mutex_t guard_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct guarded *guard_list;
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* How long the request we sent last has waited for an answer, in ms; 0
  * when nothing waits. TCP keeps the times of the last data sent and
@@ -95,7 +87,7 @@ guard_main(void *arg)
 	for (;;) {
 		usleep(GUARD_TICK_MS * 1000);
 		pthread_mutex_lock(&guard_mu);
-		int64_t now = mono_ms();
+		int64_t now = clock_mono_ms();
 		for (struct guarded *g = guard_list; g; g = g->next) {
 			long w;
 

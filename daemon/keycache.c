@@ -23,22 +23,11 @@
 
 #include "buf.h"
 #include "curvekey.h"
+#include "hex.h"
 #include "keyfile.h"
 #include "xmalloc.h"
 
 #define MAGIC	"bevis-suppliers 1\n"
-
-static void
-hex(const unsigned char *h, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[h[i] >> 4];
-		out[2 * i + 1] = digits[h[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 static int
 write_all(int fd, const char *p, size_t n)
@@ -79,7 +68,7 @@ keycache_save(const char *dir, const struct supplier *s, size_t n,
 		buf_free(&b);
 		return 0;
 	}
-	hex(h, SHA256_LEN, hx);
+	hex_encode(h, SHA256_LEN, hx);
 	int len = snprintf(line, sizeof(line), "sha256 %s\n", hx);
 	buf_append(&b, line, (size_t)len);
 
@@ -173,7 +162,7 @@ keycache_load(const char *dir, struct supplier **out, size_t *n, char *err,
 		goto out;
 	}
 	sha256(text, (size_t)(sum + 1 - text), h);
-	hex(h, SHA256_LEN, hx);
+	hex_encode(h, SHA256_LEN, hx);
 	if (strcmp(sum + 8, hx) != 0) {
 		snprintf(err, errlen, "%s: checksum mismatch (damaged file)", path);
 		goto out;
