@@ -156,6 +156,19 @@ CREATE TABLE incident_link (
 );
 CREATE INDEX incident_link_incident ON incident_link (incident_id);
 
+-- Whether two link rows name the same target. (No SET clause, so that the
+-- planner can inline it; it reads nothing but its arguments.)
+CREATE FUNCTION bevis_link_same_target(a incident_link, b incident_link)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT a.target_kind = b.target_kind
+       AND (a.event_submission_id, a.event_item_no, a.submission_id,
+            a.other_incident_id, a.report_entry_id)
+           IS NOT DISTINCT FROM
+           (b.event_submission_id, b.event_item_no, b.submission_id,
+            b.other_incident_id, b.report_entry_id)
+$$;
+
 -- security_invoker: the reader's row-level security applies (a protected
 -- incident's links stay hidden from those outside bevis_protected).
 CREATE VIEW incident_link_current WITH (security_invoker = true) AS
@@ -165,12 +178,7 @@ SELECT l.*
    AND NOT EXISTS (SELECT 1 FROM incident_link u
                     WHERE u.incident_id = l.incident_id
                       AND u.action = 'unlink' AND u.id > l.id
-                      AND u.target_kind = l.target_kind
-                      AND u.event_submission_id IS NOT DISTINCT FROM l.event_submission_id
-                      AND u.event_item_no IS NOT DISTINCT FROM l.event_item_no
-                      AND u.submission_id IS NOT DISTINCT FROM l.submission_id
-                      AND u.other_incident_id IS NOT DISTINCT FROM l.other_incident_id
-                      AND u.report_entry_id IS NOT DISTINCT FROM l.report_entry_id);
+                      AND bevis_link_same_target(u, l));
 
 -- ---- protected identity: row-level security ----------------------------------
 
@@ -764,12 +772,8 @@ $$;
 CREATE FUNCTION bevis_link_active(p_id bigint, t incident_link) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT EXISTS (SELECT 1 FROM incident_link_current c
-                    WHERE c.incident_id = p_id AND c.target_kind = t.target_kind
-                      AND c.event_submission_id IS NOT DISTINCT FROM t.event_submission_id
-                      AND c.event_item_no IS NOT DISTINCT FROM t.event_item_no
-                      AND c.submission_id IS NOT DISTINCT FROM t.submission_id
-                      AND c.other_incident_id IS NOT DISTINCT FROM t.other_incident_id
-                      AND c.report_entry_id IS NOT DISTINCT FROM t.report_entry_id)
+                    WHERE c.incident_id = p_id
+                      AND bevis_link_same_target(ROW(c.*)::incident_link, t))
 $$;
 
 -- Links or unlinks each target of p_targets (a JSON array) as a decision of
