@@ -80,7 +80,7 @@ incident_call(const char *who, PGconn *conn, const char *sql, int n,
 
 /* "key": to an object under construction (a ',' first unless it is empty). */
 static void
-json_key(struct buf *b, const char *key)
+arg_key(struct buf *b, const char *key)
 {
 	if (b->len > 1)
 		buf_putc(b, ',');
@@ -89,16 +89,16 @@ json_key(struct buf *b, const char *key)
 }
 
 static void
-json_str(struct buf *b, const char *key, const char *val)
+arg_str(struct buf *b, const char *key, const char *val)
 {
-	json_key(b, key);
+	arg_key(b, key);
 	out_json_string(b, val, strlen(val));
 }
 
 static void
-json_raw(struct buf *b, const char *key, const char *val)
+arg_raw(struct buf *b, const char *key, const char *val)
 {
-	json_key(b, key);
+	arg_key(b, key);
 	buf_puts(b, val);
 }
 
@@ -115,22 +115,22 @@ word(const char *s)
 }
 
 static void
-json_word(struct buf *b, const char *key, const char *val)
+arg_word(struct buf *b, const char *key, const char *val)
 {
 	char *w = word(val);
 
-	json_str(b, key, w);
+	arg_str(b, key, w);
 	free(w);
 }
 
 /* A comma-separated list as a JSON array of words ("" or "none": []). */
 static void
-json_list(struct buf *b, const char *key, const char *list)
+arg_list(struct buf *b, const char *key, const char *list)
 {
 	char *copy = word(list), *save = NULL;
 	int first = 1;
 
-	json_key(b, key);
+	arg_key(b, key);
 	buf_putc(b, '[');
 	if (strcmp(copy, "none") != 0) {
 		for (char *t = strtok_r(copy, ",", &save); t;
@@ -164,7 +164,7 @@ count_arg(const char *s, long long max)
 /* One link target from an option: e (--event SUPPLIER:ID), s
  * (--submission ID) or i (--incident INC); appended to the array in b. */
 static void
-json_target(struct buf *b, int ch, const char *val)
+arg_target(struct buf *b, int ch, const char *val)
 {
 	buf_putc(b, b->len == 0 ? '[' : ',');
 	buf_putc(b, '{');
@@ -176,7 +176,7 @@ json_target(struct buf *b, int ch, const char *val)
 }
 
 static const char *
-json_targets_end(struct buf *b)
+arg_targets_end(struct buf *b)
 {
 	if (b->len == 0)
 		buf_putc(b, '[');
@@ -208,13 +208,13 @@ incident_new(struct cli *cli, int argc, char **argv)
 		if (cli_common_opt(cli, ch, optarg))
 			continue;
 		switch (ch) {
-		case 't': json_str(&fields, "title", optarg); titled = 1; break;
-		case 'd': json_str(&fields, "description", optarg); break;
-		case 'S': json_str(&fields, "supplier", optarg); break;
-		case 'o': json_str(&fields, "occurred_at", optarg); break;
-		case 'T': json_str(&fields, "detected_at", optarg); break;
-		case 'a': json_str(&fields, "aware_at", optarg); break;
-		case 'e': case 's': json_target(&targets, ch, optarg); break;
+		case 't': arg_str(&fields, "title", optarg); titled = 1; break;
+		case 'd': arg_str(&fields, "description", optarg); break;
+		case 'S': arg_str(&fields, "supplier", optarg); break;
+		case 'o': arg_str(&fields, "occurred_at", optarg); break;
+		case 'T': arg_str(&fields, "detected_at", optarg); break;
+		case 'a': arg_str(&fields, "aware_at", optarg); break;
+		case 'e': case 's': arg_target(&targets, ch, optarg); break;
 		default: goto usage;
 		}
 	}
@@ -222,7 +222,7 @@ incident_new(struct cli *cli, int argc, char **argv)
 		goto usage;
 	buf_putc(&fields, '}');
 	PGconn *conn = cli_connect_zoned(cli, "incident new");
-	const char *params[2] = { buf_cstr(&fields), json_targets_end(&targets) };
+	const char *params[2] = { buf_cstr(&fields), arg_targets_end(&targets) };
 	PGresult *res = incident_call("incident new", conn,
 	    "SELECT bevis_incident_open($1::jsonb, $2::jsonb, NULL)", 2, params);
 	if (res) {
@@ -439,19 +439,19 @@ cmd_triage(struct cli *cli, int argc, char **argv)
 		if (cli_common_opt(cli, ch, optarg))
 			continue;
 		switch (ch) {
-		case 's': json_word(&ch_, "status", optarg); break;
-		case 'C': json_word(&ch_, "category", optarg); break;
-		case 'u': json_word(&ch_, "cause", optarg); break;
-		case 'p': json_word(&ch_, "personal_data", optarg); break;
-		case 'I': json_word(&ch_, "imy", optarg); break;
-		case 'j': json_list(&ch_, "subject_categories", optarg); break;
-		case 'k': json_list(&ch_, "data_categories", optarg); break;
-		case 'a': json_str(&ch_, "aware_at", optarg); break;
-		case 'o': json_str(&ch_, "occurred_at", optarg); break;
-		case 'T': json_str(&ch_, "detected_at", optarg); break;
-		case 't': json_str(&ch_, "title", optarg); break;
-		case 'd': json_str(&ch_, "description", optarg); break;
-		case 'S': json_str(&ch_, "supplier", optarg); break;
+		case 's': arg_word(&ch_, "status", optarg); break;
+		case 'C': arg_word(&ch_, "category", optarg); break;
+		case 'u': arg_word(&ch_, "cause", optarg); break;
+		case 'p': arg_word(&ch_, "personal_data", optarg); break;
+		case 'I': arg_word(&ch_, "imy", optarg); break;
+		case 'j': arg_list(&ch_, "subject_categories", optarg); break;
+		case 'k': arg_list(&ch_, "data_categories", optarg); break;
+		case 'a': arg_str(&ch_, "aware_at", optarg); break;
+		case 'o': arg_str(&ch_, "occurred_at", optarg); break;
+		case 'T': arg_str(&ch_, "detected_at", optarg); break;
+		case 't': arg_str(&ch_, "title", optarg); break;
+		case 'd': arg_str(&ch_, "description", optarg); break;
+		case 'S': arg_str(&ch_, "supplier", optarg); break;
 		case 'N': notified = optarg; break;
 		case 'R': imy_ref = optarg; break;
 		case 'w': rationale = optarg; break;
@@ -476,9 +476,9 @@ cmd_triage(struct cli *cli, int argc, char **argv)
 				}
 			}
 			free(copy);
-			json_raw(&ch_, "cia_disclosure", d ? "true" : "false");
-			json_raw(&ch_, "cia_loss", l ? "true" : "false");
-			json_raw(&ch_, "cia_change", c ? "true" : "false");
+			arg_raw(&ch_, "cia_disclosure", d ? "true" : "false");
+			arg_raw(&ch_, "cia_loss", l ? "true" : "false");
+			arg_raw(&ch_, "cia_change", c ? "true" : "false");
 			break;
 		}
 		case 'n': case 'r': {
@@ -494,7 +494,7 @@ cmd_triage(struct cli *cli, int argc, char **argv)
 				return 2;
 			}
 			snprintf(num, sizeof(num), "%lld", v);
-			json_raw(&ch_, ch == 'n' ? "subjects_count" :
+			arg_raw(&ch_, ch == 'n' ? "subjects_count" :
 			    "records_count", num);
 			break;
 		}
@@ -502,10 +502,10 @@ cmd_triage(struct cli *cli, int argc, char **argv)
 			if (strcmp(optarg, "not-required") == 0 ||
 			    strcmp(optarg, "not_required") == 0 ||
 			    strcmp(optarg, "pending") == 0) {
-				json_word(&ch_, "subjects", optarg);
+				arg_word(&ch_, "subjects", optarg);
 			} else {
-				json_str(&ch_, "subjects", "informed");
-				json_str(&ch_, "subjects_informed_at", optarg);
+				arg_str(&ch_, "subjects", "informed");
+				arg_str(&ch_, "subjects_informed_at", optarg);
 			}
 			break;
 		case 'P':
@@ -515,7 +515,7 @@ cmd_triage(struct cli *cli, int argc, char **argv)
 				buf_free(&ch_);
 				return 2;
 			}
-			json_raw(&ch_, "protected_identity",
+			arg_raw(&ch_, "protected_identity",
 			    optarg[0] == 'y' ? "true" : "false");
 			break;
 		default:
@@ -530,9 +530,9 @@ cmd_triage(struct cli *cli, int argc, char **argv)
 		return 2;
 	}
 	if (notified) {
-		json_str(&ch_, "imy", "notified");
-		json_str(&ch_, "imy_notified_at", notified);
-		json_str(&ch_, "imy_ref", imy_ref);
+		arg_str(&ch_, "imy", "notified");
+		arg_str(&ch_, "imy_notified_at", notified);
+		arg_str(&ch_, "imy_ref", imy_ref);
 	}
 	if (optind + 1 != argc || ch_.len == 1) {
 		if (optind + 1 == argc)
@@ -570,7 +570,7 @@ link_command(struct cli *cli, int argc, char **argv, int unlink)
 		if (cli_common_opt(cli, ch, optarg))
 			continue;
 		switch (ch) {
-		case 'e': case 's': case 'i': json_target(&targets, ch, optarg); break;
+		case 'e': case 's': case 'i': arg_target(&targets, ch, optarg); break;
 		case 'w': rationale = optarg; break;
 		default: buf_free(&targets); return cli_usage(who, stderr);
 		}
@@ -579,7 +579,7 @@ link_command(struct cli *cli, int argc, char **argv, int unlink)
 		buf_free(&targets);
 		return cli_usage(who, stderr);
 	}
-	const char *params[3] = { argv[optind], json_targets_end(&targets),
+	const char *params[3] = { argv[optind], arg_targets_end(&targets),
 		rationale };
 	rc = decide(cli, who, unlink ?
 	    "SELECT bevis_incident_unlink($1, $2::jsonb, $3) || ' unlinked'" :

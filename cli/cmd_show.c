@@ -78,7 +78,7 @@ enum { I_REF, I_STATUS, I_MERGED, I_TITLE, I_DESC, I_SUPPLIER, I_OCCURRED,
 
 /* One row of res as a JSON object, each column by its type. */
 static void
-json_object(struct buf *b, const PGresult *res, int r)
+row_object(struct buf *b, const PGresult *res, int r)
 {
 	buf_putc(b, '{');
 	for (int c = 0; c < PQnfields(res); c++) {
@@ -103,7 +103,7 @@ json_object(struct buf *b, const PGresult *res, int r)
 }
 
 static void
-json_array(struct buf *b, const char *key, const PGresult *res)
+rows_array(struct buf *b, const char *key, const PGresult *res)
 {
 	buf_putc(b, ',');
 	out_json_string(b, key, strlen(key));
@@ -111,7 +111,7 @@ json_array(struct buf *b, const char *key, const PGresult *res)
 	for (int r = 0; res && r < PQntuples(res); r++) {
 		if (r)
 			buf_putc(b, ',');
-		json_object(b, res, r);
+		row_object(b, res, r);
 	}
 	buf_putc(b, ']');
 }
@@ -298,17 +298,17 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	/* Row-level security: no row, the reader is outside bevis_protected. */
 	int restricted = PQntuples(full) == 0;
 	if (json) {
-		json_object(&b, inc, 0);
+		row_object(&b, inc, 0);
 		b.len--;	/* reopen the object for the lists */
 		if (!restricted) {
 			buf_puts(&b, ",\"details\":");
-			json_object(&b, full, 0);
+			row_object(&b, full, 0);
 		}
 		buf_printf(&b, ",\"restricted\":%s", restricted ? "true" : "false");
-		json_array(&b, "deadlines", deadlines);
+		rows_array(&b, "deadlines", deadlines);
 		if (!restricted) {
-			json_array(&b, "links", links);
-			json_array(&b, "decisions", decisions);
+			rows_array(&b, "links", links);
+			rows_array(&b, "decisions", decisions);
 		}
 		buf_puts(&b, "}\n");
 	} else {
