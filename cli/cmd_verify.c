@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 #include "cli.h"
 #include "copystream.h"
 #include "curvekey.h"
@@ -860,7 +861,7 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	const char *cps[64];
 	size_t ncp = 0;
 	char err[300];
-	struct timespec t0, t1;
+	int64_t t0;
 	int ch, rc = 2;
 
 	memset(&v, 0, sizeof(v));
@@ -887,7 +888,7 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "bevis verify: %s\n", err);
 		return 2;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = clock_mono_ms();
 	if (open_snapshot(&v, cli) < 0 || load_redactions(&v) < 0 ||
 	    load_heads(&v, &key, &heads, &nheads, &cap) < 0)
 		goto out;
@@ -897,9 +898,7 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 	if (verify_tree(&v, heads, nheads) < 0 || verify_content(&v) < 0 ||
 	    verify_supplier_keys(&v) < 0 || verify_incidents(&v) < 0)
 		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	double secs = (double)(clock_mono_ms() - t0) / 1e3;
 	if (v.problems) {
 		if (v.problems > 20)
 			fprintf(stderr, "bevis verify: ... %ld problems in all\n",
@@ -908,14 +907,18 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		    v.problems == 1 ? "" : "s", (long long)v.leaves);
 		rc = 1;
 	} else {
-		printf("verified: %lld leaves (%lld submissions, %lld redacted), "
-		    "%lld events, %lld tree heads, %lld checkpoints, %lld "
+#define PLURAL(n) ((n) == 1 ? "" : "s")
+		printf("verified: %lld lea%s (%lld submission%s, %lld redacted), "
+		    "%lld event%s, %lld tree head%s, %lld checkpoint%s, %lld "
 		    "decision%s replayed against %lld incident%s, in %.2f s\n",
-		    (long long)v.leaves, (long long)v.submissions,
+		    (long long)v.leaves, v.leaves == 1 ? "f" : "ves",
+		    (long long)v.submissions, PLURAL(v.submissions),
 		    (long long)v.redactions_seen, (long long)v.events,
-		    (long long)v.heads, (long long)v.checkpoints,
-		    (long long)v.decisions, v.decisions == 1 ? "" : "s",
-		    (long long)v.incidents, v.incidents == 1 ? "" : "s", secs);
+		    PLURAL(v.events), (long long)v.heads, PLURAL(v.heads),
+		    (long long)v.checkpoints, PLURAL(v.checkpoints),
+		    (long long)v.decisions, PLURAL(v.decisions),
+		    (long long)v.incidents, PLURAL(v.incidents), secs);
+#undef PLURAL
 		rc = 0;
 	}
 	/* Row-level security: not a failure, and not a pass either. */
