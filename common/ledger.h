@@ -1,8 +1,8 @@
 /* ledger.h - the canonical leaf data of the evidence ledger (docs/LEDGER.md),
  * every kind, encoded and decoded here and nowhere else in C. bevisd encodes
  * submission leaves at ingest; the SQL functions bevis_redact(),
- * bevis_supplier_key_leaf() and bevis_decision_leaf() write kinds 2, 3 and
- * 4, and the encoders below produce exactly their bytes; bevis verify,
+ * bevis_supplier_key_leaf(), bevis_decision_leaf() and bevis_custody_leaf()
+ * write kinds 2, 3, 4 and 5, and the encoders below produce exactly their bytes; bevis verify,
  * export and verify-bundle decode and re-encode them.
  *
  * To add a kind: its number below, its struct, ledger_encode_<kind>,
@@ -26,6 +26,7 @@
 #define LEDGER_KIND_REDACTION	2	/* 'redaction' */
 #define LEDGER_KIND_SUPPLIER_KEY 3	/* 'supplier_key' */
 #define LEDGER_KIND_DECISION	4	/* 'decision' */
+#define LEDGER_KIND_CUSTODY	5	/* 'custody' */
 
 /* The kind of leaf data d (a LEDGER_KIND_*), or -1 without the magic. */
 int ledger_kind(const unsigned char *d, size_t n);
@@ -128,12 +129,35 @@ struct ledger_decision {
 void ledger_decision_digest(const unsigned char salt[LEDGER_DECISION_SALT_LEN],
     int tag, const char *text, unsigned char out[SHA256_LEN]);
 
+/* Kind 5: evidence of an incident taken out (an export), with the fields
+ * of ISO/IEC 27037's chain of custody; bevis_custody_leaf()
+ * (sql/0009_custody.sql). Reason, destination and items are keyed digests
+ * made as a decision's are (ledger_decision_digest with the custody row's
+ * salt), with the tags below. */
+enum { LEDGER_CUSTODY_ITEMS = 1, LEDGER_CUSTODY_REASON,
+	LEDGER_CUSTODY_DESTINATION };
+
+struct ledger_custody {
+	const char *incident_ref;	/* INC-YYYY-NNNN */
+	int32_t seq;			/* from 1, per incident */
+	const char *action;		/* export */
+	const char *actor;		/* session_user */
+	int64_t at_us;			/* microseconds since the Unix epoch */
+	int64_t tree_size;		/* the signed head the bundle proves against */
+	unsigned char bundle_sha256[SHA256_LEN];	/* of its manifest.json */
+	unsigned char items_sha256[SHA256_LEN];
+	unsigned char reason_sha256[SHA256_LEN];
+	unsigned char destination_sha256[SHA256_LEN];
+	const char *tool;		/* "bevis 0.1.0" */
+};
+
 /* Each appends the leaf data to out. */
 void ledger_encode_submission(struct buf *out, const struct ledger_submission *s);
 void ledger_encode_redaction(struct buf *out, const struct ledger_redaction *r);
 void ledger_encode_supplier_key(struct buf *out,
     const struct ledger_supplier_key *k);
 void ledger_encode_decision(struct buf *out, const struct ledger_decision *d);
+void ledger_encode_custody(struct buf *out, const struct ledger_custody *c);
 
 const char *ledger_decode_submission(const unsigned char *d, size_t n,
     struct ledger_submission *s);
@@ -143,9 +167,12 @@ const char *ledger_decode_supplier_key(const unsigned char *d, size_t n,
     struct ledger_supplier_key *k);
 const char *ledger_decode_decision(const unsigned char *d, size_t n,
     struct ledger_decision *dc);
+const char *ledger_decode_custody(const unsigned char *d, size_t n,
+    struct ledger_custody *c);
 void ledger_submission_free(struct ledger_submission *s);
 void ledger_redaction_free(struct ledger_redaction *r);
 void ledger_supplier_key_free(struct ledger_supplier_key *k);
 void ledger_decision_free(struct ledger_decision *d);
+void ledger_custody_free(struct ledger_custody *c);
 
 #endif

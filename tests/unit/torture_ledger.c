@@ -67,6 +67,18 @@ static const unsigned char dec_salt[LEDGER_DECISION_SALT_LEN] = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
 };
 
+/* SELECT encode(bevis_custody_leaf('INC-2026-0001', 1, 'export', 'x',
+ * '2026-01-01T00:00:00Z', 7, sha256('b'), '{"a": 1}', 'why', 'h:/d',
+ * '\x000102030405060708090a0b0c0d0e0f', 'bevis 0.1.0'), 'hex'). */
+static const char cus_hex[] =
+    "42564c3105" "000d" "494e432d323032362d30303031" "00000001"
+    "0006" "6578706f7274" "0001" "78" "0006474846204000" "0000000000000007"
+    "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
+    "bc3122634d506fa2e84856feb91a426079a2d7672fb97c8f38056c1772173785"
+    "d97731155ab68d10b3ccd12d3ef36eef117362aa673a759efbd6f46887df4087"
+    "9e4b75d3f31404c9036207b27bc613d5d7705cdf82e4f0e242e6c8ccd5518004"
+    "000b" "626576697320302e312e30";
+
 #define KEY	"(&r=2qVY/{OQa4+FDA0-O#sed=yo[]?=x6LXy2$G"
 #define FP	"f4e309205944125b4d9dcc60553aad92"
 
@@ -240,6 +252,56 @@ test_decision(void **state)
 }
 
 static void
+test_custody(void **state)
+{
+	struct ledger_custody cu = { "INC-2026-0001", 1, "export", "x",
+		1767225600000000LL, 7, { 0 }, { 0 }, { 0 }, { 0 }, "bevis 0.1.0" };
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	struct ledger_custody c;
+	const char *why;
+
+	(void)state;
+	sha256("b", 1, cu.bundle_sha256);
+	ledger_decision_digest(dec_salt, LEDGER_CUSTODY_ITEMS, "{\"a\": 1}",
+	    cu.items_sha256);
+	ledger_decision_digest(dec_salt, LEDGER_CUSTODY_REASON, "why",
+	    cu.reason_sha256);
+	ledger_decision_digest(dec_salt, LEDGER_CUSTODY_DESTINATION, "h:/d",
+	    cu.destination_sha256);
+	unhex(cus_hex, &want);
+	ledger_encode_custody(&got, &cu);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	assert_int_equal(ledger_kind(want.data, want.len), LEDGER_KIND_CUSTODY);
+	assert_null(ledger_decode_custody(want.data, want.len, &c));
+	assert_string_equal(c.incident_ref, "INC-2026-0001");
+	assert_int_equal(c.seq, 1);
+	assert_string_equal(c.action, "export");
+	assert_string_equal(c.actor, "x");
+	assert_int_equal(c.at_us, 1767225600000000LL);
+	assert_int_equal(c.tree_size, 7);
+	assert_memory_equal(c.reason_sha256, cu.reason_sha256, SHA256_LEN);
+	assert_string_equal(c.tool, "bevis 0.1.0");
+	buf_reset(&got);
+	ledger_encode_custody(&got, &c);
+	assert_memory_equal(got.data, want.data, want.len);
+	ledger_custody_free(&c);
+	/* Every cut fails, and so do a trailing byte and another kind. */
+	for (size_t n = 0; n < want.len; n++) {
+		assert_non_null(ledger_decode_custody(want.data, n, &c));
+		assert_null(c.tool);
+	}
+	buf_putc(&want, 0);
+	why = ledger_decode_custody(want.data, want.len, &c);
+	assert_string_equal(why, "it has bytes after its tool");
+	want.data[4] = 4;
+	assert_string_equal(ledger_decode_custody(want.data, want.len, &c),
+	    "its version or kind is not BVL1, 5");
+	buf_free(&want);
+	buf_free(&got);
+}
+
+static void
 test_kind_names(void **state)
 {
 	(void)state;
@@ -249,7 +311,8 @@ test_kind_names(void **state)
 	    "supplier_key");
 	assert_string_equal(ledger_kind_name(LEDGER_KIND_DECISION), "decision");
 	assert_null(ledger_kind_name(0));
-	assert_null(ledger_kind_name(5));
+	assert_string_equal(ledger_kind_name(LEDGER_KIND_CUSTODY), "custody");
+	assert_null(ledger_kind_name(99));
 	assert_null(ledger_kind_name(-1));
 	assert_int_equal(ledger_kind((const unsigned char *)"BVL2\001", 5), -1);
 	assert_int_equal(ledger_kind((const unsigned char *)"BVL1", 4), -1);
@@ -365,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_redaction),
 		cmocka_unit_test(test_supplier_key),
 		cmocka_unit_test(test_decision),
+		cmocka_unit_test(test_custody),
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_decision_malformed),
