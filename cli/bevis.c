@@ -125,18 +125,30 @@ static const struct {
 	    "                          an inclusion proof",
 	    "proof --submission ID | --leaf N [--tree-size M] [--json]\n"
 	    "An RFC 9162 inclusion proof of a leaf, checked before it is printed.\n" },
-	{ "export", cmd_export, "export (--submission ID... | --since T --until T) --out DIR\n"
+	{ "export", cmd_export, "export (--submission ID... | --since T --until T |\n"
+	    "                          --incident INC --reason TEXT) --out DIR\n"
 	    "                          an offline evidence bundle, with proofs",
-	    "export (--submission ID [--submission ID]... | --since T --until T)\n"
-	    "                    --out DIR [--db CONNINFO]\n"
+	    "export (--submission ID [--submission ID]... | --since T --until T |\n"
+	    "        --incident INC --reason TEXT) --out DIR [--db CONNINFO]\n"
 	    "Writes the submissions, their ledger leaves and inclusion proofs against the newest\n"
 	    "signed tree head into the new or empty directory DIR; check it with\n"
 	    "bevis verify-bundle DIR --key ledger.pub. T is a date or an RFC 3339 time (UTC\n"
-	    "without an offset); the range is [since, until) of the time of receipt.\n" },
+	    "without an offset); the range is [since, until) of the time of receipt.\n"
+	    "--incident exports the incident's submissions and events, decisions and links\n"
+	    "(with those of the incidents merged into it) and records the export as a custody\n"
+	    "record (who, when, why, where to) in the ledger; --reason is required.\n" },
 	{ "verify-bundle", cmd_verify_bundle, "verify-bundle DIR [--key F]\n"
 	    "                          check a bundle with no database",
 	    "verify-bundle DIR [--key ledger.pub]\n"
 	    "Checks a bundle from bevis export with no database.\n" },
+	{ "evidence", cmd_evidence, "evidence INC [--json] [--key F]\n"
+	    "                          every item behind an incident, each verified",
+	    "evidence INC [--json] [--key ledger.pub]\n"
+	    "The auditor's view: every submission, event, decision and custody record behind\n"
+	    "INC and the incidents merged into it, with its time, supplier and key (or actor),\n"
+	    "the SHA-256 of its raw bytes recomputed from the stored body, its ledger leaf, and\n"
+	    "whether its leaf and inclusion proof verify against the newest signed tree head.\n"
+	    "Exit 0: all verified; 1: something failed (each failure is named); 2: usage.\n" },
 };
 
 int

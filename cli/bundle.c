@@ -3,6 +3,7 @@
  * needs no database to check: only its files and the ledger's public key,
  * which the verifier names (a bundle carries none). */
 #include "bundle.h"
+#include "bundle_incident.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -627,8 +628,9 @@ bundle_check(struct bundle *c, const struct checkpoint_verifier *key,
 	 * only repeat that problem. */
 
 	json_object *subs = jget(m, "submissions");
+	/* An incident's bundle may hold decisions and no submission. */
 	if (subs == NULL || !json_object_is_type(subs, json_type_array) ||
-	    json_object_array_length(subs) == 0) {
+	    (json_object_array_length(subs) == 0 && jget(m, "incidents") == NULL)) {
 		check_problem(c, MANIFEST ": 'submissions' is missing or empty");
 		goto out;
 	}
@@ -642,11 +644,32 @@ bundle_check(struct bundle *c, const struct checkpoint_verifier *key,
 	scan_dir(c, "bodies", ".bin", c->body_ids, c->nbody_ids);
 	scan_dir(c, "events", ".copy", c->ids, c->nids);
 	scan_dir(c, "quarantine", ".copy", c->ids, c->nids);
+	bundle_check_incidents(c, m);
 out:
 	if (m)
 		json_object_put(m);
 	buf_free(&b);
 	return c->problems;
+}
+
+/* For bundle_incident.c. */
+void
+bundle_problem(struct bundle *c, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	check_problem(c, "%s", line);
+}
+
+int
+bundle_leaf(struct bundle *c, const char *what, json_object *o,
+    struct buf *data, int64_t *index)
+{
+	return check_leaf(c, what, o, data, index);
 }
 
 void
@@ -725,6 +748,10 @@ cmd_verify_bundle(struct cli *cli, int argc, char **argv)
 	}
 	if (c.info.len)
 		fwrite(c.info.data, 1, c.info.len, stdout);
+	if (c.incidents)
+		printf("incidents verified: %ld, with %ld decision%s and their "
+		    "links\n", c.incidents, c.decisions, c.decisions == 1 ? "" :
+		    "s");
 	printf("bundle verified: %ld submission%s (%ld redacted), tree size %llu, "
 	    "checkpoint signed by %s\n", c.submissions, c.submissions == 1 ? "" :
 	    "s", c.redacted, (unsigned long long)c.size, key.name);

@@ -32,6 +32,7 @@ struct bundle {
 	unsigned char root[32];
 	char *origin;
 	long submissions, redacted;
+	long incidents, decisions;	/* bundle_incident.c */
 	int64_t *ids, *body_ids;	/* what the manifest names, for the scan */
 	size_t nids, nbody_ids;
 	struct buf info;	/* lines about redactions, printed on success */

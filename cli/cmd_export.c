@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "bundle.h"
+#include "bundle_incident.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "numarg.h"
@@ -125,8 +126,8 @@ dup_or_null(const PGresult *res, int r, int c)
 
 /* An inclusion proof of leaf against the head, from the stored nodes,
  * checked before it is written. */
-static int
-prove(PGconn *conn, int64_t leaf, const struct buf *data, uint64_t size,
+int
+export_prove_leaf(PGconn *conn, int64_t leaf, const struct buf *data, uint64_t size,
     const unsigned char root[32], struct buf *proof)
 {
 	unsigned char path[MERKLE_MAX_PATH][MERKLE_HASH_LEN], r[32], lh[32],
@@ -476,6 +477,8 @@ struct export {
 	char *origin;
 	struct buf checkpoint;			/* its note, byte for byte */
 	struct buf manifest;
+	int incident;				/* --incident: bundle_incident.c */
+	struct inc_export inc;
 };
 
 /* Returns 0, or 2 after a usage message. */
@@ -487,6 +490,8 @@ export_options(struct cli *cli, struct export *x, int argc, char **argv)
 		{ "since", required_argument, NULL, 'S' },
 		{ "until", required_argument, NULL, 'U' },
 		{ "out", required_argument, NULL, 'o' },
+		{ "incident", required_argument, NULL, 'i' },
+		{ "reason", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	int ch;
@@ -510,12 +515,26 @@ export_options(struct cli *cli, struct export *x, int argc, char **argv)
 		case 'S': x->since = optarg; break;
 		case 'U': x->until = optarg; break;
 		case 'o': x->dir = optarg; break;
+		case 'i': x->inc.ref_arg = optarg; x->incident = 1; break;
+		case 'r': x->inc.reason = optarg; break;
 		default: return export_usage();
 		}
 	}
 	if (optind != argc || x->dir == NULL || *x->dir == '\0' ||
-	    (x->nids > 0) == (x->since != NULL || x->until != NULL))
+	    (x->incident ? x->nids > 0 || x->since || x->until :
+	    (x->nids > 0) == (x->since != NULL || x->until != NULL)))
 		return export_usage();
+	if (x->incident && (x->inc.reason == NULL ||
+	    x->inc.reason[strspn(x->inc.reason, " \t\r\n")] == '\0')) {
+		fprintf(stderr, "bevis export: --incident needs --reason TEXT: say "
+		    "why the evidence leaves the database (the export is recorded "
+		    "as custody, with the reason, in the ledger)\n");
+		return 2;
+	}
+	if (!x->incident && x->inc.reason) {
+		fprintf(stderr, "bevis export: --reason goes with --incident\n");
+		return 2;
+	}
 	if (strlen(x->dir) > 4000) {
 		fprintf(stderr, "bevis export: the directory's name is too long\n");
 		return 2;
@@ -536,6 +555,16 @@ export_select(struct cli *cli, struct export *x)
 	    cli_exec("export", x->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ "
 	    "READ ONLY", PGRES_COMMAND_OK) < 0)
 		return -1;
+	if (x->incident) {
+		free(x->ids);
+		x->ids = NULL;
+		if (incident_export_select(x->conn, &x->inc, &x->ids, &x->nids) < 0)
+			return -1;
+		if (x->nids == 0) {
+			x->subs = xcalloc(1, sizeof(*x->subs));
+			return 0;
+		}
+	}
 	if (select_subs(x->conn, x->ids, x->nids, x->since, x->until, &x->subs,
 	    &x->nsubs) < 0)
 		return -1;
@@ -564,6 +593,8 @@ export_head(struct export *x)
 		if (x->subs[i].redacted && x->subs[i].red_leaf > maxleaf)
 			maxleaf = x->subs[i].red_leaf;
 	}
+	if (x->incident && incident_export_maxleaf(&x->inc) > maxleaf)
+		maxleaf = incident_export_maxleaf(&x->inc);
 	PGresult *res = PQexec(x->conn, "SELECT tree_size, encode(root, 'hex'), "
 	    "checkpoint FROM tree_head ORDER BY tree_size DESC LIMIT 1");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -603,13 +634,17 @@ export_prove(struct export *x)
 {
 	for (long i = 0; i < x->nsubs; i++) {
 		struct exp_sub *s = &x->subs[i];
-		if (prove(x->conn, s->leaf, &s->leaf_data, (uint64_t)x->head,
-		    x->root, &s->proof) < 0 || (s->redacted && prove(x->conn,
+		if (export_prove_leaf(x->conn, s->leaf, &s->leaf_data,
+		    (uint64_t)x->head, x->root, &s->proof) < 0 ||
+		    (s->redacted && export_prove_leaf(x->conn,
 		    s->red_leaf, &s->red_data, (uint64_t)x->head, x->root,
 		    &s->red_proof) < 0))
 			return -1;
 		x->redacted += s->redacted;
 	}
+	if (x->incident && incident_export_prove(x->conn, &x->inc,
+	    (uint64_t)x->head, x->root) < 0)
+		return -1;
 	return 0;
 }
 
@@ -648,7 +683,11 @@ manifest_head(struct export *x)
 	buf_printf(j, ",\n  \"tree_size\": %lld,\n  \"root\": \"%s\",\n"
 	    "  \"checkpoint\": \"" CHECKPOINT "\",\n  \"exported_at\": \"%s\",\n"
 	    "  \"selection\": ", x->head, hex, t);
-	if (x->nids) {
+	if (x->incident) {
+		buf_puts(j, "{\"incident\": ");
+		manifest_str(j, x->inc.parts[0].ref);
+		buf_puts(j, "}");
+	} else if (x->nids) {
 		buf_puts(j, "{\"submissions\": [");
 		for (size_t i = 0; i < x->nids; i++)
 			buf_printf(j, "%s%lld", i ? ", " : "", (long long)x->ids[i]);
@@ -679,7 +718,14 @@ export_write(struct export *x)
 		}
 		manifest_sub(&x->manifest, &x->subs[i], i + 1 == x->nsubs);
 	}
-	buf_puts(&x->manifest, "  ]\n}\n");
+	buf_puts(&x->manifest, "  ]");
+	if (x->incident && incident_export_write(&x->inc, x->dir,
+	    &x->manifest) < 0) {
+		fprintf(stderr, "bevis export: %s is incomplete (it has no "
+		    MANIFEST "): remove it\n", x->dir);
+		return -1;
+	}
+	buf_puts(&x->manifest, "\n}\n");
 	(void)cli_exec("export", x->conn, "COMMIT", PGRES_COMMAND_OK);
 	PQfinish(x->conn);
 	x->conn = NULL;
@@ -733,6 +779,7 @@ export_free(struct export *x)
 	free(x->origin);
 	buf_free(&x->manifest);
 	buf_free(&x->checkpoint);
+	incident_export_free(&x->inc);
 }
 
 int
@@ -753,8 +800,16 @@ cmd_export(struct cli *cli, int argc, char **argv)
 	    export_prove(&x) < 0 ||
 	    export_mkdirs(&x) < 0 ||
 	    export_write(&x) < 0 ||
-	    export_self_check(&x) < 0)
+	    export_self_check(&x) < 0 ||
+	    (x.incident && incident_export_record(cli, &x.inc, x.dir,
+	    x.dir_exists, x.head, &x.manifest, x.ids, x.nids) < 0))
 		goto out;
+	if (x.incident)
+		printf("exported %s: %zu incident%s, %ld decision%s, %ld link "
+		    "row%s\n", x.inc.parts[0].ref, x.inc.nparts,
+		    x.inc.nparts == 1 ? "" : "s", x.inc.decisions,
+		    x.inc.decisions == 1 ? "" : "s", x.inc.links,
+		    x.inc.links == 1 ? "" : "s");
 	printf("exported %ld submission%s (%ld redacted) to %s, with inclusion "
 	    "proofs against the signed tree head of size %lld\n"
 	    "check it with: bevis verify-bundle %s --key ledger.pub\n", x.nsubs,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "custody.h"
 #include "output.h"
 
 /* $1 the reference. Everyone may read incident_overview. */
@@ -309,11 +310,15 @@ cmd_show(struct cli *cli, int argc, char **argv)
 		if (!restricted) {
 			rows_array(&b, "links", links);
 			rows_array(&b, "decisions", decisions);
+			if (custody_show(conn, id[0], 1, &b) < 0)
+				goto out;
 		}
 		buf_puts(&b, "}\n");
 	} else {
 		show_text(&b, inc, restricted ? NULL : full, links, decisions,
 		    deadlines);
+		if (!restricted && custody_show(conn, id[0], 0, &b) < 0)
+			goto out;
 	}
 	fwrite(b.data, 1, b.len, stdout);
 	rc = 0;

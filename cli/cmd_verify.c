@@ -31,6 +31,7 @@
 #include "ledger.h"
 #include "merkle.h"
 #include "sha256.h"
+#include "custody.h"
 #include "verify.h"
 #include "xmalloc.h"
 
@@ -896,7 +897,8 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		if (load_checkpoint(&v, cps[i], &key, &heads, &nheads, &cap) < 0)
 			goto out;
 	if (verify_tree(&v, heads, nheads) < 0 || verify_content(&v) < 0 ||
-	    verify_supplier_keys(&v) < 0 || verify_incidents(&v) < 0)
+	    verify_supplier_keys(&v) < 0 || verify_incidents(&v) < 0 ||
+	    verify_custody(&v) < 0)
 		goto out;
 	double secs = (double)(clock_mono_ms() - t0) / 1e3;
 	if (v.problems) {
@@ -910,14 +912,15 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 #define PLURAL(n) ((n) == 1 ? "" : "s")
 		printf("verified: %lld lea%s (%lld submission%s, %lld redacted), "
 		    "%lld event%s, %lld tree head%s, %lld checkpoint%s, %lld "
-		    "decision%s replayed against %lld incident%s, in %.2f s\n",
+		    "decision%s replayed against %lld incident%s%s, in %.2f s\n",
 		    (long long)v.leaves, v.leaves == 1 ? "f" : "ves",
 		    (long long)v.submissions, PLURAL(v.submissions),
 		    (long long)v.redactions_seen, (long long)v.events,
 		    PLURAL(v.events), (long long)v.heads, PLURAL(v.heads),
 		    (long long)v.checkpoints, PLURAL(v.checkpoints),
 		    (long long)v.decisions, PLURAL(v.decisions),
-		    (long long)v.incidents, PLURAL(v.incidents), secs);
+		    (long long)v.incidents, PLURAL(v.incidents),
+		    custody_summary(&v), secs);
 #undef PLURAL
 		rc = 0;
 	}
@@ -929,6 +932,11 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 		    v.decisions_hidden == 1 ? "f" : "ves",
 		    (long long)v.incidents_hidden,
 		    v.incidents_hidden == 1 ? "" : "s");
+	if (v.custody_hidden)
+		printf("not checked: %lld custody lea%s of protected incidents "
+		    "(only a member of bevis_protected can read them)\n",
+		    (long long)v.custody_hidden, v.custody_hidden == 1 ? "f" :
+		    "ves");
 out:
 	for (size_t i = 0; i < nheads; i++)
 		free(heads[i].label);

@@ -73,7 +73,7 @@ is_hidden(const PGresult *hr, const char *ref)
 
 /* Decision row j of dr as its leaf holds it: the texts as their keyed
  * digests (ledger.h). -1 when the row's salt is not 16 bytes. */
-static int
+int
 row_decision(const PGresult *dr, int j, struct ledger_decision *row)
 {
 	unsigned char salt[LEDGER_DECISION_SALT_LEN];
@@ -98,7 +98,7 @@ row_decision(const PGresult *dr, int j, struct ledger_decision *row)
 
 /* The first field in which the decoded leaf k and the row differ, or
  * NULL. */
-static const char *
+const char *
 decision_difference(const struct ledger_decision *k,
     const struct ledger_decision *row)
 {
