@@ -331,13 +331,16 @@ incident_export_record(struct cli *cli, struct inc_export *ie,
 	    PGRES_COMMAND_OK) == 0 &&
 	    (res = cli_exec_params("export", conn, "SELECT "
 	    "bevis_custody_record($1, 'export', $2, $3, $4::jsonb, $5::bigint, "
-	    "$6::bytea, $7), (SELECT leaf_idx FROM custody c JOIN incident i ON "
-	    "i.id = c.incident_id WHERE i.ref = $1 ORDER BY c.seq DESC LIMIT 1)",
-	    7, p, PGRES_TUPLES_OK)) != NULL) {
+	    "$6::bytea, $7)", 7, p, PGRES_TUPLES_OK)) != NULL) {
+		const char *q[2] = { ie->parts[0].ref, PQgetvalue(res, 0, 0) };
+		PGresult *lr = cli_exec_params("export", conn, "SELECT c.leaf_idx "
+		    "FROM custody c JOIN incident i ON i.id = c.incident_id WHERE "
+		    "i.ref = $1 AND c.seq = $2::integer", 2, q, PGRES_TUPLES_OK);
 		printf("recorded as custody %s of %s (ledger leaf %s): "
 		    "manifest.json SHA-256 %s\n", PQgetvalue(res, 0, 0),
-		    ie->parts[0].ref, PQgetisnull(res, 0, 1) ? "?" :
-		    PQgetvalue(res, 0, 1), hex);
+		    ie->parts[0].ref, lr && PQntuples(lr) == 1 ?
+		    PQgetvalue(lr, 0, 0) : "?", hex);
+		PQclear(lr);
 		rc = 0;
 	}
 	PQclear(res);
