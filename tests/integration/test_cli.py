@@ -146,7 +146,8 @@ def test_every_command_answers_help(cluster):
     eq(names, ["migrate", "send", "ping", "events", "redact", "keygen", "supplier",
                "incident", "incidents", "show", "triage", "link", "unlink", "merge",
                "unmerge", "deadlines",
-               "checkpoint", "verify", "proof", "export", "verify-bundle"], "commands")
+               "checkpoint", "verify", "proof", "export", "verify-bundle", "evidence"],
+       "commands")
     env = {"PGHOST": "/nonexistent", "BEVIS_CONFIG": "/nonexistent"}
     for name in names:
         for flag in ("--help", "-h"):
