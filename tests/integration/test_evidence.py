@@ -75,7 +75,7 @@ def base(cluster):
         wait_head(db, ledger_size(db), 20)
     finally:
         eq(d.stop(), 0, "bevisd exit code")
-    _BASE.update(db=db, pub=pub, isam=isam, auditor=auditor, a=a, b=b, sub_a=sub_a,
+    _BASE.update(db=db, key=key, pub=pub, isam=isam, auditor=auditor, a=a, b=b, sub_a=sub_a,
                  sub_b=sub_b, bundle=bundle)
     return _BASE
 
@@ -268,3 +268,42 @@ def test_tampering_is_named(cluster):
     eq(rc, 1, "verify")
     check(f"custody 1 of {a} (leaf " in err and "its reason differs from its ledger leaf" in err,
           err)
+
+
+def test_an_incident_without_evidence_and_a_head_not_yet_signed(cluster):
+    s = base(cluster)
+    isam, auditor = s["isam"], s["auditor"]
+    db = fresh(cluster)
+    c = ok(db, isam, "incident", "new", "--title", "Anmälan utan underlag").strip()
+    leaf = ledger_size(db) - 1
+    # No bevisd runs: no signed tree head covers its open decision yet.
+    rc, out, err = bevis(db, auditor, "evidence", c, "--key", s["pub"])
+    eq(rc, 1, "evidence before a head covers it")
+    check(f"  decision 1 of {c}: no signed tree head covers leaf {leaf} yet\n" in err, err)
+    before = (db.count("custody"), ledger_size(db))
+    d = new_dir()
+    rc, out, err = bevis(db, auditor, "export", "--incident", c, "--out", d, "--reason", "x")
+    eq(rc, 1, "export before a head covers it")
+    check(f"no signed tree head covers leaf {leaf} yet" in err, err)
+    check(not os.path.exists(d), "no bundle")
+    eq((db.count("custody"), ledger_size(db)), before, "nothing recorded")
+    # With bevisd signing: an incident with decisions and no submission.
+    dm = Daemon(db, ledger_key=s["key"], checkpoint_interval=1)
+    try:
+        wait_head(db, ledger_size(db), 20)
+        rc, out, err = bevis(db, auditor, "export", "--incident", c, "--out", d, "--reason",
+                             "till dataskyddsombudet")
+        eq((rc, err), (0, ""), "export of an incident without evidence")
+        check(f"exported {c}: 1 incident, 1 decision, 0 link rows\n" in out, out)
+        r = run_bevis(None, "verify-bundle", d, "--key", s["pub"])
+        eq((r.returncode, r.stderr.decode()), (0, ""), "verify-bundle")
+        check("incidents verified: 1, with 1 decision and their links\n"
+              "bundle verified: 0 submissions (0 redacted)" in r.stdout.decode(),
+              r.stdout.decode())
+        wait_head(db, ledger_size(db), 20)
+        rc, out, err = bevis(db, auditor, "evidence", c, "--key", s["pub"])
+        eq((rc, err), (0, ""), "evidence after the export")
+        check(f"verified: 2 items behind {c} (0 submissions, 0 events, 1 decision, "
+              "1 custody record)" in out, out)
+    finally:
+        eq(dm.stop(), 0, "bevisd exit code")
