@@ -17,9 +17,10 @@
  *               the newest signed tree head, whose checkpoint is checked
  *               with the ledger key when one is found.
  *
- * A report entry (issue 13) is reported through its submission: a link to
- * one is listed as the submission that carried its report, once the
- * report tables exist. Exits 1 and names each item that fails. */
+ * A report entry (issue 13) linked to the incident is listed, and fails as
+ * not checked, until the report tables are merged; then it is to be
+ * checked through the submission that carried its report (ENTRIES_SQL).
+ * Exits 1 and names each item that fails. */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +81,17 @@ enum { S_ID, S_SUPPLIER, S_FP, S_AT, S_REQ, S_CTYPE, S_BODY, S_BODYNULL,
 	"ORDER BY e.submission_id, e.item_no"
 enum { E_NAME, E_SUB, E_ITEM, E_AT, E_SUPPLIER, E_FP, E_RAW, E_BODYNULL,
 	E_WHAT, E_INBODY };
+
+/* Report entries linked in force. Until the report tables (issue 13) are
+ * merged, an entry cannot be checked here: it is listed, and fails, rather
+ * than left out. Once they are, it is checked through the submission that
+ * carried its report, like an event. */
+#define ENTRIES_SQL SCOPE \
+	"SELECT k.report_entry_id, " US("d.at") ", d.actor, i.ref " \
+	"FROM incident_link_current k JOIN decision d ON d.id = k.decision_id " \
+	"JOIN incident i ON i.id = k.incident_id " \
+	"WHERE k.incident_id IN (SELECT id FROM scope) " \
+	"AND k.target_kind = 'report_entry' ORDER BY k.report_entry_id"
 
 /* The columns verify_incidents.c's row_decision reads, then the leaf and
  * the previous seq. */
@@ -438,6 +450,26 @@ check_event(struct evidence *e, const PGresult *res, int r,
 }
 
 static void
+check_entry(struct evidence *e, const PGresult *res, int r)
+{
+	struct item it;
+	char name[64], at[40], what[64];
+
+	memset(&it, 0, sizeof(it));
+	snprintf(name, sizeof(name), "report entry %s", PQgetvalue(res, r, 0));
+	snprintf(what, sizeof(what), "linked to %s", PQgetvalue(res, r, 3));
+	rfc3339_format(atoll(PQgetvalue(res, r, 1)), at);
+	it.cell[C_ITEM] = name;
+	it.cell[C_WHAT] = what;
+	it.cell[C_AT] = at;
+	it.cell[C_ACTOR] = PQgetvalue(res, r, 2);
+	it.leaf = -1;
+	item_problem(&it, "not checked: this bevis cannot yet follow a report "
+	    "entry to the submission of its report");
+	item_emit(e, &it);
+}
+
+static void
 check_decision(struct evidence *e, const PGresult *res, int r)
 {
 	struct item it;
@@ -579,7 +611,7 @@ cmd_evidence(struct cli *cli, int argc, char **argv)
 		{ NULL, 0, NULL, 0 } };
 	struct evidence e;
 	PGresult *inc = NULL, *subs = NULL, *events = NULL, *dec = NULL,
-	    *cus = NULL;
+	    *cus = NULL, *entries = NULL;
 	const char *keypath = NULL, *signer = "";
 	int ch, json = 0, rc = 1;
 
@@ -625,6 +657,7 @@ cmd_evidence(struct cli *cli, int argc, char **argv)
 	if (load_head(&e, cli, keypath, &signer) < 0 ||
 	    (subs = query(&e, SUBS_SQL, id)) == NULL ||
 	    (events = query(&e, EVENTS_SQL, id)) == NULL ||
+	    (entries = query(&e, ENTRIES_SQL, id)) == NULL ||
 	    (dec = query(&e, DECISIONS_SQL, id)) == NULL ||
 	    (cus = query(&e, CUSTODY_SQL, id)) == NULL)
 		goto out;
@@ -633,6 +666,8 @@ cmd_evidence(struct cli *cli, int argc, char **argv)
 		check_submission(&e, subs, r);
 	for (int r = 0; r < PQntuples(events); r++)
 		check_event(&e, events, r, subs);
+	for (int r = 0; r < PQntuples(entries); r++)
+		check_entry(&e, entries, r);
 	for (int r = 0; r < PQntuples(dec); r++)
 		check_decision(&e, dec, r);
 	for (int r = 0; r < PQntuples(cus); r++)
@@ -666,6 +701,7 @@ out:
 	PQclear(inc);
 	PQclear(subs);
 	PQclear(events);
+	PQclear(entries);
 	PQclear(dec);
 	PQclear(cus);
 	PQfinish(e.conn);
