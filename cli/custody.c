@@ -189,9 +189,10 @@ custody_summary(const struct verify *v)
 
 /* ---- bevis show ---- */
 
-#define SHOW_CUSTODY_SQL "SELECT c.seq, " \
-	"to_char(c.at, 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM'), c.actor, c.action, " \
-	"c.reason, c.destination, c.tool, c.tree_size, " \
+/* Times as bevis show prints them: in the session's zone, for people or
+ * RFC 3339 for --json. */
+#define SHOW_CUSTODY_SQL(T) "SELECT c.seq, " T("c.at") ", c.actor, " \
+	"c.action, c.reason, c.destination, c.tool, c.tree_size, " \
 	"encode(c.bundle_sha256, 'hex'), c.items::text, c.leaf_idx " \
 	"FROM custody c WHERE c.incident_id = $1::bigint ORDER BY c.seq"
 
@@ -214,8 +215,9 @@ custody_show(PGconn *conn, const char *id, int json, struct buf *b)
 		"items", "leaf" };
 	static const int raw[] = { 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1 };
 	const char *p[1] = { id };
-	PGresult *res = cli_exec_params("show", conn, SHOW_CUSTODY_SQL, 1, p,
-	    PGRES_TUPLES_OK);
+	PGresult *res = cli_exec_params("show", conn, json ?
+	    SHOW_CUSTODY_SQL(CLI_JSON_TIME) : SHOW_CUSTODY_SQL(CLI_LOCAL_TIME), 1,
+	    p, PGRES_TUPLES_OK);
 
 	if (res == NULL)
 		return -1;

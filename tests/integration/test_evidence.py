@@ -191,7 +191,7 @@ def test_the_export_shows_as_custody(cluster):
     db, a, auditor = s["db"], s["a"], s["auditor"]
     out = ok(db, auditor, "show", a)
     custody = out[out.index("\ncustody:\n"):]
-    check(re.search(rf"  1\. \S+  {auditor}  export to \S+:{re.escape(os.path.realpath(s['bundle']))}"
+    check(re.search(rf"  1\. \d{{4}}-\d\d-\d\d \d\d:\d\d \S+  {auditor}  export to \S+:{re.escape(os.path.realpath(s['bundle']))}"
                     rf"\n      why: {REASON}\n", custody), custody)
     check("bundle: manifest.json SHA-256 " in custody and "with bevis " in custody, custody)
     j = json.loads(ok(db, auditor, "show", a, "--json"))
