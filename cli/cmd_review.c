@@ -123,7 +123,10 @@ static void
 md_groups(struct review *r, struct buf *b, PGresult *res, const char *by,
     const char *heading)
 {
-	buf_printf(b, "\n## %s\n\n", heading);
+	if (strcmp(by, "month") != 0)
+		buf_printf(b, "\n## %s\n\n", heading);
+	else
+		buf_puts(b, "\n");
 	if (PQntuples(res) == 0) {
 		buf_printf(b, "%s\n", tr(r, "No incidents.", "Inga incidenter."));
 		return;
@@ -153,12 +156,13 @@ md_groups(struct review *r, struct buf *b, PGresult *res, const char *by,
 static void
 render_markdown(struct review *r, struct buf *b)
 {
-	buf_printf(b, "# %s %d\n\n**", tr(r, "Information security incidents",
-	    "Informationssäkerhetsincidenter"), r->year);
-	stats_headline(b, r->funnel, 2, r->year, r->lang);
-	buf_puts(b, ".**\n");
-	buf_printf(b, "%s ", tr(r, "The year before:", "Året innan:"));
-	stats_headline(b, r->funnel, 3, r->year - 1, r->lang);
+	buf_printf(b, "# %s %d\n\n**%d: ", tr(r,
+	    "Information security incidents",
+	    "Informationssäkerhetsincidenter"), r->year, r->year);
+	stats_headline(b, r->funnel, 2, r->lang);
+	buf_printf(b, ".**\n\n%d (%s): ", r->year - 1, tr(r, "the year before",
+	    "året innan"));
+	stats_headline(b, r->funnel, 3, r->lang);
 	buf_puts(b, ".\n\n");
 	buf_printf(b, "## %s\n\n", tr(r,
 	    "From potential incident to notification",
@@ -478,7 +482,8 @@ cmd_review(struct cli *cli, int argc, char **argv)
 	    review_write(&r) < 0)
 		goto out;
 	struct buf b = BUF_INIT;
-	stats_headline(&b, r.funnel, 2, r.year, r.lang);
+	buf_printf(&b, "%d: ", r.year);
+	stats_headline(&b, r.funnel, 2, r.lang);
 	buf_puts(&b, "\n");
 	for (int i = 0; i < NFILES; i++) {
 		buf_puts(&b, "wrote ");

@@ -273,22 +273,19 @@ funnel_count(PGresult *res, const char *figure, int col)
 }
 
 void
-stats_headline(struct buf *b, PGresult *res, int col, int year,
-    enum stats_lang lang)
+stats_headline(struct buf *b, PGresult *res, int col, enum stats_lang lang)
 {
 	long c = funnel_count(res, "confirmed", col);
 	long p = funnel_count(res, "personal_data", col);
 	long n = funnel_count(res, "notified", col);
 
 	if (lang == STATS_SV)
-		buf_printf(b, "%d: %ld %s, varav %ld %s, %ld %s till IMY", year,
-		    c, c == 1 ? "incident" : "incidenter", p,
+		buf_printf(b, "%ld %s, varav %ld %s, %ld %s till IMY", c, c == 1 ? "incident" : "incidenter", p,
 		    p == 1 ? "personuppgiftsincident" :
 		    "personuppgiftsincidenter", n,
 		    n == 1 ? "anmäld" : "anmälda");
 	else
-		buf_printf(b, "%d: %ld %s, %ld %s, %ld notified to IMY", year,
-		    c, c == 1 ? "incident" : "incidents", p,
+		buf_printf(b, "%ld %s, %ld %s, %ld notified to IMY", c, c == 1 ? "incident" : "incidents", p,
 		    p == 1 ? "personal-data incident" :
 		    "personal-data incidents", n);
 }
@@ -362,9 +359,10 @@ cmd_stats(struct cli *cli, int argc, char **argv)
 	} else {
 		if (format == OUT_TABLE) {
 			struct buf b = BUF_INIT;
-			stats_headline(&b, res, 2, year, STATS_EN);
-			buf_puts(&b, " (");
-			stats_headline(&b, res, 3, year - 1, STATS_EN);
+			buf_printf(&b, "%d: ", year);
+			stats_headline(&b, res, 2, STATS_EN);
+			buf_printf(&b, " (%d: ", year - 1);
+			stats_headline(&b, res, 3, STATS_EN);
 			buf_puts(&b, ")\n\n");
 			fwrite(b.data, 1, b.len, stdout);
 			buf_free(&b);

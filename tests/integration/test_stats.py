@@ -147,3 +147,176 @@ def test_stats_bad_input(cluster):
     rc, out, err = bevis(db, ingest, "stats", "--year", "2025")
     eq((rc, out), (1, ""), "stats as the daemon's role")
     check("permission denied for function bevis_stats" in err, err)
+
+
+def review(db, user, *args):
+    d = tempfile.mkdtemp(prefix="bevis-review-")
+    out = os.path.join(d, "review")
+    rc, stdout, err = bevis(db, user, "review", *args, "--out", out)
+    return rc, stdout, err, out
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def bars(svg_path):
+    """The SVG parsed as XML: {(year, month): count} from its bars, and its texts."""
+    root = ET.parse(svg_path).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    eq(root.tag, ns + "svg", "the SVG's root")
+    got = {}
+    for r in root.iter(ns + "rect"):
+        if r.get("class") == "bar":
+            got[(int(r.get("data-year")), int(r.get("data-month")))] = int(r.get("data-count"))
+    texts = [t.text for t in root.iter(ns + "text")]
+    return got, texts, root
+
+
+NAMES = ["incidents-2025.md", "incidents-2025-per-month.svg", "incidents-2025.csv",
+         "incidents-2025-per-month.csv"]
+
+
+def test_review_in_swedish_and_english(cluster):
+    db, _isam, auditor = setup(cluster)
+    rc, out, err, d = review(db, auditor, "--year", "2025")
+    eq(rc, 0, "review: " + err)
+    eq(out, "2025: 11 incidenter, varav 9 personuppgiftsincidenter, 7 anmälda till IMY\n"
+       + "".join(f"wrote {d}/{n}\n" for n in NAMES), "review's output")
+    eq(sorted(os.listdir(d)), sorted(NAMES), "the files written")
+
+    # Markdown, Swedish by default: the figures at a glance, then the tables.
+    md = read(os.path.join(d, "incidents-2025.md"))
+    check(md.startswith("# Informationssäkerhetsincidenter 2025\n\n"
+                        "**2025: 11 incidenter, varav 9 personuppgiftsincidenter, "
+                        "7 anmälda till IMY.**\n\n"
+                        "2024 (året innan): 8 incidenter, varav 5 personuppgiftsincidenter, "
+                        "3 anmälda till IMY.\n"), md)
+    for line in ["| Mått | 2025 | 2024 |",
+                 "| Potentiella incidenter | 14 | 9 |",
+                 "| Bekräftade incidenter | 11 | 8 |",
+                 "| varav personuppgiftsincidenter | 9 | 5 |",
+                 "| varav anmälda till IMY | 7 | 3 |",
+                 "| anmälda inom 72 timmar | 6 | 2 |",
+                 "| andel anmälda inom 72 timmar (%) | 85,7 % | 66,7 % |",
+                 "| Avfärdade | 2 | 1 |",
+                 "| Under bedömning | 1 | 0 |",
+                 "| mediantid i timmar, från kännedom till anmälan | 40,0 h | 48,0 h |",
+                 "![Bekräftade incidenter per månad, i år och förra året]"
+                 "(incidents-2025-per-month.svg)",
+                 "| januari | 1 | 0 | 1 | 0 | 1 | 0 |",
+                 "| mars | 2 | 1 | 2 | 0 | 2 | 0 |",
+                 "| juli | 0 | 0 | 0 | 0 | 0 | 0 |",
+                 "| december | 1 | 1 | 0 | 1 | 0 | 1 |",
+                 "| angrepp | 3 | 2 | 3 | 2 | 3 | 1 |",
+                 "| människa | 5 | 4 | 5 | 3 | 4 | 2 |",
+                 "| skolplattform | 6 | 4 | 5 | 3 | 4 | 2 |",
+                 "| (ej angiven) | 1 | 1 | 1 | 0 | 1 | 0 |"]:
+        check("\n" + line + "\n" in md, f"want {line!r} in:\n{md}")
+    check("tidszonen Europe/Stockholm" in md, md)
+    check("incidents" not in md.replace("incidents-2025", ""), "English words in Swedish")
+
+    # The SVG: well-formed XML, both years, the confirmed incidents per month.
+    got, texts, root = bars(os.path.join(d, "incidents-2025-per-month.svg"))
+    eq(len(got), 24, "a bar per month and year")
+    eq((sum(c for (y, _m), c in got.items() if y == 2025),
+        sum(c for (y, _m), c in got.items() if y == 2024)), (11, 8), "bars add up")
+    eq([got[(2025, m)] for m in range(1, 13)], [1, 1, 2, 1, 1, 1, 0, 0, 1, 1, 1, 1],
+       "2025 per month")
+    eq([got[(2024, m)] for m in range(1, 13)], [0, 1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1],
+       "2024 per month")
+    check("2025" in texts and "2024" in texts, f"the legend names both years: {texts}")
+    eq(root.find("{http://www.w3.org/2000/svg}title").text,
+       "Bekräftade incidenter per månad, 2025 och 2024", "the chart's title")
+    check("jan" in texts and "okt" in texts, texts)
+
+    # The figures as CSV.
+    rows = list(csv.reader(io.StringIO(read(os.path.join(d, "incidents-2025.csv")))))
+    eq(rows[0], ["figure", "label", "year", "value", "previous_year", "previous"], "CSV head")
+    eq([(r[0], r[3], r[5]) for r in rows[1:5]],
+       [("potential", "14", "9"), ("confirmed", "11", "8"), ("personal_data", "9", "5"),
+        ("notified", "7", "3")], "CSV figures")
+    eq(rows[2][1], "Bekräftade incidenter", "CSV labels in the review's language")
+    rows = list(csv.reader(io.StringIO(read(os.path.join(d, "incidents-2025-per-month.csv")))))
+    eq(len(rows), 13, "per-month CSV: a header and twelve months")
+    eq(rows[3], ["03", "2025", "2", "2", "2", "2", "2024", "1", "1", "0", "0"], "March")
+
+    # --lang en.
+    rc, out, err, d = review(db, auditor, "--year", "2025", "--lang", "en")
+    eq(rc, 0, "review --lang en: " + err)
+    check(out.startswith("2025: 11 incidents, 9 personal-data incidents, 7 notified to IMY\n"),
+          out)
+    md = read(os.path.join(d, "incidents-2025.md"))
+    check(md.startswith("# Information security incidents 2025\n\n"
+                        "**2025: 11 incidents, 9 personal-data incidents, "
+                        "7 notified to IMY.**\n\n"
+                        "2024 (the year before): 8 incidents, 5 personal-data incidents, "
+                        "3 notified to IMY.\n"), md)
+    for line in ["| confirmed incidents | 11 | 8 |",
+                 "| share notified within 72 hours (%) | 85.7 % | 66.7 % |",
+                 "| January | 1 | 0 | 1 | 0 | 1 | 0 |",
+                 "| external attack | 3 | 2 | 3 | 2 | 3 | 1 |"]:
+        check("\n" + line + "\n" in md, f"want {line!r} in:\n{md}")
+    check("incidenter" not in md, "Swedish words in English")
+    _got, texts, root = bars(os.path.join(d, "incidents-2025-per-month.svg"))
+    eq(root.find("{http://www.w3.org/2000/svg}title").text,
+       "Confirmed incidents per month, 2025 and 2024", "the English chart's title")
+
+
+def test_review_of_a_year_without_data_prints_zeros(cluster):
+    db = cluster.new_database()
+    auditor = login(db, "bevis_auditor")
+    rc, out, err, d = review(db, auditor, "--year", "2019")
+    eq(rc, 0, "review of an empty year: " + err)
+    check(out.startswith("2019: 0 incidenter, varav 0 personuppgiftsincidenter, "
+                         "0 anmälda till IMY\n"), out)
+    md = read(os.path.join(d, "incidents-2019.md"))
+    check("| Bekräftade incidenter | 0 | 0 |\n" in md, md)
+    check("| andel anmälda inom 72 timmar (%) | – | – |\n" in md, md)
+    check("\n## Leverantör\n\nInga incidenter.\n" in md, md)
+    got, _texts, _root = bars(os.path.join(d, "incidents-2019-per-month.svg"))
+    eq(set(got.values()), {0}, "empty bars")
+
+
+def test_review_bad_input_writes_nothing(cluster):
+    db, _isam, auditor = setup(cluster)
+    base = tempfile.mkdtemp(prefix="bevis-review-bad-")
+    target = os.path.join(base, "out")
+    for args, rc_want, msg in [
+            (["--year", "2025", "--lang", "de"], 2, "bevis review: --lang: 'de' is not sv or en"),
+            (["--year", "25", "--lang", "en"], 2, "bevis review: --year: "),
+            (["--year", "abc"], 2, "bevis review: --year: "),
+            ([], 2, "bevis review: --year is required")]:
+        rc, out, err = bevis(db, auditor, "review", *args, "--out", target)
+        eq((rc, out), (rc_want, ""), f"review {args}: {err}")
+        check(msg in err, f"review {args}: want {msg!r}, got {err!r}")
+        check(not os.path.exists(target), f"review {args} made {target}")
+    rc, out, err = bevis(db, auditor, "review", "--year", "2025")
+    eq((rc, out), (2, ""), "no --out")
+    check("bevis review: --out is required" in err, err)
+
+    # An --out that cannot be made: its parent is a file.
+    afile = os.path.join(base, "a-file")
+    with open(afile, "w") as f:
+        f.write("x")
+    rc, out, err = bevis(db, auditor, "review", "--year", "2025", "--out",
+                         os.path.join(afile, "review"))
+    eq((rc, out), (1, ""), "review into a file's child: " + err)
+    check(f"bevis review: --out {afile}/review: Not a directory" in err, err)
+    rc, out, err = bevis(db, auditor, "review", "--year", "2025", "--out", afile)
+    eq((rc, out), (1, ""), "review into a file")
+    check(f"bevis review: --out {afile} is not a directory" in err, err)
+
+    # A file of the review there already: nothing is overwritten or added.
+    os.mkdir(target)
+    with open(os.path.join(target, "incidents-2025.csv"), "w") as f:
+        f.write("mine")
+    rc, out, err = bevis(db, auditor, "review", "--year", "2025", "--out", target)
+    eq((rc, out), (1, ""), "review over an earlier one")
+    check(f"bevis review: {target}/incidents-2025.csv exists already" in err, err)
+    eq(os.listdir(target), ["incidents-2025.csv"], "nothing added")
+    eq(read(os.path.join(target, "incidents-2025.csv")), "mine", "nothing overwritten")
+    # Another year goes beside it.
+    eq(bevis(db, auditor, "review", "--year", "2024", "--out", target)[0], 0, "2024 beside")
+    eq(len(os.listdir(target)), 5, "four files beside the one there")
