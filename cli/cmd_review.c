@@ -276,7 +276,7 @@ render_svg(struct review *r, struct buf *b)
 	for (int m = 1; m <= 12; m++) {
 		double gx = SVG_LEFT + (double)pw * (m - 1) / 12.0;
 		double gw = (double)pw / 12.0;
-		char code[4];
+		char code[16];
 		snprintf(code, sizeof(code), "%02d", m);
 		const char *mname = stats_group_label("month", code, r->lang);
 		for (int s = 0; s < 2; s++) {
