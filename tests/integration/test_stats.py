@@ -88,6 +88,11 @@ def test_stats_prints_the_figures_beside_the_year_before(cluster):
           out)
     check("confirmed incidents                      0     0\n" in out, out)
     check("median hours, awareness to notification  -     -\n" in out, out)
+    # Without --year: this year in Stockholm; the fixture has nothing in it.
+    this = int(db.value("SELECT extract(year FROM now() AT TIME ZONE 'Europe/Stockholm')"))
+    rows = [json.loads(l) for l in ok(db, auditor, "stats", "--json").splitlines()]
+    eq([(r["year"], r["previous_year"], r["value"]) for r in rows[:2]],
+       [(this, this - 1, 0), (this, this - 1, 0)], "the default year")
     rows = [json.loads(l) for l in ok(db, auditor, "stats", "--year", "2031",
                                       "--json").splitlines()]
     eq(rows[5], {"figure": "notified_72h_pct", "label": "share notified within 72 hours (%)",
@@ -292,6 +297,12 @@ def test_review_bad_input_writes_nothing(cluster):
         eq((rc, out), (rc_want, ""), f"review {args}: {err}")
         check(msg in err, f"review {args}: want {msg!r}, got {err!r}")
         check(not os.path.exists(target), f"review {args} made {target}")
+    # The database refuses (a login outside bevis_isam and bevis_auditor).
+    rc, out, err = bevis(db, login(db, "bevis_ingest"), "review", "--year", "2025",
+                         "--out", target)
+    eq((rc, out), (1, ""), "review as the daemon's role")
+    check("permission denied for function bevis_stats" in err, err)
+    check(not os.path.exists(target), "a refused review made its directory")
     rc, out, err = bevis(db, auditor, "review", "--year", "2025")
     eq((rc, out), (2, ""), "no --out")
     check("bevis review: --out is required" in err, err)
