@@ -471,8 +471,7 @@ cmd_review(struct cli *cli, int argc, char **argv)
 	snprintf(r.names[3], sizeof(r.names[3]), "incidents-%d-per-month.csv",
 	    r.year);
 	PGconn *conn = cli_connect_zoned(cli, "review");
-	cli_load_config(cli);
-	r.tz = cli->cfg.timezone;
+	r.tz = cli->cfg.timezone;	/* loaded by cli_connect_zoned */
 	if (review_fetch(&r, conn) < 0)
 		goto out;
 	render_markdown(&r, &r.files[0]);

@@ -331,3 +331,26 @@ def test_review_bad_input_writes_nothing(cluster):
     # Another year goes beside it.
     eq(bevis(db, auditor, "review", "--year", "2024", "--out", target)[0], 0, "2024 beside")
     eq(len(os.listdir(target)), 5, "four files beside the one there")
+
+
+def test_the_configured_timezone_decides_the_year(cluster):
+    """With timezone = UTC, 2025-01-01 00:30 Stockholm time (23:30 UTC the day
+    before) is an incident of 2024."""
+    db, _isam, auditor = setup(cluster)
+    conf = os.path.join(tempfile.mkdtemp(prefix="bevis-conf-"), "bevis.conf")
+    with open(conf, "w") as f:
+        f.write("[client]\ntimezone = UTC\n")
+    out = run_bevis(db, "-c", conf, "--db", conninfo_as(db, auditor), "stats", "--year",
+                    "2025", "--json")
+    eq(out.returncode, 0, out.stderr)
+    rows = [json.loads(l) for l in out.stdout.decode().splitlines()]
+    eq([(r["figure"], r["value"], r["previous"]) for r in rows[:4]],
+       [("potential", 13, 10), ("confirmed", 10, 9), ("personal_data", 8, 6),
+        ("notified", 6, 4)], "2025 and 2024 in UTC")
+    d = os.path.join(tempfile.mkdtemp(prefix="bevis-review-"), "r")
+    out = run_bevis(db, "-c", conf, "--db", conninfo_as(db, auditor), "review", "--year",
+                    "2025", "--lang", "en", "--out", d)
+    eq(out.returncode, 0, out.stderr)
+    md = read(os.path.join(d, "incidents-2025.md"))
+    check("**2025: 10 incidents, 8 personal-data incidents, 6 notified to IMY.**" in md, md)
+    check("in the time zone UTC." in md, md)
