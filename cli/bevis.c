@@ -114,6 +114,21 @@ static const struct {
 	    "(triage_within days after opening), each with the time left or how long it is\n"
 	    "overdue. --within (90m, 24h, 3d, 2w) lists only those due within it; overdue ones\n"
 	    "are always listed. Exit 0: nothing overdue; 1: something overdue; 2: an error.\n" },
+	{ "stats", cmd_stats, "stats [--year Y] [--by month|supplier|category|cause] [--json|--csv]\n"
+	    "                          yearly incident figures beside the year before",
+	    "stats [--year Y] [--by month|supplier|category|cause] [--json|--csv]\n"
+	    "The funnel of year Y (default: this year): potential incidents, confirmed,\n"
+	    "personal-data incidents, notified to IMY; the share notified within 72 hours;\n"
+	    "the median hours from opening to decision and from awareness to notification;\n"
+	    "each beside the year before. --by gives the four counts per group. An incident\n"
+	    "counts in the year it was detected, in the config's timezone (docs/STATS.md).\n" },
+	{ "review", cmd_review, "review --year Y [--lang sv|en] --out DIR\n"
+	    "                          the incident section of the management review",
+	    "review --year Y [--lang sv|en] --out DIR\n"
+	    "Writes into DIR (made if missing) incidents-Y.md (the tables, Swedish unless\n"
+	    "--lang en), incidents-Y-per-month.svg (a chart of Y against the year before),\n"
+	    "incidents-Y.csv and incidents-Y-per-month.csv (the figures). Refuses to\n"
+	    "overwrite, and writes nothing when anything fails (docs/STATS.md).\n" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint              print the newest signed tree head",
 	    "checkpoint\n"
 	    "Prints the newest signed tree head (a signed note).\n" },
