@@ -242,3 +242,34 @@ def test_bad_reports_store_nothing(cluster):
                         "decision": 0, "quarantine": 0}, "nothing stored")
     finally:
         s.stop()
+
+
+def test_a_100000_entry_report_is_one_transaction(cluster):
+    """max_items (100000 by default) entries: stored in one transaction, the
+    report with every entry and incident, or refused whole. One more entry
+    is refused before the database."""
+    import time
+    s = Setup(cluster)
+    try:
+        head = "Ärende-ID;Datum;Rubrik;Beskrivning;Kategori;Allvarlighetsgrad;Personuppgifter\n"
+        rows = "".join(f"B-{i};2026-10-{1 + i % 28:02d} 12:00;Händelse {i};Text;Övrigt;Låg;Nej\n"
+                       for i in range(100000))
+        body = (head + rows).encode()
+        r = s.send("servicedesk", ct("servicedesk", "2026-09"),
+                   body + "B-x;2026-10-01;x;x;x;x;Nej\n".encode())
+        eq((r["status"], r["error"], r["message"]),
+           ("error", "too_many_items", "the report has more than 100000 entries (max_items)"),
+           "one entry over max_items")
+        t0 = time.time()
+        r = s.send("servicedesk", ct("servicedesk", "2026-09"), body)
+        took = time.time() - t0
+        c = s.counts()
+        if r["status"] == "ok":
+            eq((r["new"], len(r["incidents"]), c["report_entry"], c["incident"],
+                c["decision"]), (100000, 100000, 100000, 100000, 200000), "stored whole")
+        else:
+            eq(c, {"submission": 0, "report": 0, "report_entry": 0, "incident": 0,
+                   "decision": 0, "quarantine": 0}, "refused whole: " + r["message"])
+        print(f"  100000 entries: {r['status']} in {took:.1f} s")
+    finally:
+        s.stop()
