@@ -10,6 +10,7 @@ import uuid
 
 from bevistest import ROOT, Daemon, check, eq
 from test_curve import Keys, curve_client
+from test_ledger import keygen, verify, wait_for_head
 
 DATA = os.path.join(ROOT, "tests", "data", "reports")
 
@@ -51,7 +52,9 @@ class Setup:
         self.keys.supplier(self.db, "skolplattform")
         as_ingest = copy.copy(self.db)
         as_ingest.conninfo = self.db.conninfo.replace("user=postgres", f"user={self.login}")
-        self.d = Daemon(as_ingest, curve_secret_key=self.keys.server_key)
+        self.ledger_key, self.ledger_pub = keygen(self.keys.dir)
+        self.d = Daemon(as_ingest, curve_secret_key=self.keys.server_key,
+                        ledger_key=self.ledger_key)
         self.d.stop()
         with open(self.d.conf, "a") as f:
             f.write(SERVICEDESK_MAP)
@@ -200,6 +203,12 @@ def test_sample_month(cluster):
            "quarantine row")
         eq(s.counts(), {"submission": 6, "report": 5, "report_entry": 54, "incident": 28,
                         "decision": 59, "quarantine": 1}, "totals")
+        # The auditor's check: 2 supplier keys, 6 submissions, 59 decisions.
+        wait_for_head(s.db, 67)
+        rc, out, err = verify(s.db, s.ledger_pub)
+        eq((rc, err), (0, ""), "bevis verify")
+        check(out.startswith("verified: 67 leaves (6 submissions, 0 redacted), 0 events, "),
+              out)
     finally:
         s.stop()
 
@@ -268,8 +277,11 @@ def test_a_100000_entry_report_is_one_transaction(cluster):
             eq((r["new"], len(r["incidents"]), c["report_entry"], c["incident"],
                 c["decision"]), (100000, 100000, 100000, 100000, 200000), "stored whole")
         else:
+            eq((r["error"], r["message"]), ("too_large", "the report's 100000 entries could "
+               "not be stored within db_statement_timeout; nothing was stored: send it in "
+               "smaller parts, or raise db_statement_timeout"), "refused whole")
             eq(c, {"submission": 0, "report": 0, "report_entry": 0, "incident": 0,
-                   "decision": 0, "quarantine": 0}, "refused whole: " + r["message"])
+                   "decision": 0, "quarantine": 0}, "nothing stored")
         print(f"  100000 entries: {r['status']} in {took:.1f} s")
     finally:
         s.stop()
