@@ -46,6 +46,7 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
              common/curvekey.c common/event.c common/clock.c common/hex.c \
              common/pgcopy.c common/numarg.c common/zmsg.c
+COMMON_SRC += common/config_source.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
              daemon/ingest.c daemon/db.c daemon/store.c \

@@ -52,6 +52,9 @@ struct config {
 	/* [client]: the incident commands (bevis incidents, show, deadlines) */
 	char *timezone;			/* session TimeZone: how times print and read */
 	long triage_within;		/* days a potential incident may stay new */
+	/* [source NAME] sections (config_source.c) */
+	struct config_source *sources;
+	size_t nsources;
 };
 
 enum config_type { OPT_STRING, OPT_INT, OPT_SIZE, OPT_LOGLEVEL, OPT_BOOL };
