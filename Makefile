@@ -60,6 +60,7 @@ CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_verify.c cli/verify_incidents.c cli/cmd_supplier.c cli/cmd_export.c cli/bundle.c \
              cli/copystream.c cli/ledgerdb.c cli/output.c cli/files.c \
              cli/cmd_incident.c cli/cmd_show.c cli/cmd_deadlines.c
+CLI_SRC    += cli/cmd_report.c cli/similar.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
