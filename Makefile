@@ -39,13 +39,14 @@ INC_common = -Icommon
 INC_daemon = -Icommon -Idaemon
 INC_cli    = -Icommon -Icli -I$(BUILD)
 INC_tests  = -Icommon -Idaemon
-LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+# libcsv has no pkg-config file.
+LDLIBS_ALL = $(PKG_LIBS) -lcsv -lpthread -lm $(LDLIBS)
 
 COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
              common/curvekey.c common/event.c common/clock.c common/hex.c \
-             common/pgcopy.c common/numarg.c common/zmsg.c
+             common/pgcopy.c common/numarg.c common/zmsg.c common/report.c
 COMMON_SRC += common/config_source.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
@@ -53,7 +54,9 @@ DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
              daemon/spool.c \
              daemon/spool_format.c daemon/auth.c daemon/metrics.c \
-             daemon/dbconn.c daemon/keycache.c
+             daemon/dbconn.c daemon/keycache.c \
+             daemon/parse_csv.c daemon/parse_report_json.c daemon/report_entries.c \
+             daemon/report_store.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
@@ -68,7 +71,7 @@ DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse \
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
-             torture_ledger torture_output torture_zmsg torture_keys
+             torture_ledger torture_output torture_zmsg torture_keys torture_report
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
@@ -81,7 +84,7 @@ all: $(BUILD)/bevisd $(BUILD)/bevis
 # ---- dependencies ---------------------------------------------------------
 DEBS = build-essential pkg-config libzmq3-dev libevent-dev libpq-dev \
        libjson-c-dev libcmocka-dev libsodium-dev libinih-dev libssl-dev \
-       libsystemd-dev \
+       libsystemd-dev libcsv-dev \
        postgresql postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
        clang libclang-rt-14-dev python3-zmq valgrind
 
@@ -89,7 +92,7 @@ deps: $(BUILD)/.deps-ok
 
 $(BUILD)/.deps-ok: Makefile
 	@mkdir -p $(BUILD)
-	@if pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
+	@if pkg-config --exists $(PKGS) cmocka 2>/dev/null && [ -f /usr/include/csv.h ] && \
 	    [ -x "$(PGBIN)/initdb" ] && command -v clang >/dev/null && \
 	    command -v valgrind >/dev/null && command -v pg_prove >/dev/null && \
 	    [ -f "$$($(PGBIN)/pg_config --sharedir 2>/dev/null || echo /usr/share/postgresql/15)/extension/pgtap.control" ] && \

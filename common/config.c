@@ -13,6 +13,7 @@
 #include "config_source.h"
 #include "keyfile.h"
 #include "proto.h"
+#include "report.h"
 #include "xmalloc.h"
 
 #define OPT(sec, name, type, min, max, def, help) \
@@ -250,6 +251,10 @@ config_ini_cb(void *user, const char *section, const char *name, const char *val
 	if (name == NULL)	/* a section header alone */
 		return 1;
 	ctx->reason_line = ctx->line;
+	if (strncmp(section, "report_map ", 11) == 0)
+		return report_map_add(&ctx->cfg->report_maps,
+		    &ctx->cfg->nreport_maps, section + 11, name, value,
+		    ctx->reason, sizeof(ctx->reason)) == 0;
 	for (const struct config_option *o = config_options; o->name; o++) {
 		if (strcmp(o->section, section) != 0 || strcmp(o->name, name) != 0)
 			continue;
@@ -320,4 +325,7 @@ config_free(struct config *cfg)
 		}
 	}
 	config_source_free(cfg);
+	report_maps_free(cfg->report_maps, cfg->nreport_maps);
+	cfg->report_maps = NULL;
+	cfg->nreport_maps = 0;
 }

@@ -55,6 +55,9 @@ struct config {
 	/* [source NAME] sections (config_source.c) */
 	struct config_source *sources;
 	size_t nsources;
+	/* [report_map SOURCE] sections: column maps of reports (report.h) */
+	struct report_map *report_maps;
+	size_t nreport_maps;
 };
 
 enum config_type { OPT_STRING, OPT_INT, OPT_SIZE, OPT_LOGLEVEL, OPT_BOOL };

@@ -6,10 +6,11 @@
 #define PROTO_VERSION		"bevis/1"
 #define PROTO_CMD_EVENTS	"EVENTS"
 #define PROTO_CMD_PING		"PING"
-#define PROTO_CMD_REPORT	"REPORT"	/* reserved for a later version */
+#define PROTO_CMD_REPORT	"REPORT"	/* a monthly report (common/report.h) */
 
 #define PROTO_CT_JSON		"application/json"
 #define PROTO_CT_NDJSON		"application/x-ndjson"
+#define PROTO_CT_CSV		"text/csv"	/* reports only */
 
 /* Frames after the envelope: version, command, request id, content type, body. */
 #define PROTO_FRAMES		5
@@ -24,6 +25,8 @@ enum content_type {
 	CT_UNKNOWN = 0,
 	CT_JSON = 1,
 	CT_NDJSON = 2,
+	/* 8: leaves 3..7 to the event formats. Reports are never spooled. */
+	CT_CSV = 8,
 };
 
 /* Returns nonzero when id is 1..PROTO_REQUEST_ID_MAX bytes of visible ASCII. */

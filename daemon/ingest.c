@@ -11,6 +11,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "parse.h"
+#include "report_store.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -87,6 +88,10 @@ batch_add(struct batch *b, struct request *r, long max_items)
 	wk->leader = -1;
 	/* A spooled request was taken under the limit of its day. */
 	wk->sp.max_items = r->from_spool ? SIZE_MAX / 2 : (size_t)max_items;
+	if (r->report) {
+		report_work_parse(wk, max_items);
+		goto parsed;
+	}
 	wk->parser = parser_for(r->ct);
 	if (wk->parser)
 		wk->parser->split(&wk->sp, zmq_msg_data(&r->body), len);
@@ -100,6 +105,7 @@ batch_add(struct batch *b, struct request *r, long max_items)
 		split_free(&wk->sp);
 		wk->nitems = 0;
 	}
+parsed:
 	wk->items = xcalloc(wk->nitems, sizeof(*wk->items));
 	sha256(zmq_msg_data(&r->body), len, wk->sha);
 	b->rows += wk->nitems;
@@ -117,6 +123,7 @@ batch_reset(struct batch *b)
 		}
 		free(wk->items);
 		split_free(&wk->sp);
+		report_work_free(wk);
 	}
 	b->n = b->rows = b->bytes = 0;
 	b->ids_ready = 0;
@@ -288,6 +295,10 @@ ingest_prepare(PGconn *conn, struct supplier_cache *sc, struct batch *b,
 			free(it->id);
 			free(it->reason);
 			memset(it, 0, sizeof(*it));
+		}
+		if (wk->rep) {
+			report_work_prepare(wk);
+			continue;
 		}
 		if (wk->sp.error) {
 			if (wk->parser)

@@ -14,6 +14,7 @@
 #include "split.h"
 
 struct parser;
+struct report_work;
 
 enum outcome { OUT_NONE, OUT_ACCEPTED, OUT_DUPLICATE, OUT_QUARANTINED };
 
@@ -37,7 +38,10 @@ struct work {
 	int64_t replay_sub;	/* committed before under this request id */
 	long leader;		/* earlier request in the batch with this id */
 	const char *conflict;	/* request id reused for another body */
-	char refused[160];	/* request refused before the database */
+	char refused[600];	/* request refused before the database */
+	const char *refused_code;	/* its reply's error code; NULL:
+					 * too_many_items */
+	struct report_work *rep;	/* a REPORT's entries (report_store.h) */
 };
 
 struct batch {

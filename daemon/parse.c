@@ -13,7 +13,16 @@ const struct parser *
 parser_for(enum content_type ct)
 {
 	for (size_t i = 0; i < NPARSERS; i++)
-		if (parsers[i]->ct == ct && ct != CT_UNKNOWN)
+		if (parsers[i]->ct == ct && ct != CT_UNKNOWN && parsers[i]->split)
+			return parsers[i];
+	return NULL;
+}
+
+const struct parser *
+parser_for_report(enum content_type ct)
+{
+	for (size_t i = 0; i < NPARSERS; i++)
+		if (parsers[i]->ct == ct && parsers[i]->report)
 			return parsers[i];
 	return NULL;
 }
@@ -24,12 +33,18 @@ static pthread_once_t ct_once = PTHREAD_ONCE_INIT;
 static void
 ct_list_build(void)
 {
-	size_t len = 0;
+	size_t len = 0, n = 0, k = 0;
 
-	for (size_t i = 0; i < NPARSERS && len < sizeof(ct_list); i++)
+	for (size_t i = 0; i < NPARSERS; i++)
+		n += parsers[i]->split != NULL;
+	for (size_t i = 0; i < NPARSERS && len < sizeof(ct_list); i++) {
+		if (!parsers[i]->split)
+			continue;	/* a report format */
 		len += (size_t)snprintf(ct_list + len, sizeof(ct_list) - len,
-		    "%s%s", i == 0 ? "" : i + 1 == NPARSERS ? " or " : ", ",
+		    "%s%s", k == 0 ? "" : k + 1 == n ? " or " : ", ",
 		    proto_content_type_name(parsers[i]->ct));
+		k++;
+	}
 }
 
 const char *

@@ -13,6 +13,7 @@
 
 #include "event.h"
 #include "proto.h"
+#include "report_entries.h"
 #include "split.h"
 
 struct parser {
@@ -30,12 +31,19 @@ struct parser {
 	void (*clear)(struct sec_event *ev);
 	/* Frees the calling thread's parser memory; NULL when there is none. */
 	void (*thread_done)(void);
+	/* A report format (REPORT; split and parse are NULL): reads the whole
+	 * body into rp, as the report's metadata m says (charset, separator,
+	 * the source's column map); refuses it through report_refuse. */
+	void (*report)(const struct report_meta *m, const unsigned char *body,
+	    size_t len, struct report_parsed *rp);
 };
 
 /* Every format bevisd takes, in the order a reply lists them. */
 #define PARSER_TABLE(X) \
 	X(parser_json) \
-	X(parser_ndjson)
+	X(parser_ndjson) \
+	X(parser_csv) \
+	X(parser_report_json)
 
 #define PARSER_DECLARE(p) extern const struct parser p;
 PARSER_TABLE(PARSER_DECLARE)
@@ -43,6 +51,8 @@ PARSER_TABLE(PARSER_DECLARE)
 
 /* The parser for a content type, or NULL when bevisd takes no such body. */
 const struct parser *parser_for(enum content_type ct);
+/* The report parser for a content type, or NULL. */
+const struct parser *parser_for_report(enum content_type ct);
 /* "application/json or application/x-ndjson": for error messages. */
 const char *parser_content_types(void);
 /* Frees every parser's per-thread memory; a writer calls it before it ends. */
@@ -54,5 +64,12 @@ int event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev
     char *err, size_t errlen) MUSTCHECK;
 void event_clear(struct sec_event *ev);
 void event_parser_thread_done(void);
+
+/* The report formats (parse_csv.c, parse_report_json.c), exposed for the
+ * unit tests, the fuzzer and the benchmark. */
+void report_parse_csv(const struct report_meta *m, const unsigned char *body,
+    size_t len, struct report_parsed *rp);
+void report_parse_json(const struct report_meta *m, const unsigned char *body,
+    size_t len, struct report_parsed *rp);
 
 #endif

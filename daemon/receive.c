@@ -20,6 +20,7 @@
 #include "parse.h"
 #include "proto.h"
 #include "reply.h"
+#include "report.h"
 #include "xmalloc.h"
 #include "zmsg.h"
 
@@ -526,9 +527,44 @@ struct incoming {
 	zmq_msg_t *f;		/* the first of them */
 	char rid[PROTO_REQUEST_ID_MAX + 1];	/* "" until it is valid */
 	enum content_type ct;
+	int is_report;		/* REPORT, not EVENTS */
+	struct report_meta *report;	/* its metadata, until queued */
 };
 
 #define ANSWERED (-1)
+
+/* A REPORT's metadata (PROTOCOL.md, "REPORT"): an authenticated source and
+ * a content type whose parameters say what the report is. */
+static int
+check_report(struct receiver *rc, struct incoming *in)
+{
+	zmq_msg_t *f = in->f;
+	char why[600];
+
+	if (rc->auth == NULL) {
+		send_error(rc, in->route, in->has_delim, in->rid, "unauthenticated",
+		    "a report's source is the CURVE key that sends it; bevisd "
+		    "serves without CURVE (allow_plaintext)");
+		return ANSWERED;
+	}
+	in->report = xcalloc(1, sizeof(*in->report));
+	if (report_meta_parse(zmq_msg_data(&f[3]), zmq_msg_size(&f[3]),
+	    in->report, why, sizeof(why)) < 0) {
+		send_error(rc, in->route, in->has_delim, in->rid,
+		    "bad_report_metadata", why);
+		report_meta_free(in->report);
+		free(in->report);
+		in->report = NULL;
+		return ANSWERED;
+	}
+	in->ct = in->report->ct;
+	if (zmq_msg_size(in->route) > sizeof(((struct request *)0)->route)) {
+		send_error(rc, in->route, in->has_delim, in->rid, "bad_frames",
+		    "routing id too long");
+		return ANSWERED;
+	}
+	return 0;
+}
 
 /* The frames, in the order of PROTOCOL.md §2: connection cap, frame count,
  * version, request id, command (PING is answered here), size, content
@@ -582,14 +618,10 @@ check_frames(struct receiver *rc, struct incoming *in)
 		handle_ping(rc, in->route, in->has_delim, in->rid);
 		return ANSWERED;
 	}
-	if (frame_is(&f[1], PROTO_CMD_REPORT)) {
-		send_error(rc, in->route, in->has_delim, in->rid,
-		    "unsupported_command", "REPORT is reserved and not yet served");
-		return ANSWERED;
-	}
-	if (!frame_is(&f[1], PROTO_CMD_EVENTS)) {
+	in->is_report = frame_is(&f[1], PROTO_CMD_REPORT);
+	if (!in->is_report && !frame_is(&f[1], PROTO_CMD_EVENTS)) {
 		send_error(rc, in->route, in->has_delim, in->rid, "unknown_command",
-		    "the command must be EVENTS or PING");
+		    "the command must be EVENTS, REPORT or PING");
 		return ANSWERED;
 	}
 	if (in->zm.bytes > (size_t)rc->cfg->max_message_size) {
@@ -598,6 +630,8 @@ check_frames(struct receiver *rc, struct incoming *in)
 		send_error(rc, in->route, in->has_delim, in->rid, "too_large", msg);
 		return ANSWERED;
 	}
+	if (in->is_report)
+		return check_report(rc, in);
 	in->ct = proto_content_type(zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
 	if (parser_for(in->ct) == NULL) {
 		char why[600];
@@ -665,6 +699,14 @@ queue_request(struct receiver *rc, struct incoming *in,
 	r->has_delim = in->has_delim;
 	memcpy(r->request_id, in->rid, sizeof(in->rid));
 	r->ct = in->ct;
+	if (in->report) {
+		r->report = in->report;
+		in->report = NULL;
+		const struct report_map *m = sup ? report_map_find(
+		    rc->cfg->report_maps, rc->cfg->nreport_maps, sup->name) : NULL;
+		if (m)
+			r->report->map = report_map_copy(m);
+	}
 	r->received_us = clock_real_us();
 	zmq_msg_init(&r->body);
 	zmq_msg_move(&r->body, &in->f[4]);
@@ -717,6 +759,10 @@ read_message(struct receiver *rc)
 		goto done;
 	queue_request(rc, &in, sup, fl);
 done:
+	if (in.report) {
+		report_meta_free(in.report);
+		free(in.report);
+	}
 	zmsg_close(&in.zm);
 }
 

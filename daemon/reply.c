@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ingest.h"
+#include "report_store.h"
 
 void
 reply_error(struct buf *b, const char *code, const char *msg)
@@ -46,7 +47,8 @@ reply_outcomes(const struct batch *b, struct work *wk)
 	size_t count[4] = { 0 };
 
 	if (wk->refused[0]) {
-		reply_error(out, "too_many_items", wk->refused);
+		reply_error(out, wk->refused_code ? wk->refused_code :
+		    "too_many_items", wk->refused);
 		return;
 	}
 	if (wk->conflict) {
@@ -57,6 +59,10 @@ reply_outcomes(const struct batch *b, struct work *wk)
 		const struct buf *lr = &b->w[wk->leader].req->reply;
 		buf_reset(out);
 		buf_append(out, lr->data, lr->len);
+		return;
+	}
+	if (wk->rep) {
+		report_reply(wk);
 		return;
 	}
 	for (size_t k = 0; k < wk->nitems; k++)

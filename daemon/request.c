@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "report.h"
 #include "spool.h"
 #include "xmalloc.h"
 
@@ -15,6 +16,10 @@ request_free(struct request *r)
 {
 	zmq_msg_close(&r->body);
 	buf_free(&r->reply);
+	if (r->report) {
+		report_meta_free(r->report);
+		free(r->report);
+	}
 	free(r);
 }
 

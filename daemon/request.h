@@ -27,11 +27,13 @@ struct request {
 	uint64_t spool_seq;		/* its spool record */
 	struct buf reply;		/* the JSON status, set by a writer */
 	uint32_t accepted, duplicate, quarantined;	/* its items, ditto */
+	struct report_meta *report;	/* REPORT: its metadata, owned */
 };
 
 TAILQ_HEAD(request_list, request);
 
 struct spool_rec;
+struct report_meta;
 
 void request_free(struct request *r);
 /* A request rebuilt from a spool record, with no one to answer; the

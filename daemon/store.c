@@ -10,6 +10,7 @@
 #include "log.h"
 #include "pgcopy.h"
 #include "proto.h"
+#include "report_store.h"
 
 const char *
 store_mode_name(enum store_mode mode)
@@ -347,6 +348,9 @@ write_submissions(PGconn *conn, struct batch *b, struct pgerr *e)
 	if (s.len && db_copy_in(conn, "COPY submission (id, supplier_id, key_fingerprint, "
 	    "request_id, content_type, received_at, sha256, body, item_count) FROM STDIN "
 	    "(FORMAT binary)", &s, e) < 0)
+		rc = -1;
+	/* Reports refer to their submissions; their decisions are leaves. */
+	if (rc == 0 && report_store(conn, b, e) < 0)
 		rc = -1;
 	if (rc == 0 && q.len && db_copy_in(conn, "COPY quarantine (" LEDGER_QUARANTINE_COLUMNS
 	    ") FROM STDIN (FORMAT binary)", &q, e) < 0)

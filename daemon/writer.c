@@ -217,7 +217,9 @@ take_batch(struct writer *w, struct batch *b, int last_was_replay)
 		while ((r = TAILQ_FIRST(&p->queue)) != NULL &&
 		    b->rows < (size_t)w->lim.batch_max_rows &&
 		    (b->n == 0 || b->bytes + zmq_msg_size(&r->body) <=
-		    (size_t)w->lim.batch_max_bytes)) {
+		    (size_t)w->lim.batch_max_bytes) &&
+		    /* A report is a batch of its own. */
+		    (b->n == 0 || (!r->report && !b->w[0].req->report))) {
 			TAILQ_REMOVE(&p->queue, r, entry);
 			pthread_mutex_unlock(&p->mu);
 			batch_add(b, r, w->lim.max_items);
@@ -305,7 +307,9 @@ spool_batch(struct writer *w, struct batch *b, const char *why)
 		const struct request *r = b->w[i].req;
 		struct spool_rec *rec = &recs[n];
 
-		if (b->w[i].refused[0])
+		/* A report is not spooled: its metadata has no place in a
+		 * spool record. */
+		if (b->w[i].refused[0] || r->report)
 			continue;
 		rec->received_us = r->received_us;
 		rec->supplier_id = r->supplier_id;
@@ -331,6 +335,12 @@ spool_batch(struct writer *w, struct batch *b, const char *why)
 			continue;
 		}
 		buf_reset(out);
+		if (wk->req->report) {
+			reply_busy(out, 5000, "the database is unreachable and "
+			    "bevisd does not spool reports; resend this report "
+			    "with the same request id later");
+			continue;
+		}
 		if (rc == 0) {
 			reply_spooled(out, wk->nitems, recs[k].seq);
 			log_info("request %s: spooled as record %llu (%s)",
