@@ -359,7 +359,7 @@ BEGIN
                                   severity, personal_data, protected_identity, verdict,
                                   status, actions, log_ref, attrs)
         VALUES (e.report_id, e.entry_id, e.state, e.previous_id, e.origin_id,
-                e.changed_fields, e.item_no, e.line, e.raw_offset, e.raw_length,
+                coalesce(e.changed_fields, '{}'), e.item_no, e.line, e.raw_offset, e.raw_length,
                 e.occurred_at, e.detected_at, e.reported_at, e.title, e.description,
                 e.system, e.unit, e.category, e.cia_impact, e.severity, e.personal_data,
                 e.protected_identity, e.verdict, e.status, e.actions, e.log_ref, e.attrs)
