@@ -285,3 +285,81 @@ def test_deadlines_lists_expected_reports(cluster):
     rc, out, err = bevis(db, aud, "deadlines", config=bad)
     check(rc == 2 and f"{bad}:2: unknown option 'report_due' in section [source "
           "servicedesk2] (known: report_due_day)" in err, err)
+
+
+# ---- the shipped sample month, through a real bevisd over CURVE ----------------
+
+def test_sample_supplier_report_read_back(cluster):
+    """The supplier's JSON report of October and its corrected version
+    (tests/data/reports), sent as REPORT by the supplier's CURVE key to a
+    bevisd that logs in as an ingest login; then read back as the ISAM."""
+    import copy
+    import uuid
+    from bevistest import ROOT
+    from test_curve import Keys, curve_client
+    db = cluster.new_database(suppliers=())
+    ingest_login = f"{db.name}_ingest_{uuid.uuid4().hex[:8]}"
+    db.sql(f'CREATE ROLE "{ingest_login}" LOGIN IN ROLE bevis_ingest')
+    isam = login(db, "bevis_isam")
+    keys = Keys()
+    keys.supplier(db, "skolplattform")
+    as_ingest = copy.copy(db)
+    as_ingest.conninfo = db.conninfo.replace("user=postgres", f"user={ingest_login}")
+    d = Daemon(as_ingest, curve_secret_key=keys.server_key)
+    data = os.path.join(ROOT, "tests", "data", "reports")
+    ctype = ('application/json; kind=supplier; period=2026-10; title="Oktober"; '
+             'author="Säkerhetsansvarig"').encode()
+    c = curve_client(d, keys, "skolplattform")
+    try:
+        for name in ("supplier-2026-10.json", "supplier-2026-10.v2.json"):
+            with open(os.path.join(data, name), "rb") as f:
+                r = c.request(b"REPORT", ctype, f.read(), timeout=120)
+            eq(r["status"], "ok", f"{name}: {r}")
+    finally:
+        c.close()
+        eq(d.stop(), 0, "bevisd exit code")
+    y = year(db)
+    out = ok(db, isam, "reports", "--source", "skolplattform")
+    eq([re.split(r"\s{2,}", line)[:11] for line in out.splitlines()[1:]],
+       [["1", "skolplattform", "supplier", "2026-10", "1 (superseded by 2)",
+         line_received(db, 1), "6", "0", "0", "0", "0"],
+        ["2", "skolplattform", "supplier", "2026-10", "2",
+         line_received(db, 2), "1", "2", "3", "1", "0"]],
+       "the two versions: 2 changed, 1 removed, 1 new")
+    diff = ok(db, isam, "report", "show", "2", "--diff").split("\n\n", 1)[1]
+    eq(diff,
+       "changes since version 1:\n"
+       "  SP-302  changed\n"
+       "      actions: Release återställd. -> Release återställd; rollmappning rättad.\n"
+       "      status: Utreds -> Åtgärdad\n"
+       "  SP-303  changed\n"
+       "      verdict: Utreds -> Ingen incident\n"
+       "  SP-307  new\n"
+       "  SP-304  removed\n", "the corrected version, field by field")
+    # SP-301..SP-306 opened INC-…-0001..0006 in order, SP-307 0007.
+    eq(db.value("SELECT string_agg(e.entry_id || '=' || o.ref, ',' ORDER BY o.ref) "
+                "FROM report_entry_view e JOIN incident o ON o.id = e.incident_id "
+                "WHERE e.state = 'new'"),
+       ",".join(f"SP-30{n}=INC-{y}-000{n}" for n in range(1, 8)), "the incidents opened")
+    inc = [None] + [f"INC-{y}-{n:04d}" for n in range(1, 8)]
+    # SP-302 (Lärplattformen, Björkskolan) and SP-304, removed from version 2
+    # but still an open incident, on Lärplattformen in version 1.
+    eq(json.loads(ok(db, isam, "show", inc[2], "--json"))["possibly_same"],
+       [{"ref": inc[4], "status": "new", "title": "Driftstopp i lärplattformen",
+         "reasons": [{"reason": "same_system", "value": "Lärplattformen"}]}],
+       "SP-302's incident")
+    out = ok(db, isam, "show", inc[3])
+    check(out.endswith(
+        "\npossibly the same (suggested; merging is your decision: bevis merge):\n"
+        f"  {inc[1]}  new  Nätfiskesida mot skolans inloggning\n"
+        "      same system: Skolportalen\n"
+        f"  {inc[6]}  new  Sårbarhet i inloggningstjänst\n"
+        "      same system: Skolportalen\n"
+        f"  {inc[7]}  new  Skadlig bilaga i mejl\n"
+        "      same school or unit: Ekbackens skola\n"), out)
+
+
+def line_received(db, report_id):
+    """When report_id came, as the table shows it (Stockholm time)."""
+    return db.sql("SET TimeZone = 'Europe/Stockholm'; SELECT to_char(received_at, "
+                  f"'YYYY-MM-DD HH24:MI TZ') FROM report WHERE id = {report_id}")[-1][0]
