@@ -73,7 +73,7 @@ UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_pa
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
              torture_ledger torture_output torture_zmsg torture_keys torture_report
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
-FUZZERS    = fuzz_json fuzz_split fuzz_spool
+FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_report
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run stop-db start-db check unit fuzz integration bench install clean
@@ -136,12 +136,13 @@ $(BUILD)/tests/torture_output: INC_tests = -Icommon -Icli
 # libFuzzer harnesses are built with clang from the sources, always with
 # ASan and UBSan, apart from the normal build.
 # The pure daemon parts the harnesses exercise.
-FUZZ_DAEMON_SRC = daemon/parse.c daemon/parse_json.c daemon/spool_format.c
+FUZZ_DAEMON_SRC = daemon/parse.c daemon/parse_json.c daemon/spool_format.c \
+                  daemon/parse_csv.c daemon/parse_report_json.c daemon/report_entries.c
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -Icommon -Idaemon $(PKG_CFLAGS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(COMMON_SRC) $(DAEMON_LIB) $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(FUZZ_DAEMON_SRC) $(PKG_LIBS) -lm
+	clang $(FUZZ_CFLAGS) -o $@ $< $(COMMON_SRC) $(FUZZ_DAEMON_SRC) $(PKG_LIBS) -lcsv -lm
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -181,8 +182,13 @@ integration: all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) PGBIN=$(PGBIN) SANITIZE=$(SANITIZE) \
 	    $(PYTHON) tests/integration/run.py
 
-bench: all
+bench: all $(BUILD)/bench_report
+	$(BUILD)/bench_report
 	BUILD=$(BUILD) PGBIN=$(PGBIN) $(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
+
+# The report parser alone, on one core (tests/bench/bench_report.c).
+$(BUILD)/bench_report: tests/bench/bench_report.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
+	$(CC) $(ALL_CFLAGS) $(INC_tests) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
 
 # ---- install --------------------------------------------------------------
 install: all

@@ -18,6 +18,9 @@ static const struct {
 	    "send [--endpoint E] [--server-key FILE --key FILE] [--type ndjson|json]\n"
 	    "                  [--timeout SECONDS] [--retries N] [--window N] [--chunk-items N]\n"
 	    "                  [--busy-timeout SECONDS] [--quiet] FILE|-\n"
+	    "     send --report FILE --kind servicedesk|supplier --period YYYY-MM\n"
+	    "                  [--title T] [--author A] [--type csv|json]\n"
+	    "                  [--charset utf-8|windows-1252] [--separator ';'|',']\n"
 	    "--server-key is bevisd's CURVE public key, --key this supplier's CURVE secret key\n"
 	    "(mode 0600); without them, server_key and key in the config's [client] section;\n"
 	    "without either, plaintext.\n"
@@ -26,7 +29,10 @@ static const struct {
 	    "is reported with its line number and not sent. When bevisd answers busy, the\n"
 	    "request is sent again under the same id after a jittered wait that doubles\n"
 	    "from bevisd's retry_after_ms up to 30 s, until --busy-timeout (default 300 s)\n"
-	    "has passed for that request; then it is counted as not stored.\n" },
+	    "has passed for that request; then it is counted as not stored.\n"
+	    "--report sends one monthly report (CSV or JSON) as one REPORT request; a CSV\n"
+	    "file that is not valid UTF-8 goes as windows-1252 unless --charset says;\n"
+	    "the title defaults to the file's name, the author to $USER.\n" },
 	{ "ping", cmd_ping, "ping [--endpoint E]     check that bevisd answers",
 	    "ping [--endpoint E] [--server-key FILE --key FILE] [--timeout SECONDS]\n"
 	    "Checks that bevisd answers.\n" },

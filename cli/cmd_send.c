@@ -33,6 +33,7 @@
 #include "output.h"
 #include "proto.h"
 #include "split.h"
+#include "utf8.h"
 #include "xmalloc.h"
 #include "zmsg.h"
 
@@ -998,6 +999,229 @@ print_summary(const struct sender *s, int incomplete)
 		printf("%s: the input was not read to its end\n", s->name);
 }
 
+/* ---- bevis send --report: one monthly report, one request ---- */
+
+struct report_opts {
+	const char *file, *kind, *period, *title, *author, *charset, *type;
+	const char *separator;
+	const char *endpoint, *server_key, *key;	/* as for events */
+};
+
+/* Appends ; name="value" with '"' and '\\' escaped (RFC 9110 quoted-string). */
+static void
+ct_param(struct buf *b, const char *name, const char *v)
+{
+	buf_printf(b, "; %s=\"", name);
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			buf_putc(b, '\\');
+		buf_putc(b, *v);
+	}
+	buf_putc(b, '"');
+}
+
+/* Prints the reply of a report. Returns the exit status, or -1 for busy
+ * (*retry_ms set). */
+static int
+print_report_reply(const char *name, struct json_object *st, long *retry_ms)
+{
+	const char *status = jstr(st, "status");
+	struct json_object *v, *outs;
+	long long n[8] = { 0 };
+	static const char *const keys[] = { "report", "version", "entries", "new",
+		"changed", "unchanged", "removed", "quarantined" };
+
+	if (status && strcmp(status, "busy") == 0) {
+		*retry_ms = json_object_object_get_ex(st, "retry_after_ms", &v) ?
+		    (long)json_object_get_int64(v) : 1000;
+		return -1;
+	}
+	if (status == NULL || strcmp(status, "ok") != 0) {
+		fprintf(stderr, "bevis send: %s: report refused: ", name);
+		put_escaped(stderr, jstr(st, "error") ? jstr(st, "error") : "?");
+		fputs(": ", stderr);
+		put_escaped(stderr, jstr(st, "message") ? jstr(st, "message") :
+		    json_object_to_json_string(st));
+		fputc('\n', stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_object_get_ex(st, keys[i], &v))
+			n[i] = json_object_get_int64(v);
+	int dup = json_object_object_get_ex(st, "duplicate", &v) &&
+	    json_object_get_boolean(v);
+	printf("%s: ", name);
+	put_escaped(stdout, jstr(st, "kind") ? jstr(st, "kind") : "?");
+	fputs(" report ", stdout);
+	put_escaped(stdout, jstr(st, "period") ? jstr(st, "period") : "?");
+	fputs(" from ", stdout);
+	put_escaped(stdout, jstr(st, "source") ? jstr(st, "source") : "?");
+	if (dup) {
+		printf(": a duplicate of version %lld (report %lld): nothing "
+		    "stored\n", n[1], n[0]);
+		return 0;
+	}
+	printf(": version %lld (report %lld), %lld entries: %lld new, %lld "
+	    "changed, %lld unchanged, %lld removed, %lld quarantined\n", n[1],
+	    n[0], n[2], n[3], n[4], n[5], n[6], n[7]);
+	if (json_object_object_get_ex(st, "incidents", &v) &&
+	    json_object_is_type(v, json_type_array) &&
+	    json_object_array_length(v) > 0) {
+		size_t k = json_object_array_length(v);
+		printf("%s: opened %zu potential incident%s: ", name, k,
+		    k == 1 ? "" : "s");
+		put_escaped(stdout, json_object_get_string(
+		    json_object_array_get_idx(v, 0)));
+		if (k > 1) {
+			fputs(" .. ", stdout);
+			put_escaped(stdout, json_object_get_string(
+			    json_object_array_get_idx(v, k - 1)));
+		}
+		fputc('\n', stdout);
+	}
+	if (json_object_object_get_ex(st, "outcomes", &outs) &&
+	    json_object_is_type(outs, json_type_array))
+		for (size_t k = 0; k < json_object_array_length(outs); k++) {
+			struct json_object *o = json_object_array_get_idx(outs, k);
+			if (jstr(o, "reason") == NULL)
+				continue;
+			fprintf(stderr, "%s: entry %zu quarantined: ", name, k + 1);
+			put_escaped(stderr, jstr(o, "reason"));
+			fputc('\n', stderr);
+		}
+	return n[7] ? 1 : 0;
+}
+
+static int
+send_report(struct cli *cli, struct sender *s, const struct report_opts *o)
+{
+	struct buf ct = BUF_INIT;
+	char rid[40], got[PROTO_REQUEST_ID_MAX + 1];
+	size_t l = strlen(o->file);
+	int rc = 2;
+
+	if (o->kind == NULL || o->period == NULL) {
+		fprintf(stderr, "bevis send: --report needs --kind "
+		    "servicedesk|supplier and --period YYYY-MM\n");
+		return 2;
+	}
+	s->name = o->file;
+	s->rd.line = 1;
+	if ((s->rd.fd = open(o->file, O_RDONLY)) < 0) {
+		fprintf(stderr, "bevis send: %s: %s\n", o->file, strerror(errno));
+		return 2;
+	}
+	s->ct = o->type ? (strcmp(o->type, "json") == 0 ? CT_JSON : CT_CSV) :
+	    l > 5 && strcmp(o->file + l - 5, ".json") == 0 ? CT_JSON : CT_CSV;
+	while (!s->rd.eof && !s->rd.failed && s->rd.len <= JSON_INPUT_MAX)
+		(void)reader_fill(s, &s->rd);
+	if (s->rd.failed)
+		goto out;
+	s->data = s->rd.buf;
+	s->len = s->rd.len;
+	buf_puts(&ct, proto_content_type_name(s->ct));
+	if (s->ct == CT_CSV) {
+		/* Valid UTF-8 is UTF-8; anything else is what Excel writes. */
+		const char *cs = o->charset ? o->charset :
+		    utf8_invalid_at(s->data, s->len) == (size_t)-1 ? "utf-8" :
+		    "windows-1252";
+		buf_printf(&ct, "; charset=%s", cs);
+		if (o->separator)
+			ct_param(&ct, "separator", o->separator);
+	}
+	buf_printf(&ct, "; kind=%s; period=%s", o->kind, o->period);
+	/* Defaults: the file's name, and who sends it. */
+	const char *base = strrchr(o->file, '/') ? strrchr(o->file, '/') + 1 :
+	    o->file;
+	const char *who = o->author ? o->author : getenv("USER") ?
+	    getenv("USER") : "bevis send";
+	ct_param(&ct, "title", o->title ? o->title : base);
+	ct_param(&ct, "author", who);
+	cli_load_config(cli);
+	if ((size_t)cli->cfg.max_message_size < s->len + 4096) {
+		fprintf(stderr, "bevis send: %s: %zu bytes; a report is one "
+		    "request, at most max_message_size (%ld)\n", o->file, s->len,
+		    cli->cfg.max_message_size);
+		goto out;
+	}
+	if (load_keys(s, cli, o->server_key, o->key) < 0)
+		goto out;
+	s->endpoint = cli_endpoint(cli, o->endpoint);
+	s->zctx = zmq_ctx_new();
+	new_request_id(rid);
+	int64_t busy_since = 0;
+	for (long long attempt = 0;; ) {
+		s->sock = open_socket(s);
+		int64_t t0 = clock_mono_ms();
+		if (send_head(s->sock, PROTO_CMD_REPORT, rid, buf_cstr(&ct)) < 0 ||
+		    zmq_send(s->sock, s->data, s->len, 0) < 0) {
+			fprintf(stderr, "bevis send: %s\n", zmq_strerror(errno));
+			close_socket(s);
+			break;
+		}
+		struct json_object *st = NULL;
+		int broken = 0;
+		while (st == NULL) {
+			long wait = (long)(t0 + s->timeout_ms - clock_mono_ms());
+			zmq_pollitem_t pi[2] = { { s->sock, 0, ZMQ_POLLIN, 0 },
+				{ s->mon, 0, ZMQ_POLLIN, 0 } };
+			int n = zmq_poll(pi, s->mon ? 2 : 1, wait < 0 ? 0 : wait);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			if (s->mon && (pi[1].revents & ZMQ_POLLIN) &&
+			    check_handshake(s) < 0) {
+				broken = 1;
+				break;
+			}
+			if (!(pi[0].revents & ZMQ_POLLIN))
+				continue;
+			st = recv_reply(s->sock, got, sizeof(got));
+			if (st && strcmp(got, rid) != 0) {
+				json_object_put(st);
+				st = NULL;
+			}
+		}
+		close_socket(s);
+		if (broken)
+			break;
+		if (st == NULL) {
+			if (++attempt > s->retries) {
+				fprintf(stderr, "bevis send: %s: no reply from %s "
+				    "after %lld tries\n", o->file, s->endpoint,
+				    attempt);
+				break;
+			}
+			continue;	/* the same request id: never stored twice */
+		}
+		long retry_ms = 0;
+		rc = print_report_reply(o->file, st, &retry_ms);
+		json_object_put(st);
+		if (rc != -1)
+			break;
+		if (busy_since == 0)
+			busy_since = clock_mono_ms();
+		if (clock_mono_ms() - busy_since >= s->busy_timeout_ms) {
+			fprintf(stderr, "bevis send: %s: bevisd stayed busy; giving "
+			    "up\n", o->file);
+			rc = 2;
+			break;
+		}
+		usleep((useconds_t)(retry_ms < 10 ? 10 : retry_ms > 30000 ? 30000 :
+		    retry_ms) * 1000);
+	}
+	zmq_ctx_term(s->zctx);
+	sodium_memzero(s->secret_key, sizeof(s->secret_key));
+	free(s->endpoint);
+out:
+	buf_free(&ct);
+	split_free(&s->sp);
+	free(s->rd.buf);
+	close(s->rd.fd);
+	return rc;
+}
+
 int
 cmd_send(struct cli *cli, int argc, char **argv)
 {
@@ -1013,7 +1237,15 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		{ "busy-timeout", required_argument, NULL, 'B' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "report", required_argument, NULL, 'R' },
+		{ "kind", required_argument, NULL, 'K' },
+		{ "period", required_argument, NULL, 'P' },
+		{ "title", required_argument, NULL, 'N' },
+		{ "author", required_argument, NULL, 'A' },
+		{ "charset", required_argument, NULL, 'C' },
+		{ "separator", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 } };
+	struct report_opts ro = { 0 };
 	struct sender s;
 	const char *type = NULL, *endpoint = NULL, *server_key = NULL, *key = NULL;
 	long long chunk_items = 1000;
@@ -1051,11 +1283,31 @@ cmd_send(struct cli *cli, int argc, char **argv)
 			    &chunk_items);
 			break;
 		case 'q': s.quiet = 1; break;
+		case 'R': ro.file = optarg; break;
+		case 'K': ro.kind = optarg; break;
+		case 'P': ro.period = optarg; break;
+		case 'N': ro.title = optarg; break;
+		case 'A': ro.author = optarg; break;
+		case 'C': ro.charset = optarg; break;
+		case 'X': ro.separator = optarg; break;
 		default: return send_usage();
 		}
 	}
 	if (bad)
 		return 2;
+	if (ro.file) {
+		if (optind != argc || (type && strcmp(type, "csv") != 0 &&
+		    strcmp(type, "json") != 0))
+			return send_usage();
+		ro.type = type;
+		ro.endpoint = endpoint;
+		ro.server_key = server_key;
+		ro.key = key;
+		return send_report(cli, &s, &ro);
+	}
+	if (ro.kind || ro.period || ro.title || ro.author || ro.charset ||
+	    ro.separator)
+		return send_usage();
 	if (optind + 1 != argc)
 		return send_usage();
 	if (type && strcmp(type, "ndjson") != 0 && strcmp(type, "json") != 0)

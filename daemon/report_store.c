@@ -125,6 +125,18 @@ store_one(PGconn *conn, struct work *wk, struct pgerr *e)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		pgerr_take(conn, res, e);
 		PQclear(res);
+		if (strcmp(e->sqlstate, "57014") == 0) {
+			/* The same report would time out again: refused whole,
+			 * and the batch is tried again without it. */
+			snprintf(wk->refused, sizeof(wk->refused), "the report's "
+			    "%zu entries could not be stored within "
+			    "db_statement_timeout; nothing was stored: send it in "
+			    "smaller parts, or raise db_statement_timeout",
+			    wk->nitems);
+			wk->refused_code = "too_large";
+			log_warnx("request %s: %s", wk->req->request_id, wk->refused);
+			pgerr_set(e, "22000", wk->refused);
+		}
 		return -1;
 	}
 	take_result(rw, res);

@@ -359,7 +359,8 @@ BEGIN
                                   severity, personal_data, protected_identity, verdict,
                                   status, actions, log_ref, attrs)
         VALUES (e.report_id, e.entry_id, e.state, e.previous_id, e.origin_id,
-                coalesce(e.changed_fields, '{}'), e.item_no, e.line, e.raw_offset, e.raw_length,
+                coalesce(e.changed_fields, '{}'), e.item_no, e.line, e.raw_offset,
+                e.raw_length,
                 e.occurred_at, e.detected_at, e.reported_at, e.title, e.description,
                 e.system, e.unit, e.category, e.cia_impact, e.severity, e.personal_data,
                 e.protected_identity, e.verdict, e.status, e.actions, e.log_ref, e.attrs)
@@ -437,7 +438,8 @@ REVOKE EXECUTE ON FUNCTION
     FROM PUBLIC;
 GRANT SELECT ON report, report_entry, report_entry_view, report_view
     TO bevis_isam, bevis_auditor;
-GRANT SELECT ON report TO bevis_ingest;
+-- bevisd answers a resent request id from what was stored.
+GRANT SELECT ON report, report_entry TO bevis_ingest;
 GRANT EXECUTE ON FUNCTION bevis_report_ingest(bigint, text, text, text, text, jsonb, integer)
     TO bevis_ingest;
 GRANT EXECUTE ON FUNCTION bevis_report_entry_fields(report_entry)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # devsetup.sh BUILD VAR PORT - migrates the `make run` database, creates the
-# logins bevisd (ingest), isam and auditor, adds the demo supplier, and writes
+# logins bevisd (ingest), isam and auditor, adds the demo and servicedesk suppliers, and writes
 # VAR/bevisd.conf and VAR/env.sh.
 set -eu
 build=$(cd "$1" && pwd)
@@ -43,6 +43,16 @@ if [ "$("$PGBIN/psql" -X -Atq -d "$isam" -c \
     "SELECT count(*) FROM supplier WHERE name = 'demo' AND public_key IS NOT NULL")" = 0 ]; then
 	"$build/bevis" --db "$isam" supplier add demo --key-file "$var/keys/demo.pub" >/dev/null
 fi
+# The servicedesk sends its monthly report like a supplier, with a key of
+# its own (README: bevis send --report).
+if [ ! -f "$var/keys/servicedesk.key" ]; then
+	"$build/bevis" keygen --curve "$var/keys" --name servicedesk >/dev/null
+fi
+if [ "$("$PGBIN/psql" -X -Atq -d "$isam" -c \
+    "SELECT count(*) FROM supplier WHERE name = 'servicedesk'")" = 0 ]; then
+	"$build/bevis" --db "$isam" supplier add servicedesk --key-file \
+	    "$var/keys/servicedesk.pub" >/dev/null
+fi
 # bevisd will not run as root; under root, it becomes nobody once started.
 user=
 [ "$(id -u)" = 0 ] && user=nobody
@@ -67,7 +77,11 @@ state_dir = $var/state
 [client]
 server_key = $var/keys/server.pub
 key = $var/keys/demo.key
+
 CONF
+# The shipped column map of the servicedesk's reports (conf/bevisd.conf).
+sed -n '/^\[report_map servicedesk\]/,$p' "$(dirname "$0")/../conf/bevisd.conf" \
+    >> "$var/bevisd.conf"
 
 cat > "$var/env.sh" <<ENV
 # source me: . var/env.sh
@@ -76,4 +90,4 @@ export BEVIS_CONFIG="$var/bevisd.conf"
 # bevis commands run as the ISAM login; PGUSER=auditor for read-only work.
 export PGHOST="$var/pg/run" PGPORT=$port PGDATABASE=bevis PGUSER=isam
 ENV
-echo "dev setup: database migrated, logins bevisd, isam and auditor, supplier 'demo' with its CURVE key, keys in $var/keys/ and $var/ledger/, config in $var/bevisd.conf"
+echo "dev setup: database migrated, logins bevisd, isam and auditor, suppliers 'demo' and 'servicedesk' with their CURVE keys, keys in $var/keys/ and $var/ledger/, config in $var/bevisd.conf"

@@ -27,7 +27,7 @@ def test_malformed_frames_under_valgrind(cluster):
             ([b"bevis/2", b"EVENTS", b"r2", ND, good], "unsupported_version"),
             ([b"\x00\xff", b"EVENTS", b"r2", ND, good], "unsupported_version"),
             ([b"bevis/1", b"DELETE", b"r3", ND, good], "unknown_command"),
-            ([b"bevis/1", b"REPORT", b"r3", ND, good], "unsupported_command"),
+            ([b"bevis/1", b"REPORT", b"r3", ND, good], "unauthenticated"),
             ([b"bevis/1", b"EVENTS", b"", ND, good], "bad_request_id"),
             ([b"bevis/1", b"EVENTS", b"has space", ND, good], "bad_request_id"),
             ([b"bevis/1", b"EVENTS", b"x" * 129, ND, good], "bad_request_id"),
