@@ -105,112 +105,112 @@ $$;
 
 -- ---- possibly the same incident ------------------------------------------------
 
--- The links of incident p_id in force, and those of the incidents merged
--- into it: what it is about.
-CREATE FUNCTION bevis_incident_family_links(p_id bigint) RETURNS SETOF incident_link
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT l.* FROM incident_link_current l JOIN incident i ON i.id = l.incident_id
-     WHERE i.id = p_id OR (i.status = 'merged' AND i.merged_into = p_id)
-$$;
-
--- What incident p_id is about, as (kind, value): the users of its linked
--- events ('user'), the system and the school or unit of its report entries
--- ('system', 'school'), and log references ('log_ref': an entry's log
--- reference, a linked event's own id). Blank values are left out.
-CREATE FUNCTION bevis_incident_facts(p_id bigint) RETURNS TABLE (kind text, value text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT f.kind, btrim(f.value)
-      FROM (SELECT 'user' AS kind, e.actor_user AS value
-              FROM bevis_incident_family_links(p_id) l
-              JOIN event e ON e.submission_id = l.event_submission_id
-                          AND e.item_no = l.event_item_no
-            UNION ALL
-            SELECT 'log_ref', e.source_event_id
-              FROM bevis_incident_family_links(p_id) l
-              JOIN event e ON e.submission_id = l.event_submission_id
-                          AND e.item_no = l.event_item_no
-            UNION ALL
-            SELECT x.kind, x.value
-              FROM bevis_incident_family_links(p_id) l
-              JOIN report_entry re ON coalesce(re.origin_id, re.id) = l.report_entry_id
-                                  AND re.state <> 'removed'
-             CROSS JOIN LATERAL (VALUES ('system', re.system), ('school', re.unit),
-                                        ('log_ref', re.log_ref)) x (kind, value)) f
-     WHERE coalesce(btrim(f.value), '') <> ''
-$$;
-
--- The local days (session time zone) incident p_id spans: from the
--- earliest to the latest of its occurred and detected times and those of
--- its linked events and report entries. NULL when it has none.
-CREATE FUNCTION bevis_incident_days(p_id bigint) RETURNS daterange
-LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT CASE WHEN count(t.at) > 0
-                THEN daterange(min(t.at)::date, max(t.at)::date, '[]') END
-      FROM (SELECT i.occurred_at AS at FROM incident i WHERE i.id = p_id
-            UNION ALL SELECT i.detected_at FROM incident i WHERE i.id = p_id
-            UNION ALL
-            SELECT e.occurred_at FROM bevis_incident_family_links(p_id) l
-              JOIN event e ON e.submission_id = l.event_submission_id
-                          AND e.item_no = l.event_item_no
-            UNION ALL
-            SELECT x.at FROM bevis_incident_family_links(p_id) l
-              JOIN report_entry re ON coalesce(re.origin_id, re.id) = l.report_entry_id
-                                  AND re.state <> 'removed'
-             CROSS JOIN LATERAL (VALUES (re.occurred_at), (re.detected_at)) x (at)) t
-$$;
-
 -- The other open incidents that may be the same as open incident p_ref,
--- each with its reasons, strongest first: the same log reference, user,
--- system or school (compared without case), and overlapping days. Those
--- already linked to it (either way) are left out. It only suggests:
--- merging stays the ISAM's decision (bevis merge). Protected identity:
--- for a reader outside bevis_protected a protected p_ref has no
--- suggestions and a protected incident is never suggested, because a
--- shared user or log reference would tell what it is about.
+-- each with its reasons, strongest first:
+--   same_log_ref  a report entry's log reference or a linked event's own id;
+--   same_user     the user of a linked event;
+--   same_system, same_school   of a linked report entry (any version);
+--   overlapping_time   the local days (session time zone) each spans, from
+--                 the earliest to the latest of its occurred and detected
+--                 times and those of its linked events and report entries.
+-- Values compare without case and surrounding blanks; the value given is
+-- the other incident's. An incident counts the links of the incidents
+-- merged into it as its own. Those already linked to p_ref (either way)
+-- are left out. More reasons first, then the stronger kind, then the
+-- reference. It only suggests: merging stays the ISAM's decision (bevis
+-- merge). Protected identity: for a reader outside bevis_protected a
+-- protected p_ref has no suggestions and a protected incident is never
+-- suggested, because a shared user or log reference would tell what it is
+-- about. One pass over the open incidents' links, not a query per
+-- incident, so that bevis show stays quick with thousands open.
 CREATE FUNCTION bevis_incident_similar(p_ref text)
 RETURNS TABLE (ref text, status text, title text, reasons jsonb)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
     WITH me AS (
-        SELECT i.id, bevis_incident_days(i.id) AS days
-          FROM incident i
+        SELECT i.id FROM incident i
          WHERE i.ref = upper(btrim(p_ref))
            AND i.status IN ('new', 'assessing', 'confirmed')
            AND (NOT i.protected_identity OR bevis_sees_protected())
-    ), my_facts AS (
-        SELECT DISTINCT f.kind, lower(f.value) AS norm
-          FROM me CROSS JOIN LATERAL bevis_incident_facts(me.id) f
     ), cand AS (
-        SELECT o.id, o.ref, o.status, o.title
+        -- p_ref itself, and the others it is compared with.
+        SELECT o.id, o.ref, o.status, o.title, o.occurred_at, o.detected_at,
+               o.id = me.id AS is_me
           FROM incident o CROSS JOIN me
-         WHERE o.id <> me.id
-           AND o.status IN ('new', 'assessing', 'confirmed')
-           AND (NOT o.protected_identity OR bevis_sees_protected())
-           AND NOT EXISTS (SELECT 1 FROM incident_link_current l
-                            WHERE l.target_kind = 'incident'
-                              AND ((l.incident_id = me.id AND l.other_incident_id = o.id)
-                                OR (l.incident_id = o.id AND l.other_incident_id = me.id)))
-    ), why AS (
-        SELECT c.id, CASE f.kind WHEN 'log_ref' THEN 1 WHEN 'user' THEN 2
-                                 WHEN 'system' THEN 3 ELSE 4 END AS ord,
-               'same_' || f.kind AS reason, min(f.value) AS value
-          FROM cand c
-         CROSS JOIN LATERAL bevis_incident_facts(c.id) f
-          JOIN my_facts m ON m.kind = f.kind AND m.norm = lower(f.value)
-         GROUP BY c.id, f.kind, lower(f.value)
+         WHERE o.status IN ('new', 'assessing', 'confirmed')
+           AND (o.id = me.id
+                OR ((NOT o.protected_identity OR bevis_sees_protected())
+                    AND NOT EXISTS (
+                        SELECT 1 FROM incident_link_current l
+                         WHERE l.target_kind = 'incident'
+                           AND ((l.incident_id = me.id AND l.other_incident_id = o.id)
+                             OR (l.incident_id = o.id AND l.other_incident_id = me.id)))))
+    ), fam AS (
+        SELECT c.id AS owner, c.id AS member FROM cand c
         UNION ALL
-        SELECT c.id, 5, 'overlapping_time',
+        SELECT c.id, m.id FROM cand c
+          JOIN incident m ON m.merged_into = c.id AND m.status = 'merged'
+    ), links AS (
+        SELECT f.owner, l.target_kind, l.event_submission_id, l.event_item_no,
+               l.report_entry_id
+          FROM fam f JOIN incident_link_current l ON l.incident_id = f.member
+         WHERE l.target_kind IN ('event', 'report_entry')
+    ), ev AS (
+        SELECT l.owner, e.actor_user, e.source_event_id, e.occurred_at
+          FROM links l
+          JOIN event e ON e.submission_id = l.event_submission_id
+                      AND e.item_no = l.event_item_no
+    ), re AS (
+        SELECT l.owner, r.system, r.unit, r.log_ref, r.occurred_at, r.detected_at
+          FROM links l
+          JOIN report_entry r ON coalesce(r.origin_id, r.id) = l.report_entry_id
+         WHERE r.state <> 'removed'
+    ), facts AS (
+        SELECT DISTINCT x.owner, x.kind, btrim(x.value) AS value,
+               lower(btrim(x.value)) AS norm
+          FROM (SELECT ev.owner, 'user' AS kind, ev.actor_user AS value FROM ev
+                UNION ALL SELECT ev.owner, 'log_ref', ev.source_event_id FROM ev
+                UNION ALL
+                SELECT re.owner, k.kind, k.value
+                  FROM re CROSS JOIN LATERAL (VALUES ('system', re.system),
+                                                     ('school', re.unit),
+                                                     ('log_ref', re.log_ref)) k (kind, value)
+               ) x
+         WHERE coalesce(btrim(x.value), '') <> ''
+    ), spans AS (
+        SELECT t.owner, daterange(min(t.at)::date, max(t.at)::date, '[]') AS days
+          FROM (SELECT c.id AS owner, c.occurred_at AS at FROM cand c
+                UNION ALL SELECT c.id, c.detected_at FROM cand c
+                UNION ALL SELECT ev.owner, ev.occurred_at FROM ev
+                UNION ALL SELECT re.owner, re.occurred_at FROM re
+                UNION ALL SELECT re.owner, re.detected_at FROM re) t
+         WHERE t.at IS NOT NULL
+         GROUP BY t.owner
+    ), why AS (
+        SELECT f.owner AS id, CASE f.kind WHEN 'log_ref' THEN 1 WHEN 'user' THEN 2
+                                          WHEN 'system' THEN 3 ELSE 4 END AS ord,
+               'same_' || f.kind AS reason, min(f.value) AS value
+          FROM facts f
+          JOIN facts m ON m.kind = f.kind AND m.norm = f.norm
+          JOIN me ON me.id = m.owner
+         WHERE f.owner <> me.id
+         GROUP BY f.owner, f.kind, f.norm
+        UNION ALL
+        SELECT s.owner, 5, 'overlapping_time',
                CASE WHEN upper(x.days) - lower(x.days) = 1
                     THEN to_char(lower(x.days), 'YYYY-MM-DD')
                     ELSE to_char(lower(x.days), 'YYYY-MM-DD') || ' to '
                          || to_char(upper(x.days) - 1, 'YYYY-MM-DD') END
-          FROM cand c CROSS JOIN me
-         CROSS JOIN LATERAL (SELECT me.days * bevis_incident_days(c.id) AS days) x
-         WHERE NOT isempty(x.days)
+          FROM spans s
+          JOIN spans m ON m.days && s.days
+          JOIN me ON me.id = m.owner
+         CROSS JOIN LATERAL (SELECT s.days * m.days AS days) x
+         WHERE s.owner <> me.id
     )
     SELECT c.ref, c.status, c.title,
            jsonb_agg(jsonb_build_object('reason', w.reason, 'value', w.value)
                      ORDER BY w.ord, w.value)
       FROM cand c JOIN why w ON w.id = c.id
+     WHERE NOT c.is_me
      GROUP BY c.id, c.ref, c.status, c.title
      ORDER BY count(*) DESC, min(w.ord), c.ref
 $$;
@@ -221,9 +221,6 @@ REVOKE EXECUTE ON FUNCTION
     bevis_report_entry_flat(report_entry),
     bevis_report_diff(bigint),
     bevis_report_deadlines(jsonb, timestamptz),
-    bevis_incident_family_links(bigint),
-    bevis_incident_facts(bigint),
-    bevis_incident_days(bigint),
     bevis_incident_similar(text)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION

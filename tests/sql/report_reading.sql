@@ -243,8 +243,8 @@ RESET SESSION AUTHORIZATION;
 -- ---- privileges -----------------------------------------------------------------
 SELECT ok(NOT has_function_privilege('bevis_ingest', 'bevis_incident_similar(text)', 'EXECUTE'),
           'bevisd has no use for the suggestions');
-SELECT ok(NOT has_function_privilege('bevis_isam', 'bevis_incident_facts(bigint)', 'EXECUTE'),
-          'the helpers are not callable on their own');
+SELECT ok(NOT has_function_privilege('bevis_ingest', 'bevis_report_diff(bigint)', 'EXECUTE'),
+          'nor for the diffs');
 SELECT ok(has_function_privilege('bevis_auditor', 'bevis_report_deadlines(jsonb, timestamp with time zone)', 'EXECUTE'),
           'an auditor computes the expected reports');
 SELECT ok(has_function_privilege('bevis_auditor', 'bevis_report_diff(bigint)', 'EXECUTE'),
