@@ -290,9 +290,11 @@ def test_deadlines_lists_expected_reports(cluster):
 # ---- the shipped sample month, through a real bevisd over CURVE ----------------
 
 def test_sample_supplier_report_read_back(cluster):
-    """The supplier's JSON report of October and its corrected version
-    (tests/data/reports), sent as REPORT by the supplier's CURVE key to a
-    bevisd that logs in as an ingest login; then read back as the ISAM."""
+    """The supplier's JSON report of October and its corrected version, and
+    the servicedesk's CSV (tests/data/reports), sent as REPORT by their
+    CURVE keys to a bevisd that logs in as an ingest login; then read back
+    as the ISAM: the versions, the diff, and the incidents the servicedesk
+    and the supplier both reported, suggested as possibly the same."""
     import copy
     import uuid
     from bevistest import ROOT
@@ -303,20 +305,33 @@ def test_sample_supplier_report_read_back(cluster):
     isam = login(db, "bevis_isam")
     keys = Keys()
     keys.supplier(db, "skolplattform")
+    keys.supplier(db, "servicedesk")
     as_ingest = copy.copy(db)
     as_ingest.conninfo = db.conninfo.replace("user=postgres", f"user={ingest_login}")
     d = Daemon(as_ingest, curve_secret_key=keys.server_key)
+    # The shipped servicedesk map, and its column Skola as the school.
+    d.stop()
+    with open(d.conf, "a") as f:
+        f.write(SERVICEDESK_MAP)
+    d.start()
     data = os.path.join(ROOT, "tests", "data", "reports")
     ctype = ('application/json; kind=supplier; period=2026-10; title="Oktober"; '
              'author="Säkerhetsansvarig"').encode()
     c = curve_client(d, keys, "skolplattform")
+    sd = curve_client(d, keys, "servicedesk")
     try:
         for name in ("supplier-2026-10.json", "supplier-2026-10.v2.json"):
             with open(os.path.join(data, name), "rb") as f:
                 r = c.request(b"REPORT", ctype, f.read(), timeout=120)
             eq(r["status"], "ok", f"{name}: {r}")
+        with open(os.path.join(data, "servicedesk-2026-10.cp1252.csv"), "rb") as f:
+            r = sd.request(b"REPORT", b'text/csv; charset=windows-1252; kind=servicedesk; '
+                           b'period=2026-10; title="Oktober"; author="Servicedesk"', f.read(),
+                           timeout=120)
+        eq(r["status"], "ok", f"servicedesk: {r}")
     finally:
         c.close()
+        sd.close()
         eq(d.stop(), 0, "bevisd exit code")
     y = year(db)
     out = ok(db, isam, "reports", "--source", "skolplattform")
@@ -339,24 +354,66 @@ def test_sample_supplier_report_read_back(cluster):
     # SP-301..SP-306 opened INC-…-0001..0006 in order, SP-307 0007.
     eq(db.value("SELECT string_agg(e.entry_id || '=' || o.ref, ',' ORDER BY o.ref) "
                 "FROM report_entry_view e JOIN incident o ON o.id = e.incident_id "
-                "WHERE e.state = 'new'"),
+                "WHERE e.state = 'new' AND e.source = 'skolplattform'"),
        ",".join(f"SP-30{n}=INC-{y}-000{n}" for n in range(1, 8)), "the incidents opened")
     inc = [None] + [f"INC-{y}-{n:04d}" for n in range(1, 8)]
     # SP-302 (Lärplattformen, Björkskolan) and SP-304, removed from version 2
     # but still an open incident, on Lärplattformen in version 1.
-    eq(json.loads(ok(db, isam, "show", inc[2], "--json"))["possibly_same"],
-       [{"ref": inc[4], "status": "new", "title": "Driftstopp i lärplattformen",
+    # The servicedesk's SD-2026-1001..1020 opened 0008..0027. SD-2026-1008
+    # is SP-302 as the servicedesk saw it: the same school, the same day.
+    sd_inc = {f"SD-2026-{1000 + n}": f"INC-{y}-{n + 7:04d}" for n in range(1, 21)}
+    eq(db.value("SELECT o.ref FROM report_entry_view e JOIN incident o "
+                "ON o.id = e.incident_id WHERE e.entry_id = 'SD-2026-1008'"),
+       sd_inc["SD-2026-1008"], "SD-2026-1008's incident")
+    similar = json.loads(ok(db, isam, "show", inc[2], "--json"))["possibly_same"]
+    eq(similar[:2],
+       [{"ref": sd_inc["SD-2026-1008"], "status": "new",
+         "title": "Betyg synliga för andra elever",
+         "reasons": [{"reason": "same_school", "value": "Björkskolan"},
+                     {"reason": "overlapping_time", "value": "2026-10-08"}]},
+        {"ref": inc[4], "status": "new", "title": "Driftstopp i lärplattformen",
          "reasons": [{"reason": "same_system", "value": "Lärplattformen"}]}],
-       "SP-302's incident")
+       "SP-302's incident: the servicedesk's report of it first")
+    # Then the servicedesk's other entries at Björkskolan, by reference.
+    eq([(x["ref"], x["reasons"]) for x in similar[2:]],
+       [(sd_inc[k], [{"reason": "same_school", "value": "Björkskolan"}])
+        for k in ("SD-2026-1001", "SD-2026-1005", "SD-2026-1012", "SD-2026-1015",
+                  "SD-2026-1020")], "the same school alone")
+    # SP-303, an unusual sign-in at Ekbackens skola on 15 October: the
+    # servicedesk's SD-2026-1013 first, then one reason each.
     out = ok(db, isam, "show", inc[3])
-    check(out.endswith(
-        "\npossibly the same (suggested; merging is your decision: bevis merge):\n"
-        f"  {inc[1]}  new  Nätfiskesida mot skolans inloggning\n"
-        "      same system: Skolportalen\n"
-        f"  {inc[6]}  new  Sårbarhet i inloggningstjänst\n"
-        "      same system: Skolportalen\n"
-        f"  {inc[7]}  new  Skadlig bilaga i mejl\n"
-        "      same school or unit: Ekbackens skola\n"), out)
+    eq(out.split("\n\npossibly the same")[1],
+       " (suggested; merging is your decision: bevis merge):\n"
+       f"  {sd_inc['SD-2026-1013']}  new  Inloggning från utlandet\n"
+       "      same school or unit: Ekbackens skola\n"
+       "      overlapping time: 2026-10-15\n"
+       f"  {inc[1]}  new  Nätfiskesida mot skolans inloggning\n"
+       "      same system: Skolportalen\n"
+       f"  {inc[6]}  new  Sårbarhet i inloggningstjänst\n"
+       "      same system: Skolportalen\n"
+       f"  {inc[7]}  new  Skadlig bilaga i mejl\n"
+       "      same school or unit: Ekbackens skola\n"
+       f"  {sd_inc['SD-2026-1002']}  new  Borttappad dator\n"
+       "      same school or unit: Ekbackens skola\n"
+       f"  {sd_inc['SD-2026-1006']}  new  Konto låst efter många inloggningsförsök\n"
+       "      same school or unit: Ekbackens skola\n"
+       f"  {sd_inc['SD-2026-1009']}  new  Misstänkt skadlig kod på elevdator\n"
+       "      same school or unit: Ekbackens skola\n"
+       f"  {sd_inc['SD-2026-1017']}  new  Mejl med personnummer okrypterat\n"
+       "      same school or unit: Ekbackens skola\n", "SP-303's incident")
+
+
+SERVICEDESK_MAP = """
+[report_map servicedesk]
+id = Ärende-ID | Ärendenummer
+occurred_at = Datum
+title = Rubrik
+description = Beskrivning
+category = Kategori
+severity = Allvarlighetsgrad
+personal_data = Personuppgifter
+unit = Skola
+"""
 
 
 def line_received(db, report_id):
