@@ -47,6 +47,7 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
              common/curvekey.c common/event.c common/clock.c common/hex.c \
              common/pgcopy.c common/numarg.c common/zmsg.c common/report.c
+COMMON_SRC += common/config_source.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
              daemon/ingest.c daemon/db.c daemon/store.c \
@@ -64,6 +65,7 @@ CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_incident.c cli/cmd_show.c cli/cmd_deadlines.c \
              cli/custody.c cli/cmd_evidence.c cli/bundle_incident.c \
              cli/cmd_stats.c cli/cmd_review.c
+CLI_SRC    += cli/cmd_report.c cli/similar.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)

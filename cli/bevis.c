@@ -135,6 +135,19 @@ static const struct {
 	    "--lang en), incidents-Y-per-month.svg (a chart of Y against the year before),\n"
 	    "incidents-Y.csv and incidents-Y-per-month.csv (the figures). Refuses to\n"
 	    "overwrite, and writes nothing when anything fails (docs/STATS.md).\n" },
+	{ "reports", cmd_reports, "reports [--source S] [--period P] [--json|--csv]\n"
+	    "                          list the monthly reports and their versions",
+	    "reports [--source S] [--period YYYY-MM] [--json|--csv]\n"
+	    "Each version of each report: source, kind, period, version (and the one that\n"
+	    "supersedes it), when it came, and its entries counted as new, changed,\n"
+	    "unchanged, removed and quarantined.\n" },
+	{ "report", cmd_report, "report show ID [--diff] [--json]\n"
+	    "                          a report's entries, or what changed since its last version",
+	    "report show ID [--diff] [--json]\n"
+	    "The report version ID and its entries, each with the incident it opened. --diff\n"
+	    "shows instead what changed since the version it supersedes: the entries that\n"
+	    "are new, changed or removed, and each changed field as before -> after.\n"
+	    "--json prints one object per entry (with --diff, per changed field).\n" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint              print the newest signed tree head",
 	    "checkpoint\n"
 	    "Prints the newest signed tree head (a signed note).\n" },

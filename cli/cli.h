@@ -86,5 +86,13 @@ int cmd_deadlines(struct cli *cli, int argc, char **argv);
 int cmd_evidence(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
 int cmd_review(struct cli *cli, int argc, char **argv);
+int cmd_reports(struct cli *cli, int argc, char **argv);
+/* bevis show's "possibly the same" (similar.c): the query, as text, and as
+ * the "possibly_same" member of the JSON object. */
+struct buf;
+PGresult *similar_query(const char *who, PGconn *conn, const char *ref);
+void similar_text(struct buf *b, const PGresult *res);
+void similar_json(struct buf *b, const PGresult *res);
+int cmd_report(struct cli *cli, int argc, char **argv);
 
 #endif

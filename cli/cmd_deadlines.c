@@ -1,6 +1,8 @@
 /* cmd_deadlines.c - bevis deadlines: the open deadlines (IMY, 72 hours from
  * aware_at; triage, triage_within days after opening) from
- * bevis_deadlines(), each with its time left or how long it is overdue.
+ * bevis_deadlines(), and the monthly reports expected and not come
+ * (report_due_day per [source NAME] in the config, sql/0015), each with its
+ * time left or how long it is overdue.
  * Exits 0 when nothing is overdue, 1 when something is, 2 on an error, so
  * that a systemd timer (systemd/bevis-deadlines.*) can alert. */
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config_source.h"
 #include "output.h"
 
 void
@@ -55,15 +58,22 @@ parse_duration(const char *s, char *out, size_t n)
 	return -1;
 }
 
-/* $1 triage_within, $2 --within (NULL: every open deadline). Overdue ones
- * are always listed. */
+/* $1 triage_within, $2 --within (NULL: every open deadline), $3 the
+ * config's report due days ({"SOURCE": DAY}, bevis_report_deadlines() in
+ * sql/0015): the incidents' deadlines, then the reports expected and not
+ * come (ref NULL, status "missing"). Overdue ones are always listed. */
 #define DEADLINES_LIST_SQL(T) \
     "SELECT d.ref, d.status, d.kind, " T("d.due_at") ", " \
     "       floor(extract(epoch FROM d.due_at - now()))::bigint, " \
-    "       d.due_at < now() " \
-    "  FROM bevis_deadlines($1::interval) d " \
+    "       d.due_at < now(), d.source, d.period " \
+    "  FROM (SELECT i.ref, i.status, i.kind, i.due_at, NULL AS source, " \
+    "               NULL AS period " \
+    "          FROM bevis_deadlines($1::interval) i " \
+    "        UNION ALL " \
+    "        SELECT NULL, 'missing', 'report', r.due_at, r.source, r.period " \
+    "          FROM bevis_report_deadlines($3::jsonb) r) d " \
     " WHERE $2::interval IS NULL OR d.due_at < now() + $2::interval " \
-    " ORDER BY d.due_at, d.ref"
+    " ORDER BY d.due_at, d.ref, d.source"
 
 int
 cmd_deadlines(struct cli *cli, int argc, char **argv)
@@ -81,9 +91,11 @@ cmd_deadlines(struct cli *cli, int argc, char **argv)
 		{ "ref", 0, OUT_TEXT, 1 }, { "status", 0, OUT_TEXT, 1 },
 		{ "kind", 0, OUT_TEXT, 1 }, { "due_at", 0, OUT_TEXT, 1 },
 		{ "seconds_left", 0, OUT_NUMBER, 1 },
-		{ "overdue", 0, OUT_BOOL, 1 } };
+		{ "overdue", 0, OUT_BOOL, 1 },
+		{ "source", 0, OUT_TEXT, 0 }, { "period", 0, OUT_TEXT, 0 } };
 	char within[48], triage[32];
-	const char *params[2] = { triage, NULL };
+	struct buf due = BUF_INIT;
+	const char *params[3] = { triage, NULL, NULL };
 	int ch, json = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -107,9 +119,12 @@ cmd_deadlines(struct cli *cli, int argc, char **argv)
 		return cli_usage("deadlines", stderr);
 	PGconn *conn = cli_connect_zoned(cli, "deadlines");
 	snprintf(triage, sizeof(triage), "%ld days", cli->cfg.triage_within);
+	config_source_due_json(&cli->cfg, &due);
+	params[2] = buf_cstr(&due);
 	PGresult *res = cli_exec_params("deadlines", conn, json ?
 	    DEADLINES_LIST_SQL(CLI_JSON_TIME) :
-	    DEADLINES_LIST_SQL(CLI_LOCAL_TIME), 2, params, PGRES_TUPLES_OK);
+	    DEADLINES_LIST_SQL(CLI_LOCAL_TIME), 3, params, PGRES_TUPLES_OK);
+	buf_free(&due);
 	if (res == NULL) {
 		PQfinish(conn);
 		return 2;
@@ -118,19 +133,28 @@ cmd_deadlines(struct cli *cli, int argc, char **argv)
 	struct out o;
 
 	out_init(&o, stdout, json ? OUT_JSON : OUT_TABLE, json ? json_cols :
-	    table_cols, json ? 6 : 5);
+	    table_cols, json ? 8 : 5);
 	for (int r = 0; r < rows; r++) {
-		const char *cells[6];
-		char left[64];
+		const char *cells[8];
+		char left[64], report[64];
 
-		for (int c = 0; c < 6; c++)
-			cells[c] = PQgetvalue(res, r, c);
+		for (int c = 0; c < 8; c++)
+			cells[c] = PQgetisnull(res, r, c) ? NULL :
+			    PQgetvalue(res, r, c);
 		overdue += cells[5][0] == 't';
 		if (!json) {
 			cli_time_left(strtoll(cells[4], NULL, 10), left,
 			    sizeof(left));
-			cells[2] = strcmp(cells[2], "imy") == 0 ?
-			    "IMY (Art. 33)" : "triage";
+			if (strcmp(cells[2], "report") == 0) {
+				/* An expected report: its source, its month. */
+				snprintf(report, sizeof(report), "report %s",
+				    cells[7]);
+				cells[0] = cells[6];
+				cells[2] = report;
+			} else {
+				cells[2] = strcmp(cells[2], "imy") == 0 ?
+				    "IMY (Art. 33)" : "triage";
+			}
 			cells[4] = left;
 		}
 		out_row(&o, cells);

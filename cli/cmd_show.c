@@ -1,6 +1,7 @@
 /* cmd_show.c - bevis show INC: one incident, its links (with those of the
  * incidents merged into it), its decisions as a timeline and its open
- * deadlines, as text or as one JSON object. A protected incident read by a
+ * deadlines, and the open incidents that may be the same (similar.c), as
+ * text or as one JSON object. A protected incident read by a
  * login outside bevis_protected shows what incident_overview shows; row-level
  * security hides the rest (the links and decisions come back empty). */
 #include <getopt.h>
@@ -249,7 +250,7 @@ cmd_show(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	PGresult *inc = NULL, *full = NULL, *links = NULL, *decisions = NULL,
-	    *deadlines = NULL;
+	    *deadlines = NULL, *similar = NULL;
 	struct buf b = BUF_INIT;
 	int ch, json = 0, rc = 1;
 	char within[32];
@@ -294,7 +295,8 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	    PGRES_TUPLES_OK)) == NULL ||
 	    (deadlines = cli_exec_params("show", conn, json ?
 	    DEADLINES_SQL(CLI_JSON_TIME) : DEADLINES_SQL(CLI_LOCAL_TIME), 2, p2,
-	    PGRES_TUPLES_OK)) == NULL)
+	    PGRES_TUPLES_OK)) == NULL ||
+	    (similar = similar_query("show", conn, p2[0])) == NULL)
 		goto out;
 	/* Row-level security: no row, the reader is outside bevis_protected. */
 	int restricted = PQntuples(full) == 0;
@@ -312,6 +314,7 @@ cmd_show(struct cli *cli, int argc, char **argv)
 			rows_array(&b, "decisions", decisions);
 			if (custody_show(conn, id[0], 1, &b) < 0)
 				goto out;
+			similar_json(&b, similar);
 		}
 		buf_puts(&b, "}\n");
 	} else {
@@ -319,6 +322,8 @@ cmd_show(struct cli *cli, int argc, char **argv)
 		    deadlines);
 		if (!restricted && custody_show(conn, id[0], 0, &b) < 0)
 			goto out;
+		if (!restricted)
+			similar_text(&b, similar);
 	}
 	fwrite(b.data, 1, b.len, stdout);
 	rc = 0;
@@ -329,6 +334,7 @@ out:
 	PQclear(links);
 	PQclear(decisions);
 	PQclear(deadlines);
+	PQclear(similar);
 	PQfinish(conn);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "config_source.h"
 #include "keyfile.h"
 #include "proto.h"
 #include "report.h"
@@ -260,6 +261,9 @@ config_ini_cb(void *user, const char *section, const char *name, const char *val
 		return set_option(ctx->cfg, o, value, ctx->reason,
 		    sizeof(ctx->reason)) == 0;
 	}
+	if (strncmp(section, "source ", 7) == 0)
+		return config_source_set(ctx->cfg, section + 7, name, value,
+		    ctx->reason, sizeof(ctx->reason)) == 0;
 	snprintf(ctx->reason, sizeof(ctx->reason), "unknown option '%s' in "
 	    "section [%s]", name, section);
 	return 0;
@@ -320,6 +324,7 @@ config_free(struct config *cfg)
 			*p = NULL;
 		}
 	}
+	config_source_free(cfg);
 	report_maps_free(cfg->report_maps, cfg->nreport_maps);
 	cfg->report_maps = NULL;
 	cfg->nreport_maps = 0;

@@ -52,6 +52,9 @@ struct config {
 	/* [client]: the incident commands (bevis incidents, show, deadlines) */
 	char *timezone;			/* session TimeZone: how times print and read */
 	long triage_within;		/* days a potential incident may stay new */
+	/* [source NAME] sections (config_source.c) */
+	struct config_source *sources;
+	size_t nsources;
 	/* [report_map SOURCE] sections: column maps of reports (report.h) */
 	struct report_map *report_maps;
 	size_t nreport_maps;

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "config_source.h"
 #include "keyfile.h"
 #include "proto.h"
 
@@ -518,6 +519,58 @@ test_sample_config(void **state)
 			    config_options[i].name, config_options[i].section);
 }
 
+/* [source NAME] sections (common/config_source.c): report_due_day per
+ * source, the last value of a repeated one, and the JSON bevis deadlines
+ * passes to bevis_report_deadlines(). */
+static void
+test_source_sections(void **state)
+{
+	struct config cfg;
+	char path[64], err[512];
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	write_temp(path, "[source servicedesk]\nreport_due_day = 10\n"
+	    "[source skolplattform]\nreport_due_day = 5\n"
+	    "[source servicedesk]\nreport_due_day = 12\n");
+	config_defaults(&cfg);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+	unlink(path);
+	assert_int_equal(cfg.nsources, 2);
+	assert_int_equal(config_source_find(&cfg, "servicedesk")->report_due_day, 12);
+	assert_int_equal(config_source_find(&cfg, "skolplattform")->report_due_day, 5);
+	assert_null(config_source_find(&cfg, "nobody"));
+	config_source_due_json(&cfg, &b);
+	assert_string_equal(buf_cstr(&b), "{\"servicedesk\":12,\"skolplattform\":5}");
+	buf_free(&b);
+	config_free(&cfg);
+	assert_null(cfg.sources);
+
+	config_defaults(&cfg);
+	config_source_due_json(&cfg, &b);
+	assert_string_equal(buf_cstr(&b), "{}");
+	buf_free(&b);
+	config_free(&cfg);
+
+	load_err_at("[source servicedesk]\nreport_due_day = 29\n", 2,
+	    "report_due_day: '29' is not a day of the month from 1 to 28",
+	    __FILE__, __LINE__);
+	load_err_at("[source servicedesk]\nreport_due_day = 0\n", 2,
+	    "report_due_day: '0' is not a day of the month from 1 to 28",
+	    __FILE__, __LINE__);
+	load_err_at("[source servicedesk]\nreport_due_day = 1x\n", 2,
+	    "report_due_day: '1x' is not a day of the month from 1 to 28",
+	    __FILE__, __LINE__);
+	load_err_at("[source servicedesk]\nreport_due = 10\n", 2,
+	    "unknown option 'report_due' in section [source servicedesk] "
+	    "(known: report_due_day)", __FILE__, __LINE__);
+	load_err_at("[bevisd]\nwriters = 2\n[source Service Desk]\n"
+	    "report_due_day = 10\n", 4,
+	    "[source Service Desk]: a source name is 1 to 63 of a-z, 0-9, "
+	    "'.', '_', '-', starting with a letter or digit, as in bevis "
+	    "supplier add", __FILE__, __LINE__);
+}
+
 int
 main(void)
 {
@@ -535,6 +588,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_sample_config),
+		cmocka_unit_test(test_source_sections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
