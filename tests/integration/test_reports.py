@@ -288,3 +288,29 @@ def test_a_100000_entry_report_is_one_transaction(cluster):
         print(f"  100000 entries: {r['status']} in {took:.1f} s")
     finally:
         s.stop()
+
+
+def test_report_map_config_errors(cluster):
+    """A map that names an unknown entry field is a config error at bevisd -n,
+    naming the line; the shipped map loads."""
+    import subprocess
+    import tempfile
+    from bevistest import BEVISD
+    path = os.path.join(tempfile.mkdtemp(prefix="bevis-map-"), "bevisd.conf")
+    with open(path, "w") as f:
+        f.write("[bevisd]\nallow_plaintext = yes\n\n[report_map servicedesk]\n"
+                "id = Ärende-ID | Ärendenummer\nskola = Skola\n")
+    out = subprocess.run([BEVISD, "-n", "-c", path], capture_output=True, text=True)
+    eq((out.returncode, out.stderr),
+       (1, f"{path}:6: [report_map servicedesk]: 'skola' is not a report entry field (id, "
+           "occurred_at, detected_at, reported_at, title, description, system, unit, "
+           "category, cia_impact, severity, personal_data, protected_identity, verdict, "
+           "status, actions, log_ref)\n"), "unknown field")
+    with open(path, "w") as f:
+        f.write("[report_map servicedesk]\ntitle = Rubrik ||\n")
+    out = subprocess.run([BEVISD, "-n", "-c", path], capture_output=True, text=True)
+    eq((out.returncode, out.stderr),
+       (1, f"{path}:2: [report_map servicedesk]: title: an empty column name\n"), "empty column")
+    out = subprocess.run([BEVISD, "-n", "-c", os.path.join(ROOT, "conf", "bevisd.conf")],
+                         capture_output=True, text=True)
+    eq((out.returncode, out.stdout), (0, "configuration OK\n"), "the shipped map")
