@@ -116,11 +116,12 @@ store_one(PGconn *conn, struct work *wk, struct pgerr *e)
 		q += wk->items[k].outcome == OUT_QUARANTINED;
 	snprintf(sub, sizeof(sub), "%lld", (long long)wk->sub_id);
 	snprintf(nq, sizeof(nq), "%zu", q);
-	const char *params[7] = { sub, m->kind, m->period, m->title, m->author,
-		buf_cstr(&rw->rp.json), nq };
+	const char *params[8] = { sub, m->kind, m->period, m->title, m->author,
+		buf_cstr(&rw->rp.json), nq,
+		m->charset == RCS_WINDOWS_1252 ? "windows-1252" : "utf-8" };
 	PGresult *res = PQexecParams(conn, "SELECT report_id, version, duplicate, "
 	    "n_new, n_changed, n_unchanged, n_removed, array_to_json(incidents) "
-	    "FROM bevis_report_ingest($1, $2, $3, $4, $5, $6::jsonb, $7)", 7,
+	    "FROM bevis_report_ingest($1, $2, $3, $4, $5, $6::jsonb, $7, $8)", 8,
 	    NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		pgerr_take(conn, res, e);

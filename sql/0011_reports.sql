@@ -17,6 +17,9 @@ CREATE TABLE report (
     supersedes     bigint REFERENCES report (id),
     title          text NOT NULL CHECK (char_length(title) BETWEEN 1 AND 500),
     author         text NOT NULL CHECK (char_length(author) BETWEEN 1 AND 200),
+    -- The charset the body was declared in (the entries' texts are UTF-8).
+    charset        text NOT NULL DEFAULT 'utf-8'
+                   CHECK (charset IN ('utf-8', 'windows-1252')),
     received_at    timestamptz NOT NULL,
     UNIQUE (supplier_id, kind, period, version),
     CHECK ((version = 1) = (supersedes IS NULL))
@@ -236,7 +239,7 @@ $$;
 -- to its incident. The actor is session_user: bevisd's login.
 CREATE FUNCTION bevis_report_ingest(p_submission bigint, p_kind text, p_period text,
                                     p_title text, p_author text, p_entries jsonb,
-                                    p_quarantined integer,
+                                    p_quarantined integer, p_charset text DEFAULT 'utf-8',
                                     OUT report_id bigint, OUT version integer,
                                     OUT duplicate boolean, OUT n_new integer,
                                     OUT n_changed integer, OUT n_unchanged integer,
@@ -295,9 +298,9 @@ BEGIN
     v_version := coalesce(prev.version, 0) + 1;
     version := v_version;
     INSERT INTO report (submission_id, supplier_id, kind, period, version, supersedes,
-                        title, author, received_at)
+                        title, author, charset, received_at)
     VALUES (p_submission, s.supplier_id, p_kind, p_period, v_version, prev.id,
-            p_title, p_author, s.received_at)
+            p_title, p_author, p_charset, s.received_at)
     RETURNING id INTO v_report;
     report_id := v_report;
     FOR x IN SELECT value FROM jsonb_array_elements(p_entries) LOOP
@@ -433,14 +436,14 @@ $$;
 
 REVOKE ALL ON report, report_entry, report_entry_view, report_view FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION
-    bevis_report_ingest(bigint, text, text, text, text, jsonb, integer),
+    bevis_report_ingest(bigint, text, text, text, text, jsonb, integer, text),
     bevis_report_time(text), bevis_report_entry_fields(report_entry)
     FROM PUBLIC;
 GRANT SELECT ON report, report_entry, report_entry_view, report_view
     TO bevis_isam, bevis_auditor;
 -- bevisd answers a resent request id from what was stored.
 GRANT SELECT ON report, report_entry TO bevis_ingest;
-GRANT EXECUTE ON FUNCTION bevis_report_ingest(bigint, text, text, text, text, jsonb, integer)
+GRANT EXECUTE ON FUNCTION bevis_report_ingest(bigint, text, text, text, text, jsonb, integer, text)
     TO bevis_ingest;
 GRANT EXECUTE ON FUNCTION bevis_report_entry_fields(report_entry)
     TO bevis_isam, bevis_auditor;

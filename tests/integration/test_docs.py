@@ -95,37 +95,55 @@ def test_readme_walkthrough(cluster):
         eq(out.stderr, "5 events\n", "count line")
         out = bevis("send", sample)
         check("0 accepted, 5 duplicate, 1 quarantined" in out.stdout, out.stdout)
+        # The servicedesk's month, as the README sends it (its key, the
+        # shipped map), then the potential incidents it opened.
+        report = os.path.join(ROOT, "tests", "data", "reports",
+                              "servicedesk-2026-10.cp1252.csv")
+        out = bevis("send", "--key", os.path.join(var, "keys", "servicedesk.key"),
+                    "--report", report, "--kind", "servicedesk", "--period", "2026-10")
+        eq((out.returncode, out.stderr), (0, ""), "send --report: " + out.stdout)
+        eq(out.stdout.splitlines(),
+           [f"{report}: servicedesk report 2026-10 from servicedesk: version 1 (report 1), "
+            "20 entries: 20 new, 0 changed, 0 unchanged, 0 removed, 0 quarantined",
+            f"{report}: opened 20 potential incidents: INC-2026-0001 .. INC-2026-0020"],
+           "send --report output")
+        out = bevis("incidents")
+        eq(out.returncode, 0, "incidents: " + out.stderr)
+        check(len([ln for ln in out.stdout.splitlines() if "INC-2026-00" in ln and
+                   " new " in ln]) == 20, out.stdout)
+        check("Lösenord delat i klassens chatt" in out.stdout, out.stdout)
         # The ISAM's lines, as the README writes them.
         out = bevis("incident", "new", "--title", "Pupil export", "--event", "demo:evt-0003",
                     "--aware-at", "2026-10-02 14:00")
-        eq((out.returncode, out.stdout), (0, "INC-2026-0001\n"), "incident new: " + out.stderr)
+        eq((out.returncode, out.stdout), (0, "INC-2026-0021\n"), "incident new: " + out.stderr)
         out = bevis("incidents")
-        check(out.returncode == 0 and "INC-2026-0001" in out.stdout and
+        check(out.returncode == 0 and "INC-2026-0021" in out.stdout and
               "Pupil export" in out.stdout, out.stdout + out.stderr)
-        out = bevis("triage", "INC-2026-0001", "--status", "assessing", "--category",
+        out = bevis("triage", "INC-2026-0021", "--status", "assessing", "--category",
                     "information_loss", "--cia", "disclosure", "--personal-data", "yes",
                     "--subject-categories", "pupils", "--imy", "required")
         eq(out.returncode, 0, "triage: " + out.stdout + out.stderr)
-        out = bevis("show", "INC-2026-0001")
+        out = bevis("show", "INC-2026-0021")
         check(out.returncode == 0 and "assessing" in out.stdout and "evt-0003" in out.stdout,
               out.stdout + out.stderr)
         out = bevis("deadlines")
         eq(out.returncode, 1, "deadlines: the IMY deadline is overdue: " + out.stdout)
         check("2026-10-05 14:00" in out.stdout, out.stdout)
         deadline = time.time() + 10
-        # Six leaves: the demo supplier's key, two submissions, and the
+        # 48 leaves: the demo and servicedesk keys, three submissions, the
+        # report's 20 incidents' open and link decisions, and the ISAM
         # incident's open, link and triage decisions.
-        while bevis("checkpoint").stdout.splitlines()[1:2] != ["6"]:
-            check(time.time() < deadline, "no signed head of size 6")
+        while bevis("checkpoint").stdout.splitlines()[1:2] != ["48"]:
+            check(time.time() < deadline, "no signed head of size 48")
             time.sleep(0.1)
         cp = os.path.join(var, "checkpoint.txt")
         with open(cp, "w") as f:
             f.write(bevis("checkpoint").stdout)
         out = bevis("verify", "--checkpoint", cp)
         eq((out.returncode, out.stderr), (0, ""), "bevis verify")
-        check(out.stdout.startswith("verified: 6 leaves (2 submissions, 0 redacted), 5 events, "),
+        check(out.stdout.startswith("verified: 48 leaves (3 submissions, 0 redacted), 5 events, "),
               out.stdout)
-        check("3 decisions replayed against 1 incident" in out.stdout, out.stdout)
+        check("43 decisions replayed against 21 incidents" in out.stdout, out.stdout)
     finally:
         if d:
             d.terminate()

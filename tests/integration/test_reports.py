@@ -138,8 +138,11 @@ def test_sample_month(cluster):
                    read("servicedesk-2026-10.utf8.csv"))
         eq((r["version"], r["duplicate"], r["new"], r["changed"], r["unchanged"],
             r["removed"], r["incidents"]), (2, False, 0, 0, 20, 0, []), "UTF-8 version")
-        eq(s.db.sql("SELECT version, supersedes FROM report ORDER BY version"),
-           [["1", ""], ["2", "1"]], "version 2 supersedes version 1")
+        eq(s.db.sql("SELECT version, supersedes, charset, title, author FROM report "
+                    "ORDER BY version"),
+           [["1", "", "windows-1252", "Oktober", "Åsa Ek"], ["2", "1", "utf-8", "Oktober",
+                                                             "Åsa Ek"]],
+           "version 2 supersedes version 1")
         eq(s.db.value("SELECT count(*) FROM report_entry a JOIN report_entry b "
                       "ON b.previous_id = a.id WHERE b.report_id = 2 AND "
                       "bevis_report_entry_fields(a) = bevis_report_entry_fields(b)"),
