@@ -144,13 +144,20 @@ cmd_reports(struct cli *cli, int argc, char **argv)
 }
 
 /* $1 the report id. The entries of this version (a removed one has no
- * fields here: --diff shows it), with the incident each one opened. */
+ * fields here: --diff shows it), with the incident each one opened. The
+ * title, system and unit of an entry marked protected_identity show only
+ * to bevis_protected, as its incident's do. */
 #define ENTRIES_SQL(T) \
     "SELECT e.entry_id, e.state, e.line, " T("e.occurred_at") " AS occurred_at, " \
-    "       e.system, e.unit, e.severity, e.personal_data, " \
+    "       CASE WHEN NOT h.hidden THEN e.system END, " \
+    "       CASE WHEN NOT h.hidden THEN e.unit END, e.severity, e.personal_data, " \
     "       (SELECT o.ref FROM incident_overview o WHERE o.id = e.incident_id) " \
-    "           AS incident, e.title, e.item_no " \
+    "           AS incident, " \
+    "       CASE WHEN NOT h.hidden THEN e.title " \
+    "            ELSE '(restricted to bevis_protected)' END, e.item_no " \
     "  FROM report_entry_view e " \
+    " CROSS JOIN LATERAL (SELECT e.protected_identity = 'yes' " \
+    "                            AND NOT bevis_sees_protected() AS hidden) h " \
     " WHERE e.report_id = $1::bigint AND e.state <> 'removed' " \
     " ORDER BY e.item_no"
 #define ENTRY_NCOLS 11

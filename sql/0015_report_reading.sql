@@ -29,7 +29,10 @@ $$;
 -- entry back after a version without it is compared with the last version
 -- that had it); the others one row with field NULL. A first version has
 -- every entry new. In the order of the entries, removed ones last.
--- SECURITY INVOKER: the reader's own rights apply.
+-- SECURITY INVOKER: the reader's own rights apply. The values of an entry
+-- the source marked protected_identity (in either version) show only to
+-- bevis_protected, as the incident it opened does; others see which fields
+-- changed.
 CREATE FUNCTION bevis_report_diff(p_report bigint)
 RETURNS TABLE (entry_id text, state text, field text, before text, after text)
 LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
@@ -42,8 +45,13 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
                                  FROM report_entry q WHERE q.id = e.previous_id)) AS pf
           FROM report_entry e WHERE e.report_id = p_report
     )
-    SELECT c.entry_id, c.state, k.key, c.pf ->> k.key, c.cf ->> k.key
+    SELECT c.entry_id, c.state, k.key,
+           CASE WHEN r.hidden THEN '(restricted to bevis_protected)' ELSE c.pf ->> k.key END,
+           CASE WHEN r.hidden THEN '(restricted to bevis_protected)' ELSE c.cf ->> k.key END
       FROM cur c
+     CROSS JOIN LATERAL (
+          SELECT 'yes' IN (c.pf ->> 'protected_identity', c.cf ->> 'protected_identity')
+                 AND NOT bevis_sees_protected() AS hidden) r
       LEFT JOIN LATERAL (
           SELECT ks.key FROM (SELECT jsonb_object_keys(c.pf)
                               UNION SELECT jsonb_object_keys(c.cf)) ks (key)

@@ -4,6 +4,7 @@ the same" in bevis show, and the expected reports of bevis deadlines. The
 reports are stored by bevis_report_ingest() as bevisd's login (a member of
 bevis_ingest) calls it; the events come through a real bevisd; every
 command runs as a real login."""
+import copy
 import json
 import os
 import re
@@ -154,6 +155,34 @@ def test_reports_versions_and_diff(cluster):
        (2, "bevis report show: report id: 'x' is not a whole number\n"
            "  hint: bevis reports lists them\n"), "not a number")
     eq(bevis(db, aud, "report", "list")[0], 2, "report list is no command")
+
+
+def test_a_protected_entry_shows_only_to_bevis_protected(cluster):
+    db, ingest_user, isam, aud = setup(cluster)
+    prot = login(db, "bevis_auditor")
+    db.sql(f'GRANT bevis_protected TO "{prot}"')
+    y = year(db)
+    entry = {"item": 0, "line": 2, "off": 0, "len": 1, "id": "SD-201",
+             "fields": {"title": "Elev med skyddad identitet", "unit": "Tallåsens skola",
+                        "system": "Elevregistret", "protected_identity": "yes"}}
+    ingest(db, ingest_user, "servicedesk", "servicedesk", "2026-10", "Oktober", [entry], 1001)
+    moved = copy.deepcopy(entry)
+    moved["fields"]["unit"] = "Björkskolan"
+    ingest(db, ingest_user, "servicedesk", "servicedesk", "2026-10", "Oktober", [moved], 1002)
+    out = ok(db, aud, "report", "show", "2")
+    eq(out.split("\n\n")[1],
+       "ENTRY   STATE    LINE  OCCURRED  SYSTEM  UNIT  SEVERITY  PERSONAL  INCIDENT       "
+       "TITLE\n"
+       f"SD-201  changed  2     -         -       -     -         unknown   INC-{y}-0001  "
+       "(restricted to bevis_protected)\n", "report show outside bevis_protected")
+    eq(ok(db, aud, "report", "show", "2", "--diff").split("\n\n")[1],
+       "changes since version 1:\n  SD-201  changed\n"
+       "      unit: (restricted to bevis_protected) -> (restricted to bevis_protected)\n",
+       "report show --diff outside bevis_protected")
+    eq(ok(db, prot, "report", "show", "2", "--diff").split("\n\n")[1],
+       "changes since version 1:\n  SD-201  changed\n"
+       "      unit: Tallåsens skola -> Björkskolan\n", "bevis_protected reads it")
+    check("Elevregistret" in ok(db, prot, "report", "show", "2"), "and the entry")
 
 
 def test_possibly_the_same_in_show(cluster):

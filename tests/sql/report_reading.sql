@@ -4,7 +4,7 @@
 -- reasons, its order and protected identity. Run by
 -- tests/integration/test_sql.py; one transaction, rolled back.
 BEGIN;
-SELECT plan(31);
+SELECT plan(34);
 
 SET TimeZone = 'Europe/Stockholm';
 
@@ -67,6 +67,40 @@ SELECT results_eq(
              ('SD-3', 'removed', NULL, NULL, NULL)$$,
     'version 2: new, unchanged, changed field by field (attrs too), removed last');
 SELECT is((SELECT count(*)::int FROM bevis_report_diff(-1)), 0, 'no such report: no rows');
+RESET SESSION AUTHORIZATION;
+
+-- A protected entry: which fields changed shows to all, the values only
+-- to bevis_protected.
+INSERT INTO submission (id, supplier_id, request_id, content_type, received_at, sha256,
+                        body, item_count)
+SELECT n, (SELECT id FROM supplier WHERE name = 'skolplattform'), 'rr' || n,
+       'application/json', '2026-09-03 09:00+02', sha256(n::text::bytea), 'x', 1
+  FROM generate_series(9011, 9012) n;
+INSERT INTO rr_v SELECT 10 + version, report_id FROM bevis_report_ingest(9011, 'supplier', '2026-08',
+    'Augusti', 'Säkerhetsansvarig', '[{"item": 0, "line": 1, "off": 0, "len": 1, "id": "SP-9",
+      "fields": {"title": "Elev med skyddad identitet", "unit": "Tallåsens skola",
+                 "protected_identity": "yes"}}]', 0);
+INSERT INTO rr_v SELECT 10 + version, report_id FROM bevis_report_ingest(9012, 'supplier', '2026-08',
+    'Augusti', 'Säkerhetsansvarig', '[{"item": 0, "line": 1, "off": 0, "len": 1, "id": "SP-9",
+      "fields": {"title": "Elev med skyddad identitet", "unit": "Björkskolan",
+                 "protected_identity": "yes"}}]', 0);
+SET SESSION AUTHORIZATION tap_rr_isam;
+SELECT results_eq(
+    $$SELECT entry_id, state, field, before, after
+        FROM bevis_report_diff((SELECT id FROM rr_v WHERE version = 12))$$,
+    $$VALUES ('SP-9', 'changed', 'unit', '(restricted to bevis_protected)',
+              '(restricted to bevis_protected)')$$,
+    'a protected entry: the field, not its values, outside bevis_protected');
+SET SESSION AUTHORIZATION tap_rr_prot;
+SELECT results_eq(
+    $$SELECT entry_id, state, field, before, after
+        FROM bevis_report_diff((SELECT id FROM rr_v WHERE version = 12))$$,
+    $$VALUES ('SP-9', 'changed', 'unit', 'Tallåsens skola', 'Björkskolan')$$,
+    'bevis_protected sees the values');
+SELECT is((SELECT i.protected_identity FROM incident i JOIN incident_link l
+            ON l.incident_id = i.id AND l.target_kind = 'report_entry'
+           JOIN report_entry e ON e.id = l.report_entry_id WHERE e.entry_id = 'SP-9'),
+          true, 'its incident is protected too');
 RESET SESSION AUTHORIZATION;
 
 -- ---- expected reports -------------------------------------------------------------
