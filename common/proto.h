@@ -10,6 +10,8 @@
 
 #define PROTO_CT_JSON		"application/json"
 #define PROTO_CT_NDJSON		"application/x-ndjson"
+#define PROTO_CT_CEF		"application/cef"
+#define PROTO_CT_SYSLOG		"text/syslog"
 
 /* Frames after the envelope: version, command, request id, content type, body. */
 #define PROTO_FRAMES		5
@@ -24,6 +26,8 @@ enum content_type {
 	CT_UNKNOWN = 0,
 	CT_JSON = 1,
 	CT_NDJSON = 2,
+	CT_CEF = 3,
+	CT_SYSLOG = 4,
 };
 
 /* Returns nonzero when id is 1..PROTO_REQUEST_ID_MAX bytes of visible ASCII. */
