@@ -5,7 +5,8 @@
  * + 60 for a samordningsnummer), and C the Luhn check digit over the ten
  * digits from YY. It stands on its own: no letter or digit next to it, and
  * not glued to more digits by '-', '+', '.', ':' or '/' (a phone number,
- * a date, an address, an order number). */
+ * a date, an address), nor to a word by '-', '+', '.' or '/' (an order
+ * number "ORD-..."). */
 #include "pnr.h"
 
 #include <string.h>
@@ -112,7 +113,9 @@ pnr_match_at(const unsigned char *s, size_t n, size_t i, int prev_ok,
 }
 
 /* May a number start at s[i]? Not after a letter or digit, nor after a
- * joiner that follows a digit. */
+ * joiner that follows a digit ("070-", "12:"), nor after '-', '+', '.' or
+ * '/' that follows a letter ("ORD-", "v."): those are parts of another
+ * identifier. "pnr:" and "pnr=" introduce one. */
 static int
 prev_ok_at(const unsigned char *s, size_t i)
 {
@@ -120,7 +123,11 @@ prev_ok_at(const unsigned char *s, size_t i)
 		return 1;
 	if (IS_ALNUM(s[i - 1]))
 		return 0;
-	return !(IS_JOINER(s[i - 1]) && i >= 2 && IS_DIGIT(s[i - 2]));
+	if (!IS_JOINER(s[i - 1]) || i < 2)
+		return 1;
+	if (IS_DIGIT(s[i - 2]))
+		return 0;
+	return !(s[i - 1] != ':' && IS_ALNUM(s[i - 2]));
 }
 
 /* The next byte from i that could start a number, or n. Most text has few
