@@ -74,7 +74,7 @@ UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_cef fuzz_syslog fuzz_pnr
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run stop-db start-db check unit fuzz integration bench install clean
+.PHONY: all deps run stop-db start-db check unit fuzz integration bench bench-parse install clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/bevisd $(BUILD)/bevis
@@ -180,7 +180,15 @@ integration: all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) PGBIN=$(PGBIN) SANITIZE=$(SANITIZE) \
 	    $(PYTHON) tests/integration/run.py
 
-bench: all
+# Single-core lines/s of each parser, then end to end against psql \copy.
+$(BUILD)/tests/bench_parse: tests/bench/bench_parse.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(INC_tests) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
+
+bench-parse: $(BUILD)/tests/bench_parse
+	$(BUILD)/tests/bench_parse $(BENCH_PARSE_SECONDS)
+
+bench: all bench-parse
 	BUILD=$(BUILD) PGBIN=$(PGBIN) $(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
 # ---- install --------------------------------------------------------------

@@ -219,21 +219,25 @@ change_local(const struct tzdate *dt, int64_t y)
 	return day * 86400 + dt->secs;
 }
 
+/* The proleptic Gregorian year of a time in seconds since 1970 (Howard
+ * Hinnant's civil_from_days, year only). */
 static int64_t
 year_of(int64_t secs)
 {
-	char out[40];
-	int64_t us;
+	int64_t z = (secs >= 0 ? secs : secs - 86399) / 86400 + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
 
-	/* rfc3339_format covers years 0..9999; clamp into it. */
-	if (secs < -62135596800LL)
-		secs = -62135596800LL;
-	if (secs > 253402300799LL)
-		secs = 253402300799LL;
-	us = secs * 1000000;
-	rfc3339_format(us, out);
-	return (out[0] - '0') * 1000 + (out[1] - '0') * 100 +
-	    (out[2] - '0') * 10 + (out[3] - '0');
+	return yoe + era * 400 + (mp >= 10);
+}
+
+int64_t
+tzrule_year_at(const struct tzrule *tz, int64_t t)
+{
+	return year_of(t + tzrule_offset_at(tz, t));
 }
 
 static int

@@ -33,6 +33,8 @@ int tzrule_load(const char *zone, struct tzrule *tz, char *err, size_t errlen)
 int tzrule_parse_posix(const char *s, struct tzrule *tz) MUSTCHECK;
 /* The offset east of UTC, in seconds, at the UTC instant t (seconds). */
 int32_t tzrule_offset_at(const struct tzrule *tz, int64_t t);
+/* The local calendar year at the UTC instant t (seconds). */
+int64_t tzrule_year_at(const struct tzrule *tz, int64_t t);
 /* UTC seconds of a local wall time given as seconds since 1970-01-01
  * 00:00 local. A time the spring change skips is read in standard time;
  * one the autumn change repeats is read as the first (summer) one. */

@@ -219,9 +219,10 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 				tp_attr(tp, "syslog_tag", 10, (const char *)s + e,
 				    at - e);
 			if (h.pri >= 0) {
-				char num[8];
-				int l = snprintf(num, sizeof(num), "%d", h.pri >> 3);
-				tp_attr_json(tp, "facility", 8, num, (size_t)l);
+				char num[3] = { (char)('0' + (h.pri >> 3) / 10),
+					(char)('0' + (h.pri >> 3) % 10) };
+				tp_attr_json(tp, "facility", 8, num + (h.pri < 80),
+				    h.pri < 80 ? 1 : 2);
 			}
 		} else {
 			tp_warn(tp, "text before 'CEF:' is not a syslog header "
@@ -273,7 +274,9 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 		FAIL("CEF version at byte %zu is empty", hdr[0][0]);
 	for (int f = 0; f < 7; f++) {
 		size_t off = tp->text.len;
-		for (size_t k = hdr[f][0]; k < hdr[f][0] + hdr[f][1]; k++) {
+		if (memchr(s + hdr[f][0], '\\', hdr[f][1]) == NULL)
+			buf_append(&tp->text, s + hdr[f][0], hdr[f][1]);
+		else for (size_t k = hdr[f][0]; k < hdr[f][0] + hdr[f][1]; k++) {
 			if (s[k] == '\\' && k + 1 < hdr[f][0] + hdr[f][1] &&
 			    (s[k + 1] == '|' || s[k + 1] == '\\'))
 				k++;
@@ -332,6 +335,12 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 				warned_eq = 1;
 			}
 		}
+		if (memchr(s + v, '\\', end - v) == NULL) {
+			buf_append(&tp->text, s + v, end - v);
+			p->vn = end - v;
+			i = end < n ? end + 1 : n;
+			continue;
+		}
 		for (size_t k = v; k < end; k++) {
 			if (s[k] == '\\' && k + 1 < end) {
 				unsigned char e = s[k + 1];
@@ -351,11 +360,13 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 	/* Mapped keys to columns; *Label keys name their value in attrs. */
 	const char *txt = (const char *)tp->text.data;
 	struct ext_pair *src_ip = NULL, *c6a2 = NULL;
-	struct { const char *key; struct tview *to; } cols[] = {
-		{ "msg", &tp->message }, { "cat", &tp->category },
-		{ "act", &tp->action }, { "outcome", &tp->outcome },
-		{ "suser", &tp->actor_user }, { "dhost", &tp->target },
+	struct { const char *key; size_t len; struct tview *to; } cols[] = {
+		{ "msg", 3, &tp->message }, { "cat", 3, &tp->category },
+		{ "act", 3, &tp->action }, { "outcome", 7, &tp->outcome },
+		{ "suser", 5, &tp->actor_user }, { "dhost", 5, &tp->target },
 	};
+	/* Only a line with a label pays for matching labels to values. */
+	int labels = memmem(s + ext, n - ext, "Label=", 6) != NULL;
 	int64_t t = 0;
 	const char *tkey = NULL;
 	const char *ekey = NULL;
@@ -377,7 +388,7 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 		struct ext_pair *p = &pairs[k];
 		const char *key = (const char *)s + p->k;
 		for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
-			if (p->kn == strlen(cols[c].key) &&
+			if (p->kn == cols[c].len &&
 			    memcmp(key, cols[c].key, p->kn) == 0 && p->vn > 0 &&
 			    !(cols[c].to == &tp->message && ekey)) {
 				*cols[c].to = (struct tview){ p->v, p->vn, 1 };
@@ -426,7 +437,9 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 		const char *key = (const char *)s + p->k;
 		if (p->used)
 			continue;
-		if (p->kn > 5 && memcmp(key + p->kn - 5, "Label", 5) == 0) {
+		if (!labels) {
+			;
+		} else if (p->kn > 5 && memcmp(key + p->kn - 5, "Label", 5) == 0) {
 			/* a label whose value exists is used there */
 			int has = 0;
 			for (size_t q = 0; q < np; q++)

@@ -350,6 +350,19 @@ syslog_header_parse(const unsigned char *s, size_t n, struct textparse *tp,
 	return 0;
 }
 
+/* 0..99 as text, without printf on the hot path. */
+static size_t
+small_number(int v, char out[4])
+{
+	if (v < 10) {
+		out[0] = (char)('0' + v);
+		return 1;
+	}
+	out[0] = (char)('0' + v / 10);
+	out[1] = (char)('0' + v % 10);
+	return 2;
+}
+
 static int
 syslog_parse(const unsigned char *item, size_t len, struct sec_event *ev,
     char *err, size_t errlen)
@@ -377,11 +390,11 @@ syslog_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 	i = h.end;
 	tp_attr(tp, "format", 6, h.version ? "rfc5424" : "rfc3164", 7);
 	if (h.pri >= 0) {
-		char num[8];
-		int l = snprintf(num, sizeof(num), "%d", h.pri >> 3);
-		tp_attr_json(tp, "facility", 8, num, (size_t)l);
-		l = snprintf(num, sizeof(num), "%d", h.pri & 7);
-		tp_attr_json(tp, "syslog_severity", 15, num, (size_t)l);
+		char num[4];
+		size_t l = small_number(h.pri >> 3, num);
+		tp_attr_json(tp, "facility", 8, num, l);
+		num[0] = (char)('0' + (h.pri & 7));
+		tp_attr_json(tp, "syslog_severity", 15, num, 1);
 		ev->severity = syslog_severity_map(h.pri & 7);
 	} else {
 		tp_warn(tp, "no PRI: severity unknown");

@@ -127,13 +127,8 @@ int64_t
 local_time_infer_year(const struct tzrule *tz, int64_t received_us,
     int month, int day, int hour, int min, int sec, int64_t frac_us)
 {
-	int64_t rs = received_us / 1000000;
-	char out[40];
-	int y;
+	int y = (int)tzrule_year_at(tz, received_us / 1000000);
 
-	rfc3339_format((rs + tzrule_offset_at(tz, rs)) * 1000000, out);
-	y = (out[0] - '0') * 1000 + (out[1] - '0') * 100 + (out[2] - '0') * 10 +
-	    (out[3] - '0');
 	for (int cand = y + 1; cand >= y - 4; cand--) {
 		if (!date_exists(cand, month, day))
 			continue;
@@ -160,6 +155,7 @@ tp_begin(void)
 	buf_reset(&tp->attrs);
 	buf_reset(&tp->keys);
 	buf_reset(&tp->warn);
+	tp->key_bloom = 0;
 	memset(&tp->category, 0, 6 * sizeof(struct tview));
 	tp->id[0] = '\0';
 	return tp;
@@ -189,18 +185,28 @@ tp_text(struct textparse *tp, const void *p, size_t n)
 	return v;
 }
 
+/* The keys so far, each as a 2-byte length and its bytes. */
 static int
 key_seen(const struct textparse *tp, const char *key, size_t klen)
 {
-	const char *p = (const char *)tp->keys.data, *end = p + tp->keys.len;
+	const unsigned char *p = tp->keys.data, *end = p + tp->keys.len;
 
 	while (p < end) {
-		size_t l = strlen(p);
-		if (l == klen && memcmp(p, key, klen) == 0)
+		size_t l = (size_t)p[0] << 8 | p[1];
+		if (l == klen && memcmp(p + 2, key, klen) == 0)
 			return 1;
-		p += l + 1;
+		p += 2 + l;
 	}
 	return 0;
+}
+
+static uint64_t
+key_bit(const char *key, size_t klen)
+{
+	unsigned h = (unsigned)klen * 31u + (unsigned char)key[0] * 7u +
+	    (unsigned char)key[klen - 1];
+
+	return 1ULL << (h & 63);
 }
 
 /* Writes the key (made unique) and the ':' of a new member. */
@@ -211,7 +217,11 @@ put_key(struct textparse *tp, const char *key, size_t klen)
 
 	if (klen > 256)
 		klen = 256;
-	if (key_seen(tp, key, klen)) {
+	if (klen == 0) {
+		key = "(empty)";
+		klen = 7;
+	}
+	if ((tp->key_bloom & key_bit(key, klen)) && key_seen(tp, key, klen)) {
 		for (int k = 2; ; k++) {
 			int l = snprintf(alt, sizeof(alt), "%.*s#%d", (int)klen,
 			    key, k);
@@ -222,8 +232,9 @@ put_key(struct textparse *tp, const char *key, size_t klen)
 			}
 		}
 	}
+	tp->key_bloom |= key_bit(key, klen);
+	buf_put_be16(&tp->keys, (uint16_t)klen);
 	buf_append(&tp->keys, key, klen);
-	buf_putc(&tp->keys, '\0');
 	buf_putc(&tp->attrs, tp->attrs.len ? ',' : '{');
 	buf_put_json_string(&tp->attrs, key, klen);
 	buf_putc(&tp->attrs, ':');

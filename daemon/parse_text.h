@@ -52,7 +52,8 @@ struct tview {
 struct textparse {
 	struct buf text;	/* decoded values */
 	struct buf attrs;	/* the attrs object under construction */
-	struct buf keys;	/* attrs keys so far, NUL-separated */
+	struct buf keys;	/* attrs keys so far, length-prefixed */
+	uint64_t key_bloom;	/* one bit per key hash: most keys are new */
 	struct buf warn;	/* parse_warnings entries */
 	struct tview category, action, outcome, actor_user, target, message;
 	char id[65];
