@@ -205,6 +205,12 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 	}
 	/* Where the record starts: "CEF:", after a syslog header or not. */
 	const unsigned char *m = memmem(s + base, n - base, "CEF:", 4);
+	size_t vd = base;
+	while (vd < n && s[vd] >= '0' && s[vd] <= '9')
+		vd++;
+	/* "0|..." with a "CEF:" only later, inside a value: no prefix. */
+	if (m != s + base && vd > base && vd < n && s[vd] == '|')
+		m = NULL;
 	if (m == s + base) {
 		start = base + 4;
 	} else if (m != NULL) {

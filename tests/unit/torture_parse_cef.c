@@ -89,6 +89,8 @@ static const struct cef_case cases[] = {
 	    { "space after 'CEF:'" }, NULL },
 	{ "0|V|P|1|2|N|1|msg=x", NULL, NULL, 2, "x", NULL, NULL, NULL,
 	    { "no 'CEF:' before the version" }, NULL },
+	{ "0|V|P|1|2|N|1|msg=see CEF:0|x|y", NULL, NULL, 2, "see CEF:0|x|y", NULL,
+	    NULL, NULL, { "no 'CEF:' before the version" }, NULL },
 	{ H "msg=lang=en", NULL, NULL, 3, "lang=en", NULL, NULL, NULL,
 	    { "unescaped '=' in the value of 'msg'" }, NULL },
 	{ "\xef\xbb\xbf" H "msg=x", NULL, NULL, 3, "x", NULL, NULL, NULL,
