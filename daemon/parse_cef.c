@@ -181,6 +181,25 @@ map_ip(struct sec_event *ev, const char *v, size_t n)
 	return 0;
 }
 
+/* "<N>" (0..191), optionally followed by spaces: N, else -1. */
+static int
+pri_only(const unsigned char *s, size_t n)
+{
+	size_t i = 1;
+	int v = 0;
+
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	if (n < 3 || s[0] != '<' || s[n - 1] != '>' || n > 5)
+		return -1;
+	for (; i < n - 1; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= 191 ? v : -1;
+}
+
 static int
 cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
     char *err, size_t errlen)
@@ -213,6 +232,13 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 		m = NULL;
 	if (m == s + base) {
 		start = base + 4;
+	} else if (m != NULL && pri_only(s + base, (size_t)(m - s) - base) >= 0) {
+		/* "<134>CEF:0|...": a PRI and nothing else. */
+		int pri = pri_only(s + base, (size_t)(m - s) - base);
+		char num[3] = { (char)('0' + (pri >> 3) / 10),
+			(char)('0' + (pri >> 3) % 10) };
+		tp_attr_json(tp, "facility", 8, num + (pri < 80), pri < 80 ? 1 : 2);
+		start = (size_t)(m - s) + 4;
 	} else if (m != NULL) {
 		size_t at = (size_t)(m - s);
 		if (syslog_header_parse(s + base, at - base, tp, &h, err,
