@@ -67,6 +67,12 @@ key_at(const unsigned char *s, size_t n, size_t i)
 	return k > i && k < n && s[k] == '=' ? k : 0;
 }
 
+static int
+dig2(const char *p)
+{
+	return p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9';
+}
+
 struct ext_pair {
 	size_t k, kn;		/* key in the line */
 	size_t v, vn;		/* decoded value in tp->text */
@@ -135,13 +141,13 @@ cef_time(const char *v, size_t n, int64_t *us, struct textparse *tp,
 	    strncasecmp(z, "GMT", 3) == 0)) || (zn == 1 && *z == 'Z')) {
 		off = 0;
 	} else if ((zn == 5 || zn == 6) && (z[0] == '+' || z[0] == '-')) {
-		int h, m;
-		if (zn == 5 && sscanf(z + 1, "%2d%2d", &h, &m) == 2)
-			;
-		else if (zn == 6 && z[3] == ':' && sscanf(z + 1, "%2d:%2d", &h,
-		    &m) == 2)
-			;
-		else
+		/* +hhmm or +hh:mm; z is not NUL-terminated: no sscanf. */
+		const char *mm = z + (zn == 6 ? 4 : 3);
+		if ((zn == 6 && z[3] != ':') || !dig2(z + 1) || !dig2(mm))
+			return -1;
+		int h = (z[1] - '0') * 10 + (z[2] - '0');
+		int m = (mm[0] - '0') * 10 + (mm[1] - '0');
+		if (h > 23 || m > 59)
 			return -1;
 		off = (z[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
 	} else {
