@@ -58,6 +58,15 @@ struct config {
 	/* [report_map SOURCE] sections: column maps of reports (report.h) */
 	struct report_map *report_maps;
 	size_t nreport_maps;
+	/* syslog and CEF times without a zone (docs/FORMATS.md) */
+	char *syslog_timezone;		/* the zone of every supplier not below */
+	struct config_zone *syslog_zones;	/* [syslog_timezone] supplier = zone */
+	size_t nsyslog_zones;
+};
+
+struct config_zone {
+	char *supplier;
+	char *zone;
 };
 
 enum config_type { OPT_STRING, OPT_INT, OPT_SIZE, OPT_LOGLEVEL, OPT_BOOL };

@@ -26,6 +26,12 @@ proto_content_type(const char *s, size_t len)
 	if (len == sizeof(PROTO_CT_CSV) - 1 &&
 	    strncasecmp(s, PROTO_CT_CSV, len) == 0)
 		return CT_CSV;
+	if (len == sizeof(PROTO_CT_CEF) - 1 &&
+	    strncasecmp(s, PROTO_CT_CEF, len) == 0)
+		return CT_CEF;
+	if (len == sizeof(PROTO_CT_SYSLOG) - 1 &&
+	    strncasecmp(s, PROTO_CT_SYSLOG, len) == 0)
+		return CT_SYSLOG;
 	return CT_UNKNOWN;
 }
 
@@ -36,6 +42,8 @@ proto_content_type_name(enum content_type ct)
 	case CT_JSON: return PROTO_CT_JSON;
 	case CT_NDJSON: return PROTO_CT_NDJSON;
 	case CT_CSV: return PROTO_CT_CSV;
+	case CT_CEF: return PROTO_CT_CEF;
+	case CT_SYSLOG: return PROTO_CT_SYSLOG;
 	default: return "unknown";
 	}
 }

@@ -10,6 +10,8 @@
 
 #define PROTO_CT_JSON		"application/json"
 #define PROTO_CT_NDJSON		"application/x-ndjson"
+#define PROTO_CT_CEF		"application/cef"
+#define PROTO_CT_SYSLOG		"text/syslog"
 #define PROTO_CT_CSV		"text/csv"	/* reports only */
 
 /* Frames after the envelope: version, command, request id, content type, body. */
@@ -25,6 +27,8 @@ enum content_type {
 	CT_UNKNOWN = 0,
 	CT_JSON = 1,
 	CT_NDJSON = 2,
+	CT_CEF = 3,
+	CT_SYSLOG = 4,
 	/* 8: leaves 3..7 to the event formats. Reports are never spooled. */
 	CT_CSV = 8,
 };

@@ -42,6 +42,8 @@ struct parser {
 #define PARSER_TABLE(X) \
 	X(parser_json) \
 	X(parser_ndjson) \
+	X(parser_cef) \
+	X(parser_syslog) \
 	X(parser_csv) \
 	X(parser_report_json)
 
@@ -64,6 +66,13 @@ int event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev
     char *err, size_t errlen) MUSTCHECK;
 void event_clear(struct sec_event *ev);
 void event_parser_thread_done(void);
+/* The line formats (parse_cef.c, parse_syslog.c), for the tests and the
+ * fuzzers; their strings live until the thread's next parse. */
+int event_parse_cef(const unsigned char *item, size_t len,
+    struct sec_event *ev, char *err, size_t errlen) MUSTCHECK;
+int event_parse_syslog(const unsigned char *item, size_t len,
+    struct sec_event *ev, char *err, size_t errlen) MUSTCHECK;
+int cef_severity_map(const char *s, size_t n);
 
 /* The report formats (parse_csv.c, parse_report_json.c), exposed for the
  * unit tests, the fuzzer and the benchmark. */

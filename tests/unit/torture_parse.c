@@ -35,7 +35,8 @@ test_content_types(void **state)
 {
 	(void)state;
 	assert_string_equal(parser_content_types(),
-	    "application/json or application/x-ndjson");
+	    "application/json, application/x-ndjson, application/cef or "
+	    "text/syslog");
 }
 
 /* The spool stores the content type as a byte: the values never move. */
