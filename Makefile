@@ -52,7 +52,8 @@ DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
              daemon/spool.c \
              daemon/spool_format.c daemon/auth.c daemon/metrics.c \
-             daemon/dbconn.c daemon/keycache.c
+             daemon/dbconn.c daemon/keycache.c \
+             daemon/whoami.c daemon/status.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \

@@ -84,4 +84,8 @@ int cmd_merge(struct cli *cli, int argc, char **argv);
 int cmd_unmerge(struct cli *cli, int argc, char **argv);
 int cmd_deadlines(struct cli *cli, int argc, char **argv);
 
+/* "24h", "3d", "90m", "2w", "30s" as PostgreSQL interval text in out;
+ * -1 if s is none of these (cmd_deadlines.c). */
+int parse_duration(const char *s, char *out, size_t n);
+
 #endif

@@ -30,6 +30,10 @@ struct parser {
 	void (*clear)(struct sec_event *ev);
 	/* Frees the calling thread's parser memory; NULL when there is none. */
 	void (*thread_done)(void);
+	/* After parse failed: the item's event id when it could still be
+	 * read, else NULL; valid until the next parse on this thread. NULL
+	 * when the format never tells. */
+	const char *(*failed_id)(void);
 };
 
 /* Every format bevisd takes, in the order a reply lists them. */
@@ -54,5 +58,7 @@ int event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev
     char *err, size_t errlen) MUSTCHECK;
 void event_clear(struct sec_event *ev);
 void event_parser_thread_done(void);
+/* The failed_id of the native JSON parsers. */
+const char *event_json_failed_id(void);
 
 #endif
