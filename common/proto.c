@@ -104,8 +104,12 @@ proto_content_type_params(const char *s, size_t len, char *why, size_t whylen)
 			while (p < end && *p != '"')
 				p++;
 			vl = (size_t)(p - val);
-			if (p < end)
-				p++;
+			if (p == end) {
+				snprintf(why, whylen, "the content type parameter "
+				    "value has no closing quote");
+				return CT_UNKNOWN;
+			}
+			p++;
 		} else {
 			while (p < end && *p != ';' && !is_ows(*p))
 				p++;

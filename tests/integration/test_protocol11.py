@@ -324,7 +324,7 @@ def test_rotation_keeps_the_supplier(cluster):
         out = run_bevis(db, "--db", conninfo_as(db, isam), "supplier", "add", "other",
                         "--public-key", old_pub.decode())
         eq(out.returncode, 1, "old key refused for another supplier")
-        check(f"bevis: key {fingerprint(old_pub)} was rotated out by {isam}"
+        check(f"bevis: key {fingerprint(old_pub)} was rotated out by mallory"
               in out.stderr.decode(), out.stderr.decode())
     finally:
         eq(d.stop(), 0, "bevisd exit code")
