@@ -339,3 +339,56 @@ def _served(d, keys, name):
     except TimeoutError:
         c.close()
         return None
+
+
+def test_monitor_example_tells_each_refusal(cluster):
+    """docs/PROTOCOL.md §1.3: the monitor snippet, run verbatim, tells an
+    accepted key from a refused one, a wrong server key and a plaintext
+    server."""
+    import subprocess
+    import sys
+    from test_docs import extract
+    code = extract("pyzmq-monitor")
+    db = cluster.new_database(suppliers=())
+    keys = Keys()
+    _, sec = keys.supplier(db, "known")
+    known = keys.write("known.key", sec, 0o600)
+    stranger = keys.write("stranger.key", zmq.curve_keypair()[1], 0o600)
+    server = keys.write("server.pub", keys.server_pub, 0o644)
+    wrong = keys.write("wrong.pub", zmq.curve_keypair()[0], 0o644)
+
+    def run(d, client, server_key):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=60, env=dict(os.environ, BEVIS_ENDPOINT=d.endpoint,
+                                                  BEVIS_SERVER_KEY=server_key,
+                                                  BEVIS_CLIENT_KEY=client))
+        return out.returncode, out.stdout.strip()
+
+    d = curve_daemon(db, keys)
+    try:
+        eq(run(d, known, server), (0, "the key is accepted"), "registered key")
+        eq(run(d, stranger, server),
+           (3, "the key is refused: unknown, revoked, rotated out, or too many sessions "
+               "(ZAP status 400)"), "unknown key")
+        eq(run(d, known, wrong)[0], 4, "wrong server key")
+        # A plaintext client of the CURVE server: §1.3, second row.
+        from zmq.utils.monitor import recv_monitor_message
+        s = zmq.Context.instance().socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 0)
+        mon = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                   zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                   zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        s.connect(d.endpoint)
+        check(mon.poll(5000), "no handshake event for a plaintext client")
+        eq(recv_monitor_message(mon)["event"], zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+           "plaintext client of a CURVE server (libzmq 4.3)")
+        s.disable_monitor()
+        mon.close()
+        s.close()
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")
+    d = Daemon(cluster.new_database())
+    try:
+        eq(run(d, known, server)[0], 4, "CURVE against a plaintext server")
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")
