@@ -380,8 +380,9 @@ def test_monitor_example_tells_each_refusal(cluster):
                                    zmq.EVENT_HANDSHAKE_SUCCEEDED)
         s.connect(d.endpoint)
         check(mon.poll(5000), "no handshake event for a plaintext client")
-        eq(recv_monitor_message(mon)["event"], zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
-           "plaintext client of a CURVE server (libzmq 4.3)")
+        got = recv_monitor_message(mon)["event"]
+        check(got in (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL),
+              f"plaintext client of a CURVE server: {got!r}")
         s.disable_monitor()
         mon.close()
         s.close()
@@ -389,6 +390,8 @@ def test_monitor_example_tells_each_refusal(cluster):
         eq(d.stop(), 0, "bevisd exit code")
     d = Daemon(cluster.new_database())
     try:
-        eq(run(d, known, server)[0], 4, "CURVE against a plaintext server")
+        rc = run(d, known, server)[0]
+        check(rc in (4, 5), f"CURVE against a plaintext server: exit {rc}, want 4 or 5 "
+                            f"(libzmq reports either)")
     finally:
         eq(d.stop(), 0, "bevisd exit code")
