@@ -153,7 +153,15 @@ BEGIN
                   HINT = 'bevis keygen --curve writes a key pair; give the '
                          'public key (NAME.pub).';
     END IF;
-    PERFORM pg_advisory_xact_lock(7341003);
+    IF bevis_curve_small_order(p_new_key) THEN
+        RAISE EXCEPTION 'bevis: the new key given for supplier % is a Curve25519 point '
+                        'of small order (fingerprint %), which proves nobody''s identity',
+                        p_name, v_fp
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- One key change at a time, queued as bevis_supplier_add() and _revoke()
+    -- queue (0007).
+    PERFORM 1 FROM bevis_writer_lock WHERE name = 'supplier' FOR UPDATE;
     SELECT * INTO v_sup FROM supplier WHERE name = p_name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'bevis: supplier % does not exist', p_name

@@ -395,3 +395,27 @@ def test_monitor_example_tells_each_refusal(cluster):
                             f"(libzmq reports either)")
     finally:
         eq(d.stop(), 0, "bevisd exit code")
+
+
+def test_ping_example_over_curve_says_who(cluster):
+    """docs/PROTOCOL.md §9.2 run verbatim with a key: it says who the key is."""
+    import subprocess
+    import sys
+    from test_docs import extract
+    db = cluster.new_database(suppliers=())
+    keys = Keys()
+    pub, sec = keys.supplier(db, "skolplattform")
+    d = curve_daemon(db, keys)
+    try:
+        out = subprocess.run([sys.executable, "-c", extract("pyzmq-ping")],
+                             capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, BEVIS_ENDPOINT=d.endpoint,
+                                      BEVIS_SERVER_KEY=keys.write("server.pub", keys.server_pub,
+                                                                  0o644),
+                                      BEVIS_CLIENT_KEY=keys.write("c.key", sec, 0o600)))
+        eq(out.returncode, 0, "ping example: " + out.stderr)
+        eq(out.stdout.splitlines()[1],
+           f"this key: {fingerprint(pub)}, supplier skolplattform, active", "who am I")
+        check(", protocol 1.1, " in out.stdout.splitlines()[0], out.stdout)
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")
