@@ -98,7 +98,9 @@ status_index_scan(struct status_index *ix, struct spool *sp)
 
 	memset(&first, 0, sizeof(first));
 	memset(&next, 0, sizeof(next));
-	if (sp == NULL || spool_read(sp, 1024, 64u << 20, &first) <= 0) {
+	/* One record to come back to, then the rest in small pieces: only
+	 * their headers are kept. */
+	if (sp == NULL || spool_read(sp, 1, 1, &first) <= 0) {
 		spool_batch_free(&first);
 		return;
 	}
@@ -106,7 +108,7 @@ status_index_scan(struct status_index *ix, struct spool *sp)
 		status_index_add(ix, first.recs[i].supplier_id,
 		    first.recs[i].request_id, first.recs[i].seq);
 	total = first.n;
-	while (spool_read(sp, 1024, 64u << 20, &next) > 0) {
+	while (spool_read(sp, 1024, 4u << 20, &next) > 0) {
 		for (size_t i = 0; i < next.n; i++)
 			status_index_add(ix, next.recs[i].supplier_id,
 			    next.recs[i].request_id, next.recs[i].seq);
