@@ -191,6 +191,13 @@ def test_whoami_in_the_pong(cluster):
         eq(r["whoami"], {"mechanism": "CURVE", "supplier": "skolplattform",
                          "key_fingerprint": fingerprint(pub), "key_active": True},
            "CURVE pong")
+        # bevis ping says it too.
+        out = run_bevis(db, "ping", "--endpoint", d.endpoint, "--server-key",
+                        keys.write("server.pub", keys.server_pub, 0o644), "--key",
+                        keys.write("s.key", keys.suppliers["skolplattform"][1], 0o600))
+        eq((out.returncode, out.stdout.decode().splitlines()[1:]),
+           (0, [f"this key: {fingerprint(pub)}, supplier skolplattform, active"]),
+           "bevis ping: " + out.stderr.decode())
         db.sql("SELECT bevis_supplier_revoke('skolplattform')")
         d.proc.send_signal(signal.SIGHUP)
         time.sleep(1.0)
