@@ -58,7 +58,8 @@ DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.
              daemon/spool_format.c daemon/auth.c daemon/metrics.c \
              daemon/dbconn.c daemon/keycache.c \
              daemon/parse_csv.c daemon/parse_report_json.c daemon/report_entries.c \
-             daemon/report_store.c
+             daemon/report_store.c \
+             daemon/whoami.c daemon/status.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
@@ -78,7 +79,7 @@ UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_pa
              torture_ledger torture_output torture_zmsg torture_keys torture_report \
              torture_parse_cef torture_parse_syslog torture_pnr
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
-FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_ledger fuzz_report fuzz_cef fuzz_syslog fuzz_pnr
+FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_ledger fuzz_report fuzz_cef fuzz_syslog fuzz_pnr fuzz_content_type
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run stop-db start-db check unit fuzz integration bench bench-parse install clean

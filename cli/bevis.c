@@ -57,10 +57,14 @@ static const struct {
 	    "(NAME default curve).\n" },
 	{ "supplier", cmd_supplier, "supplier add NAME (--public-key Z85 | --key-file F.pub)\n"
 	    "  supplier list [--json]\n"
-	    "  supplier revoke NAME    register, list and revoke suppliers' CURVE keys",
+	    "  supplier revoke NAME\n"
+	    "  supplier rotate NAME --key-file F.pub [--overlap D]\n"
+	    "                          register, list, revoke and rotate suppliers' CURVE keys",
 	    "supplier add NAME (--public-key Z85 | --key-file FILE.pub)\n"
 	    "       bevis supplier list [--json]\n"
 	    "       bevis supplier revoke NAME\n"
+	    "       bevis supplier rotate NAME (--public-key Z85 | --key-file FILE.pub)\n"
+	    "                             [--overlap DURATION]\n"
 	    "add and revoke need a login in role bevis_isam; the key pair comes from\n"
 	    "bevis keygen --curve (the supplier keeps NAME.key, you register NAME.pub).\n" },
 	{ "incident", cmd_incident, "incident new --title T [options]\n"

@@ -95,4 +95,8 @@ void similar_text(struct buf *b, const PGresult *res);
 void similar_json(struct buf *b, const PGresult *res);
 int cmd_report(struct cli *cli, int argc, char **argv);
 
+/* "24h", "3d", "90m", "2w", "30s" as PostgreSQL interval text in out;
+ * -1 if s is none of these (cmd_deadlines.c). */
+int parse_duration(const char *s, char *out, size_t n);
+
 #endif

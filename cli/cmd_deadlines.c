@@ -35,7 +35,7 @@ cli_time_left(long long seconds, char *out, size_t n)
 }
 
 /* "24h", "3d", "90m", "2w", "30s" as a PostgreSQL interval; -1 if not. */
-static int
+int
 parse_duration(const char *s, char *out, size_t n)
 {
 	static const struct { char unit; const char *name; } units[] = {

@@ -645,6 +645,37 @@ jstr(struct json_object *o, const char *key)
 	return NULL;
 }
 
+/* Protocol 1.1: the pong's whoami, one line, the server's strings escaped. */
+static void
+print_whoami(struct json_object *st)
+{
+	struct json_object *w, *active;
+	struct buf b = BUF_INIT;
+
+	if (!json_object_object_get_ex(st, "whoami", &w) ||
+	    jstr(w, "key_fingerprint") == NULL)
+		return;
+	const char *fp = jstr(w, "key_fingerprint"), *sup = jstr(w, "supplier"),
+	    *until = jstr(w, "key_valid_until");
+	int on = json_object_object_get_ex(w, "key_active", &active) &&
+	    json_object_get_boolean(active);
+	buf_puts(&b, "this key: ");
+	out_escape_text(&b, fp, strlen(fp));
+	buf_puts(&b, ", supplier ");
+	if (sup)
+		out_escape_text(&b, sup, strlen(sup));
+	else
+		buf_puts(&b, "(none)");
+	buf_puts(&b, on ? ", active" : ", NOT ACTIVE: requests would be refused");
+	if (until) {
+		buf_puts(&b, " until ");
+		out_escape_text(&b, until, strlen(until));
+		buf_puts(&b, " (rotated out: switch to the new key)");
+	}
+	printf("%s\n", buf_cstr(&b));
+	buf_free(&b);
+}
+
 static void
 new_request_id(char rid[40])
 {
@@ -1428,6 +1459,7 @@ cmd_ping(struct cli *cli, int argc, char **argv)
 			    jstr(st, "server") ? jstr(st, "server") : "?",
 			    s.endpoint, (long long)(clock_mono_ms() - t0),
 			    s.curve ? " (CURVE)" : "");
+			print_whoami(st);
 			rc = 0;
 		} else {
 			fprintf(stderr, "bevis ping: unexpected reply: %s\n",

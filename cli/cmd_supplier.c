@@ -1,4 +1,4 @@
-/* cmd_supplier.c - bevis supplier add|list|revoke: the suppliers and their
+/* cmd_supplier.c - bevis supplier add|list|revoke|rotate: the suppliers and their
  * CURVE public keys. Keys change only through the server's
  * bevis_supplier_add() and bevis_supplier_revoke(), which check the change,
  * record who made it and append a ledger leaf (docs/ROLES.md). */
@@ -99,6 +99,42 @@ fail:
 	return 1;
 }
 
+/* The public key of --public-key (key) or --key-file (file), checked; z85
+ * holds it when it came from a file. NULL after a message. */
+static const char *
+public_key_arg(const char *what, const char *key, const char *file,
+    char z85[CURVE_Z85_LEN + 1])
+{
+	char err[600];
+
+	if (file) {
+		size_t l = strlen(file);
+		if (l >= 4 && strcmp(file + l - 4, ".key") == 0) {
+			fprintf(stderr, "bevis supplier %s: %s is a secret key "
+			    "file: the supplier keeps it; register the public "
+			    "key (the .pub file next to it)\n", what, file);
+			return NULL;
+		}
+		if (curvekey_read(file, 0, z85, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bevis supplier %s: %s\n", what, err);
+			return NULL;
+		}
+		key = z85;
+	} else if (!curvekey_valid(key)) {
+		fprintf(stderr, "bevis supplier %s: --public-key: not a CURVE "
+		    "public key (40 characters of Z85, as in the NAME.pub file "
+		    "bevis keygen --curve writes)\n", what);
+		return NULL;
+	}
+	if (curvekey_small_order(key)) {
+		fprintf(stderr, "bevis supplier %s: %s is a Curve25519 key of "
+		    "small order (such as all zeros), which proves nobody's "
+		    "identity; refused\n", what, key);
+		return NULL;
+	}
+	return key;
+}
+
 static int
 supplier_add(struct cli *cli, int argc, char **argv)
 {
@@ -108,7 +144,7 @@ supplier_add(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	const char *key = NULL, *file = NULL;
-	char z85[CURVE_Z85_LEN + 1], err[600];
+	char z85[CURVE_Z85_LEN + 1];
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -123,31 +159,8 @@ supplier_add(struct cli *cli, int argc, char **argv)
 	if (optind + 1 != argc || (key == NULL) == (file == NULL))
 		return supplier_usage();
 	const char *name = argv[optind];
-	if (file) {
-		size_t l = strlen(file);
-		if (l >= 4 && strcmp(file + l - 4, ".key") == 0) {
-			fprintf(stderr, "bevis supplier add: %s is a secret key "
-			    "file: the supplier keeps it; register the public "
-			    "key (the .pub file next to it)\n", file);
-			return 2;
-		}
-		if (curvekey_read(file, 0, z85, err, sizeof(err)) < 0) {
-			fprintf(stderr, "bevis supplier add: %s\n", err);
-			return 2;
-		}
-		key = z85;
-	} else if (!curvekey_valid(key)) {
-		fprintf(stderr, "bevis supplier add: --public-key: not a CURVE "
-		    "public key (40 characters of Z85, as in the NAME.pub file "
-		    "bevis keygen --curve writes)\n");
+	if ((key = public_key_arg("add", key, file, z85)) == NULL)
 		return 2;
-	}
-	if (curvekey_small_order(key)) {
-		fprintf(stderr, "bevis supplier add: %s is a Curve25519 key of "
-		    "small order (such as all zeros), which proves nobody's "
-		    "identity; refused\n", key);
-		return 2;
-	}
 	return change_key(cli, "add", name, key);
 }
 
@@ -165,6 +178,93 @@ supplier_revoke(struct cli *cli, int argc, char **argv)
 	if (optind + 1 != argc)
 		return supplier_usage();
 	return change_key(cli, "revoke", argv[optind], NULL);
+}
+
+/* bevis supplier rotate NAME (--key-file F.pub | --public-key Z85)
+ * [--overlap DURATION]: one call of bevis_supplier_rotate(), which checks
+ * the change, records the actor and appends a ledger leaf of kind 7. */
+static int
+supplier_rotate(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = { CLI_COMMON_LONGOPTS,
+		{ "public-key", required_argument, NULL, 'p' },
+		{ "key-file", required_argument, NULL, 'f' },
+		{ "overlap", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 } };
+	const char *key = NULL, *file = NULL;
+	char z85[CURVE_Z85_LEN + 1], overlap[64] = "24 hours";
+	char fp[CURVE_FINGERPRINT_LEN + 1];
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		if (cli_common_opt(cli, ch, optarg))
+			continue;
+		switch (ch) {
+		case 'p': key = optarg; break;
+		case 'f': file = optarg; break;
+		case 'o':
+			if (parse_duration(optarg, overlap, sizeof(overlap)) < 0) {
+				fprintf(stderr, "bevis supplier rotate: --overlap: "
+				    "'%s' is not a duration like 0s, 90m, 24h, "
+				    "3d or 2w\n", optarg);
+				return 2;
+			}
+			break;
+		default: return supplier_usage();
+		}
+	}
+	if (optind + 1 != argc || (key == NULL) == (file == NULL))
+		return supplier_usage();
+	if ((key = public_key_arg("rotate", key, file, z85)) == NULL ||
+	    curvekey_fingerprint(key, fp) < 0)
+		return 2;
+	const char *params[3] = { argv[optind], key, overlap };
+	PGconn *conn = cli_connect(cli);
+	PGresult *res = NULL;
+	char *leaf = NULL, *actor = NULL;
+
+	if (cli_exec("supplier rotate", conn, "BEGIN", PGRES_COMMAND_OK) < 0 ||
+	    (res = cli_exec_params("supplier rotate", conn, "SELECT "
+	    "bevis_supplier_rotate($1, $2, $3::interval), session_user", 3,
+	    params, PGRES_TUPLES_OK)) == NULL)
+		goto fail;
+	leaf = xstrdup(PQgetvalue(res, 0, 0));
+	actor = xstrdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	const char *lp[1] = { leaf };
+	res = cli_exec_params("supplier rotate", conn, "SELECT old_fingerprint, "
+	    "new_fingerprint, to_char(old_valid_until AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM supplier_key_rotation "
+	    "WHERE leaf_idx = $1::bigint", 1, lp, PGRES_TUPLES_OK);
+	if (res == NULL)
+		goto fail;
+	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 1), fp) != 0) {
+		fprintf(stderr, "bevis supplier rotate: the database recorded "
+		    "fingerprint %s for the new key, not %s: nothing was "
+		    "changed\n", PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) :
+		    "(none)", fp);
+		goto fail;
+	}
+	if (cli_exec("supplier rotate", conn, "COMMIT", PGRES_COMMAND_OK) < 0)
+		goto fail;
+	printf("supplier %s: key %s rotated to %s by %s; ledger leaf %s\n"
+	    "the old key is valid until %s, then refused; the supplier keeps "
+	    "its name, its events and its request ids\n", argv[optind],
+	    PQgetvalue(res, 0, 0), fp, actor, leaf, PQgetvalue(res, 0, 2));
+	printf("bevisd accepts the new key at its next supplier reload "
+	    "(supplier_refresh seconds, or at once on SIGHUP)\n");
+	PQclear(res);
+	free(leaf);
+	free(actor);
+	PQfinish(conn);
+	return 0;
+fail:
+	PQclear(res);
+	free(leaf);
+	free(actor);
+	PQfinish(conn);
+	return 1;
 }
 
 /* The last submission of a supplier is one probe of the index on
@@ -264,6 +364,8 @@ cmd_supplier(struct cli *cli, int argc, char **argv)
 		return supplier_list(cli, argc - 1, argv + 1);
 	if (strcmp(argv[1], "revoke") == 0)
 		return supplier_revoke(cli, argc - 1, argv + 1);
+	if (strcmp(argv[1], "rotate") == 0)
+		return supplier_rotate(cli, argc - 1, argv + 1);
 	fprintf(stderr, "bevis supplier: unknown subcommand '%s'\n", argv[1]);
 	return supplier_usage();
 }

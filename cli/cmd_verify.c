@@ -712,6 +712,66 @@ key_replay(struct verify *v, struct key_states *ks,
 	s->leaf = li;
 }
 
+/* A rotation leaf (kind 7) against its supplier_key_rotation row (rr,
+ * from *j on, by leaf index), applied to the replayed state: the supplier
+ * must hold the old key, active, and holds the new one from then on. */
+static void
+rotation_replay(struct verify *v, struct key_states *ks, const unsigned char *d,
+    size_t dl, long long li, const PGresult *rr, int *j)
+{
+	struct ledger_key_rotation k;
+	const char *why = ledger_decode_key_rotation(d, dl, &k);
+	char fo[CURVE_FINGERPRINT_LEN + 1], fn[CURVE_FINGERPRINT_LEN + 1];
+
+	if (why) {
+		verify_problem(v, "leaf %lld: a supplier_key_rotation leaf that "
+		    "does not decode: %s", li, why);
+		return;
+	}
+	if (curvekey_fingerprint(k.old_key, fo) < 0 ||
+	    curvekey_fingerprint(k.new_key, fn) < 0 ||
+	    strcmp(fo, k.old_fingerprint) != 0 ||
+	    strcmp(fn, k.new_fingerprint) != 0)
+		verify_problem(v, "leaf %lld (supplier %s): a fingerprint is not "
+		    "that of its key", li, k.supplier);
+	while (*j < PQntuples(rr) && atoll(PQgetvalue(rr, *j, 0)) < li) {
+		verify_problem(v, "supplier %s: the key rotation recorded with "
+		    "leaf %s has no supplier_key_rotation leaf there",
+		    PQgetvalue(rr, *j, 1), PQgetvalue(rr, *j, 0));
+		(*j)++;
+	}
+	if (*j >= PQntuples(rr) || atoll(PQgetvalue(rr, *j, 0)) != li) {
+		verify_problem(v, "leaf %lld (supplier %s): a key rotation with "
+		    "no supplier_key_rotation row", li, k.supplier);
+	} else {
+		const char *const got[] = { k.supplier, k.old_key, k.new_key,
+			k.actor };
+		static const char *const what[] = { "supplier", "old key",
+			"new key", "actor" };
+		for (int c = 0; c < 4; c++)
+			if (strcmp(PQgetvalue(rr, *j, c + 1), got[c]) != 0)
+				verify_problem(v, "leaf %lld (supplier %s): the %s "
+				    "differs from its supplier_key_rotation row",
+				    li, k.supplier, what[c]);
+		if (atoll(PQgetvalue(rr, *j, 5)) != k.at_us ||
+		    atoll(PQgetvalue(rr, *j, 6)) != k.until_us)
+			verify_problem(v, "leaf %lld (supplier %s): a time differs "
+			    "from its supplier_key_rotation row", li, k.supplier);
+		(*j)++;
+	}
+	struct key_state *s = key_state_find(ks->st, ks->n, k.supplier);
+	if (s == NULL || s->key == NULL || strcmp(s->key, k.old_key) != 0 ||
+	    !s->active) {
+		verify_problem(v, "leaf %lld (supplier %s): rotates a key the "
+		    "supplier does not hold active", li, k.supplier);
+	} else {
+		free(s->key);
+		s->key = xstrdup(k.new_key);
+		s->leaf = li;
+	}
+	ledger_key_rotation_free(&k);
+}
+
 /* The replayed state against what the supplier table (sr) holds. */
 static void
 key_compare_table(struct verify *v, struct key_states *ks, const PGresult *sr)
@@ -754,7 +814,13 @@ verify_supplier_keys(struct verify *v)
 {
 	PGconn *c = v->conn[0];
 	PGresult *lr = PQexec(c, "SELECT idx, data FROM ledger_leaf "
-	    "WHERE kind = 'supplier_key' ORDER BY idx");
+	    "WHERE kind IN ('supplier_key', 'supplier_key_rotation') ORDER BY idx");
+	PGresult *rr = PQexec(c, "SELECT r.leaf_idx, coalesce(sp.name, ''), "
+	    "r.old_key, r.new_key, r.actor, "
+	    "(extract(epoch FROM r.at) * 1000000)::bigint, "
+	    "(extract(epoch FROM r.old_valid_until) * 1000000)::bigint "
+	    "FROM supplier_key_rotation r LEFT JOIN supplier sp "
+	    "ON sp.id = r.supplier_id ORDER BY r.leaf_idx");
 	PGresult *cr = PQexec(c, "SELECT k.leaf_idx, coalesce(sp.name, ''), "
 	    "k.action, k.public_key, k.fingerprint, k.actor, "
 	    "(extract(epoch FROM k.at) * 1000000)::bigint "
@@ -767,12 +833,13 @@ verify_supplier_keys(struct verify *v)
 
 	if (PQresultStatus(lr) != PGRES_TUPLES_OK ||
 	    PQresultStatus(cr) != PGRES_TUPLES_OK ||
-	    PQresultStatus(sr) != PGRES_TUPLES_OK) {
+	    PQresultStatus(sr) != PGRES_TUPLES_OK ||
+	    PQresultStatus(rr) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "bevis verify: cannot read the supplier keys: %s",
 		    PQerrorMessage(c));
 		goto out;
 	}
-	int nl = PQntuples(lr), nc = PQntuples(cr), i = 0, j = 0;
+	int nl = PQntuples(lr), nc = PQntuples(cr), i = 0, j = 0, jr = 0;
 	/* Leaves and rows merged by leaf index. */
 	while (i < nl || j < nc) {
 		long long li = i < nl ? atoll(PQgetvalue(lr, i, 0)) : -1;
@@ -791,6 +858,12 @@ verify_supplier_keys(struct verify *v)
 		memset(&k, 0, sizeof(k));
 		unsigned char *d = PQunescapeBytea((const unsigned char *)
 		    PQgetvalue(lr, i, 1), &dl);
+		if (d && ledger_kind(d, dl) == LEDGER_KIND_KEY_ROTATION) {
+			rotation_replay(v, &ks, d, dl, li, rr, &jr);
+			PQfreemem(d);
+			i++;
+			continue;
+		}
 		const char *why = d ? ledger_decode_supplier_key(d, dl, &k) :
 		    "it cannot be read";
 		char fp[CURVE_FINGERPRINT_LEN + 1];
@@ -833,6 +906,10 @@ verify_supplier_keys(struct verify *v)
 		key_replay(v, &ks, &k, li);
 		ledger_supplier_key_free(&k);
 	}
+	for (; jr < PQntuples(rr); jr++)
+		verify_problem(v, "supplier %s: the key rotation recorded with "
+		    "leaf %s has no supplier_key_rotation leaf there",
+		    PQgetvalue(rr, jr, 1), PQgetvalue(rr, jr, 0));
 	key_compare_table(v, &ks, sr);
 	rc = 0;
 out:
@@ -844,6 +921,7 @@ out:
 	PQclear(lr);
 	PQclear(cr);
 	PQclear(sr);
+	PQclear(rr);
 	return rc;
 }
 

@@ -113,6 +113,7 @@ ledger_kind_name(int kind)
 		[LEDGER_KIND_SUPPLIER_KEY] = "supplier_key",
 		[LEDGER_KIND_DECISION] = "decision",
 		[LEDGER_KIND_CUSTODY] = "custody",
+		[LEDGER_KIND_KEY_ROTATION] = "supplier_key_rotation",
 	};
 
 	if (kind < 0 || (size_t)kind >= sizeof(names) / sizeof(names[0]))
@@ -468,4 +469,61 @@ ledger_custody_free(struct ledger_custody *c)
 	free_str(&c->action);
 	free_str(&c->actor);
 	free_str(&c->tool);
+}
+
+void
+ledger_encode_key_rotation(struct buf *out, const struct ledger_key_rotation *k)
+{
+	put_head(out, LEDGER_KIND_KEY_ROTATION);
+	put_str(out, k->supplier);
+	put_str(out, k->old_key);
+	put_str(out, k->old_fingerprint);
+	put_str(out, k->new_key);
+	put_str(out, k->new_fingerprint);
+	put_str(out, k->actor);
+	buf_put_be64(out, (uint64_t)k->at_us);
+	buf_put_be64(out, (uint64_t)k->until_us);
+}
+
+const char *
+ledger_decode_key_rotation(const unsigned char *d, size_t n,
+    struct ledger_key_rotation *k)
+{
+	struct rd r;
+	const char *why = NULL;
+
+	memset(k, 0, sizeof(*k));
+	if (rd_head(&r, d, n, LEDGER_KIND_KEY_ROTATION) < 0)
+		return "its version or kind is not BVL1, 7";
+	if ((k->supplier = rd_str(&r)) == NULL)
+		why = "its supplier name does not decode";
+	else if ((k->old_key = rd_str(&r)) == NULL)
+		why = "its old key does not decode";
+	else if ((k->old_fingerprint = rd_str(&r)) == NULL)
+		why = "its old fingerprint does not decode";
+	else if ((k->new_key = rd_str(&r)) == NULL)
+		why = "its new key does not decode";
+	else if ((k->new_fingerprint = rd_str(&r)) == NULL)
+		why = "its new fingerprint does not decode";
+	else if ((k->actor = rd_str(&r)) == NULL)
+		why = "its actor does not decode";
+	else if (r.len - r.pos < 16)
+		why = "its times do not decode";
+	else if ((k->at_us = (int64_t)rd_int(&r, 8)),
+	    (k->until_us = (int64_t)rd_int(&r, 8)), r.pos != r.len)
+		why = "it has bytes after its times";
+	if (why)
+		ledger_key_rotation_free(k);
+	return why;
+}
+
+void
+ledger_key_rotation_free(struct ledger_key_rotation *k)
+{
+	free_str(&k->supplier);
+	free_str(&k->old_key);
+	free_str(&k->old_fingerprint);
+	free_str(&k->new_key);
+	free_str(&k->new_fingerprint);
+	free_str(&k->actor);
 }

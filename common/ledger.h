@@ -27,6 +27,7 @@
 #define LEDGER_KIND_SUPPLIER_KEY 3	/* 'supplier_key' */
 #define LEDGER_KIND_DECISION	4	/* 'decision' */
 #define LEDGER_KIND_CUSTODY	5	/* 'custody' */
+#define LEDGER_KIND_KEY_ROTATION 7	/* 'supplier_key_rotation' */
 
 /* The kind of leaf data d (a LEDGER_KIND_*), or -1 without the magic. */
 int ledger_kind(const unsigned char *d, size_t n);
@@ -174,5 +175,24 @@ void ledger_redaction_free(struct ledger_redaction *r);
 void ledger_supplier_key_free(struct ledger_supplier_key *k);
 void ledger_decision_free(struct ledger_decision *d);
 void ledger_custody_free(struct ledger_custody *c);
+
+
+/* Kind 7: a supplier's key rotated, bevis_supplier_rotation_leaf()
+ * (sql/0014_protocol11.sql): the old key is valid until until_us. */
+struct ledger_key_rotation {
+	const char *supplier;
+	const char *old_key;		/* Z85 */
+	const char *old_fingerprint;
+	const char *new_key;		/* Z85 */
+	const char *new_fingerprint;
+	const char *actor;		/* session_user */
+	int64_t at_us;
+	int64_t until_us;
+};
+void ledger_encode_key_rotation(struct buf *out,
+    const struct ledger_key_rotation *k);
+const char *ledger_decode_key_rotation(const unsigned char *d, size_t n,
+    struct ledger_key_rotation *k);
+void ledger_key_rotation_free(struct ledger_key_rotation *k);
 
 #endif

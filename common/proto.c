@@ -1,4 +1,6 @@
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "proto.h"
@@ -46,4 +48,105 @@ proto_content_type_name(enum content_type ct)
 	case CT_SYSLOG: return PROTO_CT_SYSLOG;
 	default: return "unknown";
 	}
+}
+
+static int
+is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Quotes at most 40 bytes of p for a reason, printable ASCII only. */
+static void
+quote_part(char *out, size_t n, const char *p, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && i < 40 && o + 5 < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+}
+
+enum content_type
+proto_content_type_params(const char *s, size_t len, char *why, size_t whylen)
+{
+	const char *semi = memchr(s, ';', len);
+	size_t mlen = semi ? (size_t)(semi - s) : len;
+	char q[200];
+
+	why[0] = '\0';
+	while (semi && mlen > 0 && is_ows(s[mlen - 1]))
+		mlen--;
+	enum content_type ct = proto_content_type(s, mlen);
+	if (ct == CT_UNKNOWN || semi == NULL)
+		return ct;
+	const char *p = semi, *end = s + len;
+	while (p < end) {
+		const char *name, *val;
+		size_t nl, vl;
+
+		p++;			/* the ';' */
+		while (p < end && is_ows(*p))
+			p++;
+		name = p;
+		while (p < end && *p != '=' && *p != ';' && !is_ows(*p))
+			p++;
+		nl = (size_t)(p - name);
+		while (p < end && is_ows(*p))
+			p++;
+		if (nl == 0 && (p == end || *p == ';'))
+			continue;	/* an empty parameter: "a/b;" */
+		if (p == end || *p != '=') {
+			quote_part(q, sizeof(q), name, nl);
+			snprintf(why, whylen, "the content type parameter '%s' has "
+			    "no value", q);
+			return CT_UNKNOWN;
+		}
+		p++;
+		while (p < end && is_ows(*p))
+			p++;
+		val = p;
+		if (p < end && *p == '"') {
+			val = ++p;
+			while (p < end && *p != '"')
+				p++;
+			vl = (size_t)(p - val);
+			if (p == end) {
+				snprintf(why, whylen, "the content type parameter "
+				    "value has no closing quote");
+				return CT_UNKNOWN;
+			}
+			p++;
+		} else {
+			while (p < end && *p != ';' && !is_ows(*p))
+				p++;
+			vl = (size_t)(p - val);
+		}
+		while (p < end && is_ows(*p))
+			p++;
+		if (p < end && *p != ';') {
+			quote_part(q, sizeof(q), val, (size_t)(end - val));
+			snprintf(why, whylen, "the content type parameter value "
+			    "'%s' is malformed", q);
+			return CT_UNKNOWN;
+		}
+		if (nl != 7 || strncasecmp(name, "charset", 7) != 0) {
+			quote_part(q, sizeof(q), name, nl);
+			snprintf(why, whylen, "the content type parameter '%s' is "
+			    "not supported; the only one taken is charset=utf-8", q);
+			return CT_UNKNOWN;
+		}
+		if (vl != 5 || strncasecmp(val, "utf-8", 5) != 0) {
+			quote_part(q, sizeof(q), val, vl);
+			snprintf(why, whylen, "charset '%s' is not supported: "
+			    "bodies must be UTF-8 (charset=utf-8, or no charset)", q);
+			return CT_UNKNOWN;
+		}
+	}
+	return ct;
 }

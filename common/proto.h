@@ -4,6 +4,11 @@
 #define BEVIS_PROTO_H
 
 #define PROTO_VERSION		"bevis/1"
+/* The minor version this server speaks, announced in the pong
+ * ("protocol"); the version frame stays PROTO_VERSION, so 1.0 clients
+ * keep working (docs/PROTOCOL.md, "Versions"). */
+#define PROTO_MINOR		"1.1"
+#define PROTO_CMD_STATUS	"STATUS"	/* 1.1 */
 #define PROTO_CMD_EVENTS	"EVENTS"
 #define PROTO_CMD_PING		"PING"
 #define PROTO_CMD_REPORT	"REPORT"	/* a monthly report (common/report.h) */
@@ -37,5 +42,13 @@ enum content_type {
 int proto_request_id_valid(const char *id, size_t len);
 enum content_type proto_content_type(const char *s, size_t len);
 const char *proto_content_type_name(enum content_type ct);
+/* A content type frame with optional parameters, as HTTP writes them:
+ * "application/json; charset=utf-8". The only parameter taken is charset,
+ * with the value utf-8 (name and value in any case, the value optionally
+ * quoted, spaces around ';' and '='). CT_UNKNOWN with why set to a
+ * sentence when a parameter is refused; why "" when the media type itself
+ * is unknown. */
+enum content_type proto_content_type_params(const char *s, size_t len,
+    char *why, size_t whylen);
 
 #endif

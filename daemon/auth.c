@@ -81,8 +81,9 @@ registry_load(struct auth *a, PGconn **conn)
 			return NULL;
 		}
 	}
-	res = PQexec(*conn, "SELECT id, name, public_key FROM supplier "
-	    "WHERE active AND public_key IS NOT NULL ORDER BY id");
+	res = PQexec(*conn, "SELECT supplier_id, name, public_key, "
+	    "coalesce((extract(epoch FROM valid_until) * 1000000)::bigint, 0) "
+	    "FROM supplier_key_valid ORDER BY supplier_id, valid_until NULLS FIRST");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warnx("suppliers: cannot read them: %s", PQerrorMessage(*conn));
 		PQclear(res);
@@ -96,6 +97,7 @@ registry_load(struct auth *a, PGconn **conn)
 
 		s->id = (int32_t)atol(PQgetvalue(res, i, 0));
 		snprintf(s->name, sizeof(s->name), "%s", PQgetvalue(res, i, 1));
+		s->valid_until_us = atoll(PQgetvalue(res, i, 3));
 		if (!curvekey_valid(key) || zmq_z85_decode(s->key, key) == NULL ||
 		    curvekey_raw_small_order(s->key) ||
 		    curvekey_fingerprint(key, s->fingerprint) < 0) {
@@ -210,21 +212,29 @@ on_loaded(evutil_socket_t fd, short what, void *arg)
 	take_fresh(arg);
 }
 
+/* A key rotated out admits its supplier until its overlap ends, checked
+ * here and not only at the next load. */
+static int
+key_current(const struct supplier *s)
+{
+	return s->valid_until_us == 0 || clock_real_us() < s->valid_until_us;
+}
+
 static const struct supplier *
 find_key(struct auth *a, const unsigned char *key)
 {
 	for (size_t i = 0; a->reg && i < a->reg->n; i++)
 		if (memcmp(a->reg->s[i].key, key, 32) == 0)
-			return &a->reg->s[i];
+			return key_current(&a->reg->s[i]) ? &a->reg->s[i] : NULL;
 	return NULL;
 }
 
 const struct supplier *
-auth_find(struct auth *a, const char *name)
+auth_find(struct auth *a, const char *fingerprint)
 {
 	for (size_t i = 0; a->reg && i < a->reg->n; i++)
-		if (strcmp(a->reg->s[i].name, name) == 0)
-			return &a->reg->s[i];
+		if (strcmp(a->reg->s[i].fingerprint, fingerprint) == 0)
+			return key_current(&a->reg->s[i]) ? &a->reg->s[i] : NULL;
 	return NULL;
 }
 
@@ -269,7 +279,7 @@ zap_handle(struct auth *a)
 		}
 		status = "200";
 		text = "OK";
-		user = s->name;
+		user = s->fingerprint;	/* a key, not a name: two during an overlap */
 	} else if (zmq_msg_size(&f[5]) == 4 &&
 	    memcmp(zmq_msg_data(&f[5]), "NULL", 4) == 0 && a->cfg->allow_plaintext) {
 		status = "200";

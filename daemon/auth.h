@@ -10,11 +10,14 @@
 #include "config.h"
 #include "curvekey.h"
 
+/* One key that admits a supplier. A supplier whose key was rotated has two
+ * entries until the old key's overlap ends (sql/0014_protocol11.sql). */
 struct supplier {
 	int32_t id;
 	char name[64];
 	unsigned char key[32];
 	char fingerprint[CURVE_FINGERPRINT_LEN + 1];
+	int64_t valid_until_us;		/* 0: the current key, no end */
 };
 
 struct auth;
@@ -27,9 +30,11 @@ struct auth *auth_bind(void *zctx, const struct config *cfg);
  * fresh: every cfg->supplier_refresh seconds, on auth_reload(), and after a
  * failed load again within 0.25 to 5 s. */
 void auth_run(struct auth *a, struct event_base *base);
-/* The active supplier of that name, or NULL. Valid until the next return
- * to the event loop. */
-const struct supplier *auth_find(struct auth *a, const char *name);
+/* The supplier whose key has this fingerprint (the ZAP User-Id bevisd
+ * gives a connection), or NULL when the key no longer admits anyone: its
+ * supplier was revoked, or its overlap after a rotation has ended. Valid
+ * until the next return to the event loop. */
+const struct supplier *auth_find(struct auth *a, const char *fingerprint);
 void auth_reload(struct auth *a);
 /* Has the ZAP handler refuse a supplier's key while full(arg, its id)
  * says it has as many sessions as it may. */

@@ -264,6 +264,10 @@ ingest_item(PGconn *conn, struct supplier_cache *sc, struct batch *b,
 	}
 	if (wk->parser->parse(body + sp->off, sp->len, &ev, reason,
 	    sizeof(reason)) < 0) {
+		const char *fid = wk->parser->failed_id ?
+		    wk->parser->failed_id() : NULL;
+		if (fid)
+			it->id = xstrdup(fid);
 		item_quarantine(it, reason);
 		return 0;
 	}

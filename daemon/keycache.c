@@ -59,8 +59,10 @@ keycache_save(const char *dir, const struct supplier *s, size_t n,
 
 		if (zmq_z85_encode(z85, s[i].key, 32) == NULL)
 			continue;
-		int len = snprintf(line, sizeof(line), "%ld %s %s\n",
-		    (long)s[i].id, s[i].name, z85);
+		int len = s[i].valid_until_us ? snprintf(line, sizeof(line),
+		    "%ld %s %s %lld\n", (long)s[i].id, s[i].name, z85,
+		    (long long)s[i].valid_until_us) : snprintf(line,
+		    sizeof(line), "%ld %s %s\n", (long)s[i].id, s[i].name, z85);
 		buf_append(&b, line, (size_t)len);
 	}
 	sha256(b.data, b.len, h);
@@ -108,17 +110,27 @@ out:
 	return rc;
 }
 
-/* One "ID NAME KEY" line into s; -1 when it is not one. */
+/* One "ID NAME KEY [VALID_UNTIL_US]" line into s; -1 when it is not one.
+ * The fourth field is the end of a rotated-out key's overlap. */
 static int
 parse_line(char *line, struct supplier *s)
 {
 	char *save, *end;
 	char *id = strtok_r(line, " ", &save), *name = strtok_r(NULL, " ", &save),
-	    *key = strtok_r(NULL, " ", &save);
+	    *key = strtok_r(NULL, " ", &save), *until = strtok_r(NULL, " ", &save);
 	long v;
 
 	if (id == NULL || name == NULL || key == NULL || strtok_r(NULL, " ", &save))
 		return -1;
+	s->valid_until_us = 0;
+	if (until) {
+		long long u;
+		errno = 0;
+		u = strtoll(until, &end, 10);
+		if (*end || errno || u <= 0)
+			return -1;
+		s->valid_until_us = u;
+	}
 	errno = 0;
 	v = strtol(id, &end, 10);
 	if (*end || errno || v <= 0 || v > INT32_MAX)

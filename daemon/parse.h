@@ -36,6 +36,10 @@ struct parser {
 	 * the source's column map); refuses it through report_refuse. */
 	void (*report)(const struct report_meta *m, const unsigned char *body,
 	    size_t len, struct report_parsed *rp);
+	/* After parse failed: the item's event id when it could still be
+	 * read, else NULL; valid until the next parse on this thread. NULL
+	 * when the format never tells. */
+	const char *(*failed_id)(void);
 };
 
 /* Every format bevisd takes, in the order a reply lists them. */
@@ -80,5 +84,7 @@ void report_parse_csv(const struct report_meta *m, const unsigned char *body,
     size_t len, struct report_parsed *rp);
 void report_parse_json(const struct report_meta *m, const unsigned char *body,
     size_t len, struct report_parsed *rp);
+/* The failed_id of the native JSON parsers. */
+const char *event_json_failed_id(void);
 
 #endif

@@ -629,6 +629,10 @@ take_ip(const char *name, struct json_object *v, struct sec_event *ev, char *err
  * for a tokener and an attrs buffer each. */
 static _Thread_local struct json_tokener *tls_tok;
 static _Thread_local struct buf tls_attrs;
+/* The id of the last item that failed, when it could be read (1.1: a
+ * quarantined item's outcome names it); "" when not. */
+static _Thread_local char tls_failed_id[EVENT_ID_MAX + 1];
+static _Thread_local int tls_names_checked;	/* passed the duplicate check */
 
 void
 event_parser_thread_done(void)
@@ -839,6 +843,7 @@ parse_object(struct sec_event *ev, const unsigned char *item, size_t len,
 		find_duplicate(item, len, err, errlen);
 		return -1;
 	}
+	tls_names_checked = 1;
 	if (sc.big_integers) {
 		struct int_cursor c = { item, len, 0 };
 		keep_big_integers(ev->root, &c);
@@ -885,6 +890,26 @@ parse_object(struct sec_event *ev, const unsigned char *item, size_t len,
 	return 0;
 }
 
+/* A failed item's id is worth naming when the item is an object whose
+ * encoding and member names passed (no second "id" to choose from) and
+ * whose id is a string of 1 to EVENT_ID_MAX bytes. */
+static void
+keep_failed_id(struct json_object *root)
+{
+	struct json_object *id;
+
+	if (!tls_names_checked || root == NULL ||
+	    !json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "id", &id) ||
+	    !json_object_is_type(id, json_type_string))
+		return;
+	size_t n = (size_t)json_object_get_string_len(id);
+	if (n == 0 || n > EVENT_ID_MAX)
+		return;
+	memcpy(tls_failed_id, json_object_get_string(id), n);
+	tls_failed_id[n] = '\0';
+}
+
 int
 event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
     char *err, size_t errlen)
@@ -893,6 +918,7 @@ event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
 	size_t bad;
 
 	memset(ev, 0, sizeof(*ev));
+	tls_failed_id[0] = '\0';
 	ev->severity = -1;
 	if (len == 0)
 		FAIL("invalid JSON: empty item");
@@ -929,11 +955,19 @@ event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
 	}
 	if (ev->root == NULL)	/* the item is the literal null */
 		FAIL("item must be a JSON object, got null");
+	tls_names_checked = 0;
 	if (parse_object(ev, item, len, err, errlen) < 0) {
+		keep_failed_id(ev->root);
 		event_clear(ev);
 		return -1;
 	}
 	return 0;
+}
+
+const char *
+event_json_failed_id(void)
+{
+	return tls_failed_id[0] ? tls_failed_id : NULL;
 }
 
 void
@@ -953,6 +987,7 @@ const struct parser parser_json = {
 	.parse = event_parse_json,
 	.clear = event_clear,
 	.thread_done = event_parser_thread_done,
+	.failed_id = event_json_failed_id,
 };
 
 const struct parser parser_ndjson = {
@@ -963,4 +998,5 @@ const struct parser parser_ndjson = {
 	.parse = event_parse_json,
 	.clear = event_clear,
 	.thread_done = event_parser_thread_done,
+	.failed_id = event_json_failed_id,
 };

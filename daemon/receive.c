@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "reply.h"
 #include "report.h"
+#include "whoami.h"
 #include "xmalloc.h"
 #include "zmsg.h"
 
@@ -274,14 +275,19 @@ frame_is(zmq_msg_t *m, const char *s)
 	    memcmp(zmq_msg_data(m), s, strlen(s)) == 0;
 }
 
+/* The pong. Since 1.1 it says which protocol this server speaks and who
+ * the connection is (whoami.c); PING itself needs no valid key. */
 static void
 handle_ping(struct receiver *rc, zmq_msg_t *route, int has_delim,
-    const char *request_id)
+    const char *request_id, zmq_msg_t *last, const struct supplier *sup)
 {
 	struct buf b = BUF_INIT;
 
 	buf_printf(&b, "{\"status\":\"ok\",\"pong\":true,\"server\":\"bevisd %s\","
-	    "\"in_flight\":%zu}", BEVIS_VERSION, rc->inflight);
+	    "\"in_flight\":%zu,\"protocol\":\"" PROTO_MINOR "\",", BEVIS_VERSION,
+	    rc->inflight);
+	whoami_put(&b, rc->auth != NULL, zmq_msg_gets(last, "User-Id"), sup);
+	buf_putc(&b, '}');
 	send_reply(rc, zmq_msg_data(route), zmq_msg_size(route), has_delim,
 	    request_id, b.data, b.len);
 	buf_free(&b);
@@ -529,6 +535,7 @@ struct incoming {
 	enum content_type ct;
 	int is_report;		/* REPORT, not EVENTS */
 	struct report_meta *report;	/* its metadata, until queued */
+	int status;		/* a STATUS request (protocol 1.1) */
 };
 
 #define ANSWERED (-1)
@@ -615,13 +622,17 @@ check_frames(struct receiver *rc, struct incoming *in)
 		return ANSWERED;
 	}
 	if (frame_is(&f[1], PROTO_CMD_PING)) {
-		handle_ping(rc, in->route, in->has_delim, in->rid);
+		handle_ping(rc, in->route, in->has_delim, in->rid, last, csup);
 		return ANSWERED;
+	}
+	if (frame_is(&f[1], PROTO_CMD_STATUS)) {
+		in->status = 1;		/* credentials next, then the writers */
+		return 0;
 	}
 	in->is_report = frame_is(&f[1], PROTO_CMD_REPORT);
 	if (!in->is_report && !frame_is(&f[1], PROTO_CMD_EVENTS)) {
 		send_error(rc, in->route, in->has_delim, in->rid, "unknown_command",
-		    "the command must be EVENTS, REPORT or PING");
+		    "the command must be EVENTS, REPORT, PING or STATUS");
 		return ANSWERED;
 	}
 	if (in->zm.bytes > (size_t)rc->cfg->max_message_size) {
@@ -632,11 +643,16 @@ check_frames(struct receiver *rc, struct incoming *in)
 	}
 	if (in->is_report)
 		return check_report(rc, in);
-	in->ct = proto_content_type(zmq_msg_data(&f[3]), zmq_msg_size(&f[3]));
+	char ctwhy[300];
+	in->ct = proto_content_type_params(zmq_msg_data(&f[3]),
+	    zmq_msg_size(&f[3]), ctwhy, sizeof(ctwhy));
 	if (parser_for(in->ct) == NULL) {
 		char why[600];
-		snprintf(why, sizeof(why), "the content type must be %s",
-		    parser_content_types());
+		if (ctwhy[0])
+			snprintf(why, sizeof(why), "%s", ctwhy);
+		else
+			snprintf(why, sizeof(why), "the content type must be %s",
+			    parser_content_types());
 		send_error(rc, in->route, in->has_delim, in->rid,
 		    "unsupported_content_type", why);
 		return ANSWERED;
@@ -687,8 +703,10 @@ queue_request(struct receiver *rc, struct incoming *in,
 {
 	struct request *r = xcalloc(1, sizeof(*r));
 
-	rc->requests++;
-	fl->requests++;
+	if (!in->status) {
+		rc->requests++;
+		fl->requests++;
+	}
 	if (sup) {
 		r->supplier_id = sup->id;
 		snprintf(r->supplier_name, sizeof(r->supplier_name), "%s", sup->name);
@@ -709,7 +727,9 @@ queue_request(struct receiver *rc, struct incoming *in,
 	}
 	r->received_us = clock_real_us();
 	zmq_msg_init(&r->body);
-	zmq_msg_move(&r->body, &in->f[4]);
+	r->is_status = in->status;	/* asks, carries no body */
+	if (!in->status)
+		zmq_msg_move(&r->body, &in->f[4]);
 	rc->inflight++;
 	rc->inflight_bytes += zmq_msg_size(&r->body);
 	fl->bytes += zmq_msg_size(&r->body);
@@ -755,7 +775,7 @@ read_message(struct receiver *rc)
 	struct inflight *fl = inflight_of(rc, sup ? sup->id : 0);
 	if (sup && !fl->name[0])
 		snprintf(fl->name, sizeof(fl->name), "%s", sup->name);
-	if (check_budget(rc, &in, sup, fl) == ANSWERED)
+	if (!in.status && check_budget(rc, &in, sup, fl) == ANSWERED)
 		goto done;
 	queue_request(rc, &in, sup, fl);
 done:

@@ -24,6 +24,7 @@ struct request {
 	char supplier_name[64];		/* its name, "" if none */
 	char key_fp[33];		/* its key's fingerprint, "" if none */
 	int from_spool;			/* replayed from the spool: no reply */
+	int is_status;			/* STATUS of request_id (status.c) */
 	uint64_t spool_seq;		/* its spool record */
 	struct buf reply;		/* the JSON status, set by a writer */
 	uint32_t accepted, duplicate, quarantined;	/* its items, ditto */

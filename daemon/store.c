@@ -63,6 +63,20 @@ supplier_param(const struct work *wk, char *tmp, size_t n)
 	return tmp;
 }
 
+/* A replay is the same bytes as the same content type: the same bytes as
+ * another type split into other items, and its stored outcome would not
+ * be theirs. */
+static const char conflict_ct[] = "request id already used for the same "
+    "body with another content type";
+
+static int
+ct_is(enum content_type ct, const char *stored, size_t len)
+{
+	const char *name = proto_content_type_name(ct);
+
+	return strlen(name) == len && memcmp(name, stored, len) == 0;
+}
+
 /* Finds requests whose id was committed before, or repeats an earlier
  * request of this batch. */
 static int
@@ -76,12 +90,12 @@ find_replays(PGconn *conn, struct batch *b, struct pgerr *e)
 		PGresult *res;
 
 		if (params[0])
-			res = PQexecParams(conn, "SELECT id, sha256 FROM "
-			    "submission WHERE supplier_id = $1 AND request_id = $2",
-			    2, NULL, params, NULL, NULL, 1);
+			res = PQexecParams(conn, "SELECT id, sha256, content_type "
+			    "FROM submission WHERE supplier_id = $1 AND "
+			    "request_id = $2", 2, NULL, params, NULL, NULL, 1);
 		else
-			res = PQexecParams(conn, "SELECT id, sha256 FROM "
-			    "submission WHERE supplier_id IS NULL AND "
+			res = PQexecParams(conn, "SELECT id, sha256, content_type "
+			    "FROM submission WHERE supplier_id IS NULL AND "
 			    "request_id = $1", 1, NULL, params + 1, NULL, NULL, 1);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			pgerr_take(conn, res, e);
@@ -98,6 +112,9 @@ find_replays(PGconn *conn, struct batch *b, struct pgerr *e)
 			    memcmp(PQgetvalue(res, 0, 1), wk->sha, 32) != 0)
 				wk->conflict = "request id already used for a "
 				    "different body";
+			else if (!ct_is(wk->req->ct, PQgetvalue(res, 0, 2),
+			    (size_t)PQgetlength(res, 0, 2)))
+				wk->conflict = conflict_ct;
 		}
 		PQclear(res);
 		if (wk->replay_sub)
@@ -111,6 +128,8 @@ find_replays(PGconn *conn, struct batch *b, struct pgerr *e)
 				if (memcmp(o->sha, wk->sha, 32) != 0)
 					wk->conflict = "request id already used "
 					    "for a different body";
+				else if (o->req->ct != wk->req->ct)
+					wk->conflict = conflict_ct;
 				break;
 			}
 		}
@@ -378,18 +397,20 @@ write_submissions(PGconn *conn, struct batch *b, struct pgerr *e)
 	return rc;
 }
 
-/* Sets the outcomes of a request committed before from what was stored. */
-static int
-load_replay(PGconn *conn, struct work *wk, struct pgerr *e)
+int
+store_load_replay(PGconn *conn, struct work *wk, struct pgerr *e)
 {
 	char sub[24];
 	const char *params[1] = { sub };
 	PGresult *res;
 
 	snprintf(sub, sizeof(sub), "%lld", (long long)wk->replay_sub);
+	/* Only what was stored decides: an item neither stored as an event
+	 * nor quarantined by that request was a duplicate then. */
 	for (size_t k = 0; k < wk->nitems; k++) {
-		if (wk->items[k].outcome != OUT_QUARANTINED)
-			wk->items[k].outcome = OUT_DUPLICATE;
+		wk->items[k].outcome = OUT_DUPLICATE;
+		free(wk->items[k].reason);
+		wk->items[k].reason = NULL;
 	}
 	res = PQexecParams(conn, "SELECT item_no, NULL FROM event WHERE "
 	    "submission_id = $1 UNION ALL SELECT item_no, reason FROM quarantine "
@@ -442,7 +463,7 @@ store_events_staged(PGconn *conn, struct batch *b, enum store_mode mode,
 		return -1;
 	for (size_t i = 0; i < b->n; i++)
 		if (b->w[i].replay_sub && !b->w[i].conflict &&
-		    load_replay(conn, &b->w[i], e) < 0)
+		    store_load_replay(conn, &b->w[i], e) < 0)
 			return -1;
 	return 0;
 }

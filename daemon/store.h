@@ -35,5 +35,11 @@ int store_alloc_ids(PGconn *conn, struct batch *b, struct pgerr *e) MUSTCHECK;
  * were appended; on failure the transaction is rolled back and e says why. */
 int store_batch(PGconn *conn, struct batch *b, enum store_mode mode,
     struct pgerr *e) MUSTCHECK;
+/* Sets the outcome of every item of wk, split from the body stored as
+ * submission wk->replay_sub, from what that submission stored: its event
+ * rows accepted, its quarantine rows with their reasons, the rest
+ * duplicate. For a replay and for STATUS (status.c). */
+int store_load_replay(PGconn *conn, struct work *wk, struct pgerr *e)
+    MUSTCHECK;
 
 #endif

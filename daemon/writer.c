@@ -38,6 +38,7 @@
 #include "parse.h"
 #include "reply.h"
 #include "spool.h"
+#include "status.h"
 #include "store.h"
 #include "treehead.h"
 #include "xmalloc.h"
@@ -51,6 +52,7 @@ struct writer {
 	struct writer_limits lim;	/* the pool's, as of the last batch */
 	int conn_failed;	/* the last connection attempt failed */
 	int64_t conn_logged_ms;	/* when that was last logged */
+	struct request_list status;	/* STATUS requests taken (status.c) */
 };
 
 struct writer_pool {
@@ -63,6 +65,7 @@ struct writer_pool {
 	int stopping;
 	/* the spool */
 	struct spool *spool;	/* NULL: none */
+	struct status_index *spooled;	/* its requests, for STATUS */
 	int db_down;		/* a batch was spooled; spool the next at once */
 	int replaying;		/* a writer is replaying the spool */
 	int64_t next_probe_ms;	/* when the database is next tried for replay */
@@ -221,6 +224,10 @@ take_batch(struct writer *w, struct batch *b, int last_was_replay)
 		    /* A report is a batch of its own. */
 		    (b->n == 0 || (!r->report && !b->w[0].req->report))) {
 			TAILQ_REMOVE(&p->queue, r, entry);
+			if (r->is_status) {	/* answered after the batch */
+				TAILQ_INSERT_TAIL(&w->status, r, entry);
+				continue;
+			}
 			pthread_mutex_unlock(&p->mu);
 			batch_add(b, r, w->lim.max_items);
 			pthread_mutex_lock(&p->mu);
@@ -342,6 +349,8 @@ spool_batch(struct writer *w, struct batch *b, const char *why)
 			continue;
 		}
 		if (rc == 0) {
+			status_index_add(p->spooled, wk->req->supplier_id,
+			    wk->req->request_id, recs[k].seq);
 			reply_spooled(out, wk->nitems, recs[k].seq);
 			log_info("request %s: spooled as record %llu (%s)",
 			    wk->req->request_id, (unsigned long long)recs[k].seq,
@@ -653,6 +662,8 @@ replay_turn(struct writer *w, struct batch *b)
 		goto out;
 	}
 	spool_commit(p->spool, &sb);
+	for (size_t i = 0; i < sb.n; i++)
+		status_index_forget(p->spooled, sb.recs[i].seq);
 	pool_set_db_up(p);	/* it took a commit */
 	for (size_t i = 0; i < b->n; i++)
 		log_replayed(&b->w[i]);
@@ -675,6 +686,33 @@ out:
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* Answers the STATUS requests take_batch set aside (status.c); with the
+ * database away only the spool answers. */
+static void
+answer_statuses(struct writer *w)
+{
+	struct writer_pool *p = w->pool;
+	struct request *r;
+	struct pgerr e;
+	uint64_t one = 1;
+
+	if (TAILQ_EMPTY(&w->status))
+		return;
+	PGconn *conn = (!(p->spool && pool_db_down(p)) &&
+	    ensure_connected(w, &e) == 0) ? w->conn : NULL;
+	pthread_mutex_lock(&p->mu);
+	while ((r = TAILQ_FIRST(&w->status)) != NULL) {
+		TAILQ_REMOVE(&w->status, r, entry);
+		pthread_mutex_unlock(&p->mu);
+		status_answer(conn, &w->sc, w->lim.max_item_bytes, p->spooled, r);
+		pthread_mutex_lock(&p->mu);
+		TAILQ_INSERT_TAIL(&p->done, r, entry);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("eventfd write");
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -690,9 +728,12 @@ writer_main(void *arg)
 	while ((got = take_batch(w, &b, last_was_replay)) != TAKE_STOP) {
 		last_was_replay = got == TAKE_REPLAY;
 		if (got == TAKE_BATCH) {
-			(void)process_batch(w, &b, 0);
-			deliver(w, &b);
-			batch_reset(&b);
+			if (b.n > 0) {
+				(void)process_batch(w, &b, 0);
+				deliver(w, &b);
+				batch_reset(&b);
+			}
+			answer_statuses(w);
 		} else if (got == TAKE_REPLAY) {
 			replay_turn(w, &b);
 		}
@@ -732,6 +773,8 @@ writer_pool_start(const struct config *cfg,
 	 * bevisd ran (treehead_sign does nothing otherwise). */
 	p->dirty = signer != NULL;
 	p->spool = spool;
+	p->spooled = status_index_new();
+	status_index_scan(p->spooled, spool);
 	pthread_mutex_init(&p->mu, NULL);
 	clock_cond_init(&p->cv);
 	TAILQ_INIT(&p->queue);
@@ -743,6 +786,7 @@ writer_pool_start(const struct config *cfg,
 	for (int i = 0; i < p->nwriters; i++) {
 		p->writers[i].pool = p;
 		p->writers[i].num = i;
+		TAILQ_INIT(&p->writers[i].status);
 		if ((errno = pthread_create(&p->writers[i].thread, NULL,
 		    writer_main, &p->writers[i])) != 0)
 			fatal("pthread_create");
@@ -843,6 +887,7 @@ writer_pool_free(struct writer_pool *p)
 	while ((r = writer_pool_take_done(p)) != NULL)
 		request_free(r);
 	close(p->efd);
+	status_index_free(p->spooled);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);

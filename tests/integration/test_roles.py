@@ -200,7 +200,9 @@ def test_roles_and_least_privilege(cluster):
         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'p', 'm') ORDER BY 1")]
     for rel in ("event_view", "quarantine_item", "schema_migration", "redaction"):
         check(rel in rels, f"{rel} in {rels}")
-    ingest = {"supplier": {"SELECT"}, "tree_head": {"SELECT", "INSERT"},
+    # supplier_key_valid (0014): the keys bevisd admits, rotated-out ones included.
+    ingest = {"supplier": {"SELECT"}, "supplier_key_valid": {"SELECT"},
+              "tree_head": {"SELECT", "INSERT"},
               "ledger_leaf": {"SELECT"}, "ledger_node": {"SELECT"}}
     for t in ("submission", "event", "quarantine"):
         ingest[t] = {"SELECT", "INSERT"}

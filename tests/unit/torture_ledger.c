@@ -211,6 +211,50 @@ test_supplier_key(void **state)
 	assert_int_equal(strlen(key_add_hex) / 2, 102);
 }
 
+/* SELECT encode(bevis_supplier_rotation_leaf('acme', KEY, FP,
+ * 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7', '0123...cdef', 'anna',
+ * '2026-10-05T12:00:00Z', '2026-10-06T12:00:00Z'), 'hex') (0014) */
+static const char rotation_hex[] =
+    "42564c3107000461636d6500282826723d327156592f7b4f5161342b46444130"
+    "2d4f237365643d796f5b5d3f3d78364c58793224470020663465333039323035"
+    "3934343132356234643964636336303535336161643932002872713a724d3e7d"
+    "553f404c6e7334374531256b522e6f406e2546636d6d734c2f407b48385d7966"
+    "3700203031323334353637383961626364656630313233343536373839616263"
+    "6465660004616e6e6100065d169f16d00000065d2abcee3000";
+
+static void
+test_key_rotation(void **state)
+{
+	const struct ledger_key_rotation k = { "acme", KEY, FP,
+		"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+		"0123456789abcdef0123456789abcdef", "anna", 1791201600000000LL,
+		1791288000000000LL };
+	struct buf want = BUF_INIT, got = BUF_INIT;
+	struct ledger_key_rotation d;
+
+	(void)state;
+	unhex(rotation_hex, &want);
+	ledger_encode_key_rotation(&got, &k);
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	assert_int_equal(ledger_kind(want.data, want.len),
+	    LEDGER_KIND_KEY_ROTATION);
+	assert_string_equal(ledger_kind_name(LEDGER_KIND_KEY_ROTATION),
+	    "supplier_key_rotation");
+	assert_null(ledger_decode_key_rotation(want.data, want.len, &d));
+	assert_string_equal(d.supplier, k.supplier);
+	assert_string_equal(d.old_key, k.old_key);
+	assert_string_equal(d.new_fingerprint, k.new_fingerprint);
+	assert_string_equal(d.actor, k.actor);
+	assert_int_equal(d.at_us, k.at_us);
+	assert_int_equal(d.until_us, k.until_us);
+	ledger_key_rotation_free(&d);
+	/* One byte short: its times do not decode. */
+	assert_non_null(ledger_decode_key_rotation(want.data, want.len - 1, &d));
+	buf_free(&want);
+	buf_free(&got);
+}
+
 static void
 test_decision(void **state)
 {
@@ -427,6 +471,7 @@ main(void)
 		cmocka_unit_test(test_submission),
 		cmocka_unit_test(test_redaction),
 		cmocka_unit_test(test_supplier_key),
+		cmocka_unit_test(test_key_rotation),
 		cmocka_unit_test(test_decision),
 		cmocka_unit_test(test_custody),
 		cmocka_unit_test(test_kind_names),

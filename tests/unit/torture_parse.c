@@ -52,6 +52,40 @@ test_content_type_values(void **state)
 	    CT_NDJSON);
 }
 
+/* Protocol 1.1: charset=utf-8 in any case, quoted or not, with spaces;
+ * any other parameter or charset refused with a sentence. */
+static void
+test_content_type_params(void **state)
+{
+	static const struct { const char *in; enum content_type ct;
+		const char *why; } cases[] = {
+		{ "application/json", CT_JSON, "" },
+		{ "application/json; charset=utf-8", CT_JSON, "" },
+		{ "Application/X-NDJSON ;CHARSET=\"UTF-8\" ;", CT_NDJSON, "" },
+		{ "application/json ;  charset = utf-8 ", CT_JSON, "" },
+		{ "application/json; charset=latin1", CT_UNKNOWN,
+		  "charset 'latin1' is not supported: bodies must be UTF-8 "
+		  "(charset=utf-8, or no charset)" },
+		{ "application/json; q=1", CT_UNKNOWN, "the content type "
+		  "parameter 'q' is not supported; the only one taken is "
+		  "charset=utf-8" },
+		{ "application/json; charset=\"utf-8", CT_UNKNOWN, "the content "
+		  "type parameter value has no closing quote" },
+		{ "application/json; charset=utf-8 x", CT_UNKNOWN, "the content "
+		  "type parameter value 'utf-8 x' is malformed" },
+		{ "text/plain; charset=utf-8", CT_UNKNOWN, "" },
+		{ "application/json ", CT_UNKNOWN, "" },
+	};
+	char why[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(proto_content_type_params(cases[i].in,
+		    strlen(cases[i].in), why, sizeof(why)), cases[i].ct);
+		assert_string_equal(why, cases[i].why);
+	}
+}
+
 /* Through the table, a body is split and each item parsed as its format
  * says: two lines for ndjson, one array of two for json. */
 static void
@@ -122,6 +156,7 @@ main(void)
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_content_types),
 		cmocka_unit_test(test_content_type_values),
+		cmocka_unit_test(test_content_type_params),
 		cmocka_unit_test(test_split_and_parse),
 		cmocka_unit_test(test_severity_names),
 	};
