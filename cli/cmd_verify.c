@@ -27,11 +27,11 @@
 #include "cli.h"
 #include "copystream.h"
 #include "curvekey.h"
+#include "custody.h"
 #include "keyfile.h"
 #include "ledger.h"
 #include "merkle.h"
 #include "sha256.h"
-#include "custody.h"
 #include "verify.h"
 #include "xmalloc.h"
 
