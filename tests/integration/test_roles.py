@@ -206,6 +206,9 @@ def test_roles_and_least_privilege(cluster):
               "ledger_leaf": {"SELECT"}, "ledger_node": {"SELECT"}}
     for t in ("submission", "event", "quarantine"):
         ingest[t] = {"SELECT", "INSERT"}
+    # A resent REPORT is answered from what was stored (0011).
+    for t in ("report", "report_entry"):
+        ingest[t] = {"SELECT"}
     # bevis_writer_lock is the owner's alone (0007): nobody else can lock it.
     want = {"bevis_ingest": ingest,
             "bevis_isam": {r: {"SELECT"} for r in rels if r != "bevis_writer_lock"},
@@ -223,8 +226,10 @@ def test_roles_and_least_privilege(cluster):
              "bevis_append_only()", "bevis_supplier_add(text,text)",
              "bevis_supplier_revoke(text)", "bevis_curve_fingerprint(text)",
              "bevis_z85_decode(text)",
-             "bevis_supplier_key_leaf(integer,text,text,text,text,timestamptz)"]
-    fwant = {"bevis_ingest": {"ledger_append_submissions", "ledger_root", "ledger_node_hash"},
+             "bevis_supplier_key_leaf(integer,text,text,text,text,timestamptz)",
+             "bevis_report_ingest(bigint,text,text,text,text,jsonb,integer,text)"]
+    fwant = {"bevis_ingest": {"ledger_append_submissions", "ledger_root", "ledger_node_hash",
+                              "bevis_report_ingest"},
              "bevis_isam": {"ledger_root", "ledger_node_hash", "bevis_redact",
                             "bevis_supplier_add", "bevis_supplier_revoke",
                             "bevis_curve_fingerprint", "bevis_z85_decode"},
@@ -663,7 +668,7 @@ def test_the_dev_setup_hands_out_no_superuser(cluster):
         eq(out.returncode, 0, "supplier add as isam: " + out.stderr)
         check("added by isam" in out.stdout, out.stdout)
         out = bevis("redact", "--submission", "1", "--reason", "dev setup test")
-        eq((out.returncode, out.stdout), (0, "submission 1 redacted by isam; ledger leaf 3\n"),
+        eq((out.returncode, out.stdout), (0, "submission 1 redacted by isam; ledger leaf 4\n"),
            "redact as isam: " + out.stderr)
         out = bevis("verify")
         eq(out.returncode, 0, "verify as isam: " + out.stderr)
