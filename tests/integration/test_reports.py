@@ -288,3 +288,56 @@ def test_a_100000_entry_report_is_one_transaction(cluster):
         print(f"  100000 entries: {r['status']} in {took:.1f} s")
     finally:
         s.stop()
+
+
+def test_report_map_config_errors(cluster):
+    """A map that names an unknown entry field is a config error at bevisd -n,
+    naming the line; the shipped map loads."""
+    import subprocess
+    import tempfile
+    from bevistest import BEVISD
+    path = os.path.join(tempfile.mkdtemp(prefix="bevis-map-"), "bevisd.conf")
+    with open(path, "w") as f:
+        f.write("[bevisd]\nallow_plaintext = yes\n\n[report_map servicedesk]\n"
+                "id = Ärende-ID | Ärendenummer\nskola = Skola\n")
+    out = subprocess.run([BEVISD, "-n", "-c", path], capture_output=True, text=True)
+    eq((out.returncode, out.stderr),
+       (1, f"{path}:6: [report_map servicedesk]: 'skola' is not a report entry field (id, "
+           "occurred_at, detected_at, reported_at, title, description, system, unit, "
+           "category, cia_impact, severity, personal_data, protected_identity, verdict, "
+           "status, actions, log_ref)\n"), "unknown field")
+    with open(path, "w") as f:
+        f.write("[report_map servicedesk]\ntitle = Rubrik ||\n")
+    out = subprocess.run([BEVISD, "-n", "-c", path], capture_output=True, text=True)
+    eq((out.returncode, out.stderr),
+       (1, f"{path}:2: [report_map servicedesk]: title: an empty column name\n"), "empty column")
+    out = subprocess.run([BEVISD, "-n", "-c", os.path.join(ROOT, "conf", "bevisd.conf")],
+                         capture_output=True, text=True)
+    eq((out.returncode, out.stdout), (0, "configuration OK\n"), "the shipped map")
+
+
+def test_a_report_is_not_spooled(cluster):
+    """While PostgreSQL is away a report is answered busy, not spooled; sent
+    again under the same request id once it is back, it is stored once."""
+    from bevistest import own_cluster
+    with own_cluster() as c:
+        s = Setup(c)
+        try:
+            body = read("supplier-2026-10.json")
+            c.pg_stop()
+            r = s.send("skolplattform", ct("supplier", "2026-10", fmt="json"), body,
+                       rid=b"rep-down")
+            eq((r["status"], r["message"]),
+               ("busy", "the database is unreachable and bevisd does not spool reports; "
+                "resend this report with the same request id later"), "while down")
+            check(not [f for f in os.listdir(s.d.spool_dir) if f.endswith(".spool") and
+                       os.path.getsize(os.path.join(s.d.spool_dir, f)) > 0]
+                  if os.path.isdir(s.d.spool_dir) else True, "nothing spooled")
+            c.pg_start()
+            r = s.send("skolplattform", ct("supplier", "2026-10", fmt="json"), body,
+                       rid=b"rep-down")
+            eq((r["status"], r["version"], r["new"]), ("ok", 1, 6), "once it is back")
+            eq(s.counts(), {"submission": 1, "report": 1, "report_entry": 6, "incident": 6,
+                            "decision": 12, "quarantine": 0}, "stored once")
+        finally:
+            s.stop()
