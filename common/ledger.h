@@ -1,8 +1,8 @@
 /* ledger.h - the canonical leaf data of the evidence ledger (docs/LEDGER.md),
  * every kind, encoded and decoded here and nowhere else in C. bevisd encodes
  * submission leaves at ingest; the SQL functions bevis_redact(),
- * bevis_supplier_key_leaf() and bevis_decision_leaf() write kinds 2, 3 and
- * 4, and the encoders below produce exactly their bytes; bevis verify,
+ * bevis_supplier_key_leaf(), bevis_decision_leaf() and bevis_rule_leaf()
+ * write kinds 2, 3, 4 and 6, and the encoders below produce exactly their bytes; bevis verify,
  * export and verify-bundle decode and re-encode them.
  *
  * To add a kind: its number below, its struct, ledger_encode_<kind>,
@@ -26,6 +26,7 @@
 #define LEDGER_KIND_REDACTION	2	/* 'redaction' */
 #define LEDGER_KIND_SUPPLIER_KEY 3	/* 'supplier_key' */
 #define LEDGER_KIND_DECISION	4	/* 'decision' */
+#define LEDGER_KIND_RULE	6	/* 'rule' */
 
 /* The kind of leaf data d (a LEDGER_KIND_*), or -1 without the magic. */
 int ledger_kind(const unsigned char *d, size_t n);
@@ -124,6 +125,17 @@ struct ledger_decision {
 	int64_t at_us;			/* microseconds since the Unix epoch */
 };
 
+/* Kind 6: one version of a rule over events, bevis_rule_leaf()
+ * (sql/0012_rules.sql). */
+struct ledger_rule {
+	const char *name;
+	int32_t version;		/* from 1, per rule */
+	int enabled;			/* 1 or 0 */
+	const char *spec;		/* the rule's jsonb, in its text form */
+	const char *actor;		/* session_user */
+	int64_t at_us;			/* microseconds since the Unix epoch */
+};
+
 /* The digest of one of a decision's texts (tag: LEDGER_DIGEST_*). */
 void ledger_decision_digest(const unsigned char salt[LEDGER_DECISION_SALT_LEN],
     int tag, const char *text, unsigned char out[SHA256_LEN]);
@@ -134,6 +146,7 @@ void ledger_encode_redaction(struct buf *out, const struct ledger_redaction *r);
 void ledger_encode_supplier_key(struct buf *out,
     const struct ledger_supplier_key *k);
 void ledger_encode_decision(struct buf *out, const struct ledger_decision *d);
+void ledger_encode_rule(struct buf *out, const struct ledger_rule *r);
 
 const char *ledger_decode_submission(const unsigned char *d, size_t n,
     struct ledger_submission *s);
@@ -143,9 +156,12 @@ const char *ledger_decode_supplier_key(const unsigned char *d, size_t n,
     struct ledger_supplier_key *k);
 const char *ledger_decode_decision(const unsigned char *d, size_t n,
     struct ledger_decision *dc);
+const char *ledger_decode_rule(const unsigned char *d, size_t n,
+    struct ledger_rule *r);
 void ledger_submission_free(struct ledger_submission *s);
 void ledger_redaction_free(struct ledger_redaction *r);
 void ledger_supplier_key_free(struct ledger_supplier_key *k);
 void ledger_decision_free(struct ledger_decision *d);
+void ledger_rule_free(struct ledger_rule *r);
 
 #endif
