@@ -52,13 +52,14 @@ DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
              daemon/spool.c \
              daemon/spool_format.c daemon/auth.c daemon/metrics.c \
-             daemon/dbconn.c daemon/keycache.c
+             daemon/dbconn.c daemon/keycache.c daemon/rules.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
              cli/cmd_verify.c cli/verify_incidents.c cli/cmd_supplier.c cli/cmd_export.c cli/bundle.c \
              cli/copystream.c cli/ledgerdb.c cli/output.c cli/files.c \
-             cli/cmd_incident.c cli/cmd_show.c cli/cmd_deadlines.c
+             cli/cmd_incident.c cli/cmd_show.c cli/cmd_deadlines.c \
+             cli/cmd_rule.c cli/verify_rules.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)

@@ -83,5 +83,6 @@ int cmd_unlink(struct cli *cli, int argc, char **argv);
 int cmd_merge(struct cli *cli, int argc, char **argv);
 int cmd_unmerge(struct cli *cli, int argc, char **argv);
 int cmd_deadlines(struct cli *cli, int argc, char **argv);
+int cmd_rule(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -33,5 +33,7 @@ void verify_problem(struct verify *v, const char *fmt, ...) PRINTF_LIKE(2, 3);
 int verify_content(struct verify *v);
 /* cli/verify_incidents.c */
 int verify_incidents(struct verify *v);
+/* cli/verify_rules.c */
+int verify_rules(struct verify *v);
 
 #endif
