@@ -134,9 +134,12 @@ rule_disable(struct cli *cli, int argc, char **argv)
 	"WHEN true THEN 'yes' WHEN false THEN 'no' END, " \
 	"(SELECT string_agg((a ->> 'pointer') || '=' || (a ->> 'value'), ' ') " \
 	"FROM jsonb_array_elements(r.spec -> 'attrs') a))"
+#define WINDOW_SQL "(SELECT CASE WHEN w % 86400 = 0 THEN w / 86400 || 'd' " \
+	"WHEN w % 3600 = 0 THEN w / 3600 || 'h' WHEN w % 60 = 0 THEN w / 60 || 'm' " \
+	"ELSE w || 's' END FROM (SELECT (r.spec ->> 'window_s')::bigint) x(w))"
 #define THRESHOLD_SQL "CASE WHEN r.spec ? 'group_by' THEN " \
-	"format('%s per %s within %ss', r.spec ->> 'count', " \
-	"r.spec ->> 'group_by', r.spec ->> 'window_s') ELSE 'each event' END"
+	"format('%s per %s within %s', r.spec ->> 'count', " \
+	"r.spec ->> 'group_by', " WINDOW_SQL ") ELSE 'each event' END"
 
 static int
 rule_list(struct cli *cli, int argc, char **argv)
@@ -160,13 +163,14 @@ rule_list(struct cli *cli, int argc, char **argv)
 	if (optind != argc)
 		return rule_usage();
 	PGconn *conn = cli_connect(cli);
-#define LIST_SQL(from) "SELECT r.name, r.version, r.enabled, " \
+#define LIST_SQL(from, by) "SELECT r.name, r.version, r.enabled, " \
 	MATCH_SQL ", " THRESHOLD_SQL ", r.actor, " \
 	"to_char(r.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
 	"r.leaf_idx, r.spec::text, (SELECT count(*) FROM rule_incident ri " \
-	"WHERE ri.rule_id = r.id) FROM " from " r ORDER BY r.name, r.version"
+	"WHERE ri." by ") FROM " from " r ORDER BY r.name, r.version"
 	PGresult *res = cli_exec_params("rule list", conn, all ?
-	    LIST_SQL("rule") : LIST_SQL("rule_current"), 0, NULL,
+	    LIST_SQL("rule", "rule_id = r.id") :
+	    LIST_SQL("rule_current", "rule_name = r.name"), 0, NULL,
 	    PGRES_TUPLES_OK);
 	if (res == NULL) {
 		PQfinish(conn);

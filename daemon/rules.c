@@ -24,6 +24,7 @@
 /* Leaves per transaction: small, so that a batch's transaction (which
  * holds the ledger lock from its first incident to COMMIT) stays short. */
 #define RULES_BATCH_LEAVES	16
+#define RULES_BATCH_EVENTS	2000
 #define RULES_LAG_EVERY_MS	1000
 
 struct rules {
@@ -66,14 +67,17 @@ rules_connect(const struct config *cfg)
 static int
 evaluate(PGconn *conn, int max)
 {
-	char n[16];
-	const char *params[1] = { n };
+	char n[16], e[16];
+	const char *params[2] = { n, e };
 	PGresult *res;
 	int leaves;
 
 	snprintf(n, sizeof(n), "%d", max);
+	snprintf(e, sizeof(e), "%d", max == RULES_BATCH_LEAVES ?
+	    RULES_BATCH_EVENTS : 1);
 	res = PQexecParams(conn, "SELECT leaves, events, matches, opened, "
-	    "joined, leaf_idx FROM bevis_rules_evaluate($1::integer)", 1, NULL,
+	    "joined, leaf_idx FROM bevis_rules_evaluate($1::integer, "
+	    "$2::integer)", 2, NULL,
 	    params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		log_warnx("rules: evaluation failed: %s",

@@ -423,13 +423,14 @@ END
 $$;
 
 -- Evaluates the enabled rules over the events of the next committed ledger
--- leaves after rule_position, at most p_max_leaves of them, in ledger
+-- leaves after rule_position, at most p_max_leaves of them and no more
+-- than it takes to reach p_max_events items (but at least one), in ledger
 -- order (which is commit order: leaves are appended under one lock held to
 -- COMMIT), and moves the position past them, all in the caller's
 -- transaction. A second evaluator finds the position locked and returns
 -- at once with nothing done. bevisd's evaluator (daemon/rules.c) is the
 -- one caller; the actor of what it opens is its login.
-CREATE FUNCTION bevis_rules_evaluate(p_max_leaves integer)
+CREATE FUNCTION bevis_rules_evaluate(p_max_leaves integer, p_max_events integer)
 RETURNS TABLE (leaves integer, events bigint, matches bigint, opened integer,
                joined integer, leaf_idx bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -456,8 +457,17 @@ BEGIN
     SELECT coalesce(array_agg(l.idx ORDER BY l.idx), '{}'),
            coalesce(array_agg(l.submission_id ORDER BY l.idx), '{}')
       INTO v_idx, v_subs
-      FROM (SELECT l0.idx, l0.submission_id FROM ledger_leaf l0
-             WHERE l0.idx > v_pos ORDER BY l0.idx LIMIT greatest(p_max_leaves, 1)) l;
+      FROM (SELECT l1.idx, l1.submission_id
+              FROM (SELECT l0.idx, l0.submission_id,
+                           sum(coalesce(s.item_count, 0)) OVER (ORDER BY l0.idx)
+                               - coalesce(s.item_count, 0) AS before
+                      FROM (SELECT * FROM ledger_leaf x WHERE x.idx > v_pos
+                             ORDER BY x.idx LIMIT greatest(p_max_leaves, 1)) l0
+                      LEFT JOIN submission s ON s.id = l0.submission_id) l1
+             -- The first leaf always; the next while the items before it
+             -- are fewer than p_max_events.
+             WHERE l1.idx = (SELECT min(x.idx) FROM ledger_leaf x WHERE x.idx > v_pos)
+                OR l1.before < p_max_events) l;
     leaves := cardinality(v_idx);
     IF leaves = 0 THEN
         leaf_idx := v_pos;
@@ -580,7 +590,7 @@ REVOKE EXECUTE ON FUNCTION
     bevis_rule_disable(text), bevis_rule_attrs_match(json, jsonb),
     bevis_rule_link(text, rule, text, jsonb),
     bevis_rule_open(rule, text, jsonb, text, timestamptz, timestamptz),
-    bevis_rules_evaluate(integer), bevis_rules_lag()
+    bevis_rules_evaluate(integer, integer), bevis_rules_lag()
     FROM PUBLIC;
 GRANT SELECT ON rule, rule_current, rule_position, rule_hit, rule_incident
     TO bevis_isam, bevis_auditor;
@@ -589,5 +599,5 @@ GRANT EXECUTE ON FUNCTION bevis_rule_leaf(text, integer, boolean, jsonb, text, t
     TO bevis_isam, bevis_auditor;
 GRANT EXECUTE ON FUNCTION bevis_rule_add(text, jsonb), bevis_rule_disable(text)
     TO bevis_isam;
-GRANT EXECUTE ON FUNCTION bevis_rules_evaluate(integer), bevis_rules_lag()
+GRANT EXECUTE ON FUNCTION bevis_rules_evaluate(integer, integer), bevis_rules_lag()
     TO bevis_ingest;
