@@ -63,7 +63,8 @@ rules_connect(const struct config *cfg)
 }
 
 /* One transaction: evaluates up to max leaves. Returns the number of
- * leaves evaluated, or -1 on an error (logged). */
+ * leaves evaluated, -1 on an error (logged), or -2 when another evaluator
+ * holds the position. */
 static int
 evaluate(PGconn *conn, int max)
 {
@@ -86,13 +87,17 @@ evaluate(PGconn *conn, int max)
 		PQclear(res);
 		return -1;
 	}
+	if (PQgetisnull(res, 0, 5)) {
+		/* Another bevisd is evaluating: its turn. */
+		PQclear(res);
+		return -2;
+	}
 	leaves = atoi(PQgetvalue(res, 0, 0));
 	atomic_fetch_add(&st.events, (uint64_t)atoll(PQgetvalue(res, 0, 1)));
 	atomic_fetch_add(&st.matches, (uint64_t)atoll(PQgetvalue(res, 0, 2)));
 	atomic_fetch_add(&st.opened, (uint64_t)atoll(PQgetvalue(res, 0, 3)));
 	atomic_fetch_add(&st.joined, (uint64_t)atoll(PQgetvalue(res, 0, 4)));
-	if (!PQgetisnull(res, 0, 5))
-		atomic_store(&st.position, atoll(PQgetvalue(res, 0, 5)));
+	atomic_store(&st.position, atoll(PQgetvalue(res, 0, 5)));
 	if (leaves > 0) {
 		atomic_fetch_add(&st.batches, 1);
 		if (atoi(PQgetvalue(res, 0, 3)) > 0)
@@ -157,6 +162,11 @@ rules_loop(struct rules *r, PGconn *conn)
 	while (!atomic_load(&r->stop)) {
 		int n = evaluate(conn, max);
 
+		if (n == -2) {
+			if (wait_notify(r, conn) < 0)
+				return;
+			continue;
+		}
 		if (n < 0) {
 			if (PQstatus(conn) != CONNECTION_OK)
 				return;
