@@ -132,7 +132,7 @@ $$;
 --     event opens an incident of its own
 --   title: the title of the incidents the rule opens
 CREATE FUNCTION bevis_rule_spec(p_spec jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     known  constant text[] := ARRAY['supplier', 'category', 'action', 'outcome',
                                     'severity_min', 'personal_data', 'attrs', 'count',
