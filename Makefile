@@ -69,7 +69,7 @@ UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_pa
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
              torture_ledger torture_output torture_zmsg torture_keys
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
-FUZZERS    = fuzz_json fuzz_split fuzz_spool
+FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_ledger
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run stop-db start-db check unit fuzz integration bench install clean
