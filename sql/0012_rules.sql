@@ -422,6 +422,39 @@ BEGIN
 END
 $$;
 
+-- The matches of the enabled rules (their current versions) among the
+-- events of the submissions p_subs (whose leaves are p_idx): each with the
+-- rule's row, the event, its group's value (NULL for a rule without
+-- group_by) and the rule's window. Internal.
+CREATE FUNCTION bevis_rule_matches(p_idx bigint[], p_subs bigint[])
+RETURNS TABLE (r rule, idx bigint, submission_id bigint, item_no integer,
+               occurred_at timestamptz, supplier text, source_event_id text, grp text,
+               win interval)
+LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT r0, b.idx, e.submission_id, e.item_no, e.occurred_at, sp.name,
+           e.source_event_id, g.v,
+           make_interval(secs => (r0.spec ->> 'window_s')::double precision)
+      FROM unnest(p_idx, p_subs) b(idx, submission_id)
+      JOIN event e ON e.submission_id = b.submission_id
+      JOIN supplier sp ON sp.id = e.supplier_id
+      JOIN rule r0 ON r0.enabled
+                  AND r0.version = (SELECT max(x.version) FROM rule x WHERE x.name = r0.name)
+      CROSS JOIN LATERAL (SELECT CASE r0.spec ->> 'group_by'
+                                     WHEN 'actor.user' THEN e.actor_user
+                                     WHEN 'src.ip' THEN host(e.src_ip)
+                                     WHEN 'target' THEN e.target END AS v) g
+     WHERE (NOT r0.spec ? 'supplier' OR sp.name = r0.spec ->> 'supplier')
+       AND (NOT r0.spec ? 'category' OR e.category = r0.spec ->> 'category')
+       AND (NOT r0.spec ? 'action' OR e.action = r0.spec ->> 'action')
+       AND (NOT r0.spec ? 'outcome' OR e.outcome = r0.spec ->> 'outcome')
+       AND (NOT r0.spec ? 'severity_min'
+            OR e.severity >= (r0.spec ->> 'severity_min')::integer)
+       AND (NOT r0.spec ? 'personal_data'
+            OR e.personal_data = (r0.spec ->> 'personal_data')::boolean)
+       AND (NOT r0.spec ? 'group_by' OR g.v IS NOT NULL)
+       AND bevis_rule_attrs_match(e.attrs, r0.spec -> 'attrs')
+$$;
+
 -- Evaluates the enabled rules over the events of the next committed ledger
 -- leaves after rule_position, at most p_max_leaves of them and no more
 -- than it takes to reach p_max_events items (but at least one), in ledger
@@ -477,36 +510,42 @@ BEGIN
     v_last := v_idx[leaves];
     SELECT count(*) INTO events
       FROM unnest(v_subs) b(submission_id) JOIN event e ON e.submission_id = b.submission_id;
+    -- Every event a grouped rule matches is recorded at once, set-based;
+    -- only the matches of a group that can open or join an incident go
+    -- through the loop below, one by one.
+    INSERT INTO rule_hit (rule_name, rule_id, grp, submission_id, item_no, occurred_at)
+    SELECT (m0.r).name, (m0.r).id, m0.grp, m0.submission_id, m0.item_no, m0.occurred_at
+      FROM bevis_rule_matches(v_idx, v_subs) m0
+     WHERE m0.grp IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    matches := v_n;
     FOR m IN
-        SELECT r0 AS r, e.submission_id, e.item_no, e.occurred_at, sp.name AS supplier,
-               e.source_event_id,
-               CASE r0.spec ->> 'group_by' WHEN 'actor.user' THEN e.actor_user
-                                           WHEN 'src.ip' THEN host(e.src_ip)
-                                           WHEN 'target' THEN e.target END AS grp
-          FROM unnest(v_idx, v_subs) b(idx, submission_id)
-          JOIN event e ON e.submission_id = b.submission_id
-          JOIN supplier sp ON sp.id = e.supplier_id
-          JOIN rule r0 ON r0.enabled
-                      AND r0.version = (SELECT max(x.version) FROM rule x
-                                         WHERE x.name = r0.name)
-         WHERE (NOT r0.spec ? 'supplier' OR sp.name = r0.spec ->> 'supplier')
-           AND (NOT r0.spec ? 'category' OR e.category = r0.spec ->> 'category')
-           AND (NOT r0.spec ? 'action' OR e.action = r0.spec ->> 'action')
-           AND (NOT r0.spec ? 'outcome' OR e.outcome = r0.spec ->> 'outcome')
-           AND (NOT r0.spec ? 'severity_min'
-                OR e.severity >= (r0.spec ->> 'severity_min')::integer)
-           AND (NOT r0.spec ? 'personal_data'
-                OR e.personal_data = (r0.spec ->> 'personal_data')::boolean)
-           AND (NOT r0.spec ? 'group_by'
-                OR CASE r0.spec ->> 'group_by' WHEN 'actor.user' THEN e.actor_user
-                                               WHEN 'src.ip' THEN host(e.src_ip)
-                                               WHEN 'target' THEN e.target END IS NOT NULL)
-           AND bevis_rule_attrs_match(e.attrs, r0.spec -> 'attrs')
-         ORDER BY b.idx, e.item_no, r0.name
+        SELECT * FROM (
+            SELECT m1.*, bool_or(m1.live) OVER (PARTITION BY (m1.r).name, m1.grp) AS hot
+              FROM (SELECT m0.*,
+                           m0.grp IS NULL
+                           -- an open incident of the group that it could join
+                           OR EXISTS (SELECT 1 FROM rule_incident ri
+                                        JOIN incident i ON i.id = ri.incident_id
+                                       WHERE ri.rule_name = (m0.r).name AND ri.grp = m0.grp
+                                         AND i.status IN ('new', 'assessing', 'confirmed'))
+                           -- or enough unlinked events of the group around it
+                           OR (SELECT count(*) FROM (
+                                   SELECT 1 FROM rule_hit h
+                                    WHERE h.rule_name = (m0.r).name AND h.grp = m0.grp
+                                      AND h.incident_id IS NULL
+                                      AND h.occurred_at BETWEEN m0.occurred_at - m0.win
+                                                            AND m0.occurred_at + m0.win
+                                    LIMIT ((m0.r).spec ->> 'count')::integer) x)
+                              >= ((m0.r).spec ->> 'count')::integer AS live
+                      FROM bevis_rule_matches(v_idx, v_subs) m0) m1) m2
+         WHERE m2.hot
+         ORDER BY m2.idx, m2.item_no, (m2.r).name
     LOOP
-        matches := matches + 1;
         r := m.r;
         IF NOT r.spec ? 'group_by' THEN
+            matches := matches + 1;
             PERFORM bevis_rule_open(r, NULL,
                 jsonb_build_array(jsonb_build_object('event',
                     m.supplier || ':' || m.source_event_id)),
@@ -514,12 +553,14 @@ BEGIN
             opened := opened + 1;
             CONTINUE;
         END IF;
-        v_win := make_interval(secs => (r.spec ->> 'window_s')::double precision);
-        INSERT INTO rule_hit (rule_name, rule_id, grp, submission_id, item_no, occurred_at)
-        VALUES (r.name, r.id, m.grp, m.submission_id, m.item_no, m.occurred_at)
-        ON CONFLICT DO NOTHING;
+        v_win := m.win;
+        -- Recorded above (or before: then by this rule's earlier version)
+        -- and not yet linked by an incident opened in this loop.
+        PERFORM 1 FROM rule_hit h
+         WHERE h.rule_name = r.name AND h.submission_id = m.submission_id
+           AND h.item_no = m.item_no AND h.rule_id = r.id AND h.incident_id IS NULL;
         IF NOT FOUND THEN
-            CONTINUE;	-- counted for this rule already
+            CONTINUE;
         END IF;
         -- An open incident of this rule and group within the window: join it.
         SELECT ri.* INTO v_inc FROM rule_incident ri JOIN incident i ON i.id = ri.incident_id
@@ -590,6 +631,7 @@ REVOKE EXECUTE ON FUNCTION
     bevis_rule_disable(text), bevis_rule_attrs_match(json, jsonb),
     bevis_rule_link(text, rule, text, jsonb),
     bevis_rule_open(rule, text, jsonb, text, timestamptz, timestamptz),
+    bevis_rule_matches(bigint[], bigint[]),
     bevis_rules_evaluate(integer, integer), bevis_rules_lag()
     FROM PUBLIC;
 GRANT SELECT ON rule, rule_current, rule_position, rule_hit, rule_incident
