@@ -106,7 +106,7 @@ $$;
 -- A JSON Pointer (RFC 6901) as a path for #>: "/a/b~1c/0" is {a,b/c,0}.
 -- NULL when p is not a pointer (it must start with '/'; '~' only as ~0, ~1).
 CREATE FUNCTION bevis_json_pointer_path(p text) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE sql IMMUTABLE STRICT AS $$
     SELECT CASE WHEN p ~ '^(/([^~/]|~[01])*)+$'
                 THEN ARRAY(SELECT replace(replace(s, '~1', '/'), '~0', '~')
                              FROM unnest(string_to_array(substr(p, 2), '/'))
@@ -359,8 +359,10 @@ $$;
 -- ---- evaluation ------------------------------------------------------------------
 
 -- Whether event attributes p_attrs hold every POINTER=VALUE of p_match.
+-- (No SET clause, here and in bevis_json_pointer_path, so that the planner
+-- can inline them: a SET costs a configuration save and restore per row.)
 CREATE FUNCTION bevis_rule_attrs_match(p_attrs json, p_match jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, public, pg_temp AS $$
+LANGUAGE sql IMMUTABLE AS $$
     SELECT p_match IS NULL
         OR (p_attrs IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_match) m
@@ -422,37 +424,64 @@ BEGIN
 END
 $$;
 
--- The matches of the enabled rules (their current versions) among the
--- events of the submissions p_subs (whose leaves are p_idx): each with the
--- rule's row, the event, its group's value (NULL for a rule without
--- group_by) and the rule's window. Internal.
-CREATE FUNCTION bevis_rule_matches(p_idx bigint[], p_subs bigint[])
+-- A rule version as the evaluator compares it: its spec unpacked into
+-- typed fields once per batch, so that matching an event costs plain
+-- comparisons, not jsonb lookups.
+CREATE TYPE bevis_rule_test AS (
+    r              rule,
+    supplier_id    integer,
+    category       text,
+    action         text,
+    outcome        text,
+    severity_min   smallint,
+    personal_data  boolean,
+    attrs          jsonb,
+    group_by       text,
+    win            interval
+);
+
+CREATE FUNCTION bevis_rule_test(r rule) RETURNS bevis_rule_test
+LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT ROW(r, (SELECT id FROM supplier WHERE name = r.spec ->> 'supplier'),
+               r.spec ->> 'category', r.spec ->> 'action', r.spec ->> 'outcome',
+               (r.spec ->> 'severity_min')::smallint,
+               (r.spec ->> 'personal_data')::boolean, r.spec -> 'attrs',
+               r.spec ->> 'group_by',
+               make_interval(secs => (r.spec ->> 'window_s')::double precision)
+              )::bevis_rule_test
+$$;
+
+-- The matches of the rules p_tests among the events of the submissions
+-- p_subs (whose leaves are p_idx): each with the rule's row, the event, its
+-- group's value (NULL for a rule without group_by) and the rule's window.
+-- Internal.
+CREATE FUNCTION bevis_rule_matches(p_idx bigint[], p_subs bigint[],
+                                   p_tests bevis_rule_test[])
 RETURNS TABLE (r rule, idx bigint, submission_id bigint, item_no integer,
                occurred_at timestamptz, supplier text, source_event_id text, grp text,
                win interval)
 LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT r0, b.idx, e.submission_id, e.item_no, e.occurred_at, sp.name,
-           e.source_event_id, g.v,
-           make_interval(secs => (r0.spec ->> 'window_s')::double precision)
-      FROM unnest(p_idx, p_subs) b(idx, submission_id)
-      JOIN event e ON e.submission_id = b.submission_id
+    SELECT t.r, b.idx, e.submission_id, e.item_no, e.occurred_at, sp.name,
+           e.source_event_id, g.v, t.win
+      FROM event e
+      JOIN unnest(p_idx, p_subs) b(idx, submission_id) ON b.submission_id = e.submission_id
+      CROSS JOIN unnest(p_tests) t
       JOIN supplier sp ON sp.id = e.supplier_id
-      JOIN rule r0 ON r0.enabled
-                  AND r0.version = (SELECT max(x.version) FROM rule x WHERE x.name = r0.name)
-      CROSS JOIN LATERAL (SELECT CASE r0.spec ->> 'group_by'
+      CROSS JOIN LATERAL (SELECT CASE t.group_by
                                      WHEN 'actor.user' THEN e.actor_user
                                      WHEN 'src.ip' THEN host(e.src_ip)
                                      WHEN 'target' THEN e.target END AS v) g
-     WHERE (NOT r0.spec ? 'supplier' OR sp.name = r0.spec ->> 'supplier')
-       AND (NOT r0.spec ? 'category' OR e.category = r0.spec ->> 'category')
-       AND (NOT r0.spec ? 'action' OR e.action = r0.spec ->> 'action')
-       AND (NOT r0.spec ? 'outcome' OR e.outcome = r0.spec ->> 'outcome')
-       AND (NOT r0.spec ? 'severity_min'
-            OR e.severity >= (r0.spec ->> 'severity_min')::integer)
-       AND (NOT r0.spec ? 'personal_data'
-            OR e.personal_data = (r0.spec ->> 'personal_data')::boolean)
-       AND (NOT r0.spec ? 'group_by' OR g.v IS NOT NULL)
-       AND bevis_rule_attrs_match(e.attrs, r0.spec -> 'attrs')
+     -- = ANY: an index scan of the batch's events, whatever the join
+     -- estimates say (a hash join would read the whole table).
+     WHERE e.submission_id = ANY (p_subs)
+       AND (t.supplier_id IS NULL OR e.supplier_id = t.supplier_id)
+       AND (t.category IS NULL OR e.category = t.category)
+       AND (t.action IS NULL OR e.action = t.action)
+       AND (t.outcome IS NULL OR e.outcome = t.outcome)
+       AND (t.severity_min IS NULL OR e.severity >= t.severity_min)
+       AND (t.personal_data IS NULL OR e.personal_data = t.personal_data)
+       AND (t.group_by IS NULL OR g.v IS NOT NULL)
+       AND (t.attrs IS NULL OR bevis_rule_attrs_match(e.attrs, t.attrs))
 $$;
 
 -- Evaluates the enabled rules over the events of the next committed ledger
@@ -479,6 +508,7 @@ DECLARE
     v_n       integer;
     v_idx     bigint[];
     v_subs    bigint[];
+    v_tests   bevis_rule_test[];
 BEGIN
     leaves := 0; events := 0; matches := 0; opened := 0; joined := 0;
     SELECT p.leaf_idx INTO v_pos FROM rule_position p FOR UPDATE SKIP LOCKED;
@@ -508,14 +538,16 @@ BEGIN
         RETURN;
     END IF;
     v_last := v_idx[leaves];
-    SELECT count(*) INTO events
-      FROM unnest(v_subs) b(submission_id) JOIN event e ON e.submission_id = b.submission_id;
+    -- The current version of each enabled rule.
+    SELECT coalesce(array_agg(bevis_rule_test(r1) ORDER BY r1.name), '{}') INTO v_tests
+      FROM rule r1 WHERE r1.id IN (SELECT rc.id FROM rule_current rc WHERE rc.enabled);
+    SELECT count(*) INTO events FROM event e WHERE e.submission_id = ANY (v_subs);
     -- Every event a grouped rule matches is recorded at once, set-based;
     -- only the matches of a group that can open or join an incident go
     -- through the loop below, one by one.
     INSERT INTO rule_hit (rule_name, rule_id, grp, submission_id, item_no, occurred_at)
     SELECT (m0.r).name, (m0.r).id, m0.grp, m0.submission_id, m0.item_no, m0.occurred_at
-      FROM bevis_rule_matches(v_idx, v_subs) m0
+      FROM bevis_rule_matches(v_idx, v_subs, v_tests) m0
      WHERE m0.grp IS NOT NULL
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_n = ROW_COUNT;
@@ -539,7 +571,7 @@ BEGIN
                                                             AND m0.occurred_at + m0.win
                                     LIMIT ((m0.r).spec ->> 'count')::integer) x)
                               >= ((m0.r).spec ->> 'count')::integer AS live
-                      FROM bevis_rule_matches(v_idx, v_subs) m0) m1) m2
+                      FROM bevis_rule_matches(v_idx, v_subs, v_tests) m0) m1) m2
          WHERE m2.hot
          ORDER BY m2.idx, m2.item_no, (m2.r).name
     LOOP
@@ -612,9 +644,10 @@ $$;
 CREATE FUNCTION bevis_rules_lag(OUT events bigint, OUT seconds double precision,
                                 OUT leaf_idx bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-    SELECT (SELECT count(*) FROM ledger_leaf l JOIN event e
-                ON e.submission_id = l.submission_id
-             WHERE l.idx > p.leaf_idx AND l.kind = 'submission'),
+    SELECT (SELECT count(*) FROM event e
+             WHERE e.submission_id = ANY (ARRAY(
+                       SELECT l.submission_id FROM ledger_leaf l
+                        WHERE l.idx > p.leaf_idx AND l.kind = 'submission'))),
            coalesce((SELECT extract(epoch FROM clock_timestamp() - min(l.appended_at))
                        FROM ledger_leaf l WHERE l.idx > p.leaf_idx), 0)::double precision,
            p.leaf_idx
@@ -631,7 +664,7 @@ REVOKE EXECUTE ON FUNCTION
     bevis_rule_disable(text), bevis_rule_attrs_match(json, jsonb),
     bevis_rule_link(text, rule, text, jsonb),
     bevis_rule_open(rule, text, jsonb, text, timestamptz, timestamptz),
-    bevis_rule_matches(bigint[], bigint[]),
+    bevis_rule_matches(bigint[], bigint[], bevis_rule_test[]), bevis_rule_test(rule),
     bevis_rules_evaluate(integer, integer), bevis_rules_lag()
     FROM PUBLIC;
 GRANT SELECT ON rule, rule_current, rule_position, rule_hit, rule_incident
