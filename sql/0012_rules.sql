@@ -455,11 +455,21 @@ $$;
 -- p_subs (whose leaves are p_idx): each with the rule's row, the event, its
 -- group's value (NULL for a rule without group_by) and the rule's window.
 -- Internal.
+CREATE TYPE bevis_rule_match AS (
+    r                rule,
+    idx              bigint,
+    submission_id    bigint,
+    item_no          integer,
+    occurred_at      timestamptz,
+    supplier         text,
+    source_event_id  text,
+    grp              text,
+    win              interval
+);
+
 CREATE FUNCTION bevis_rule_matches(p_idx bigint[], p_subs bigint[],
                                    p_tests bevis_rule_test[])
-RETURNS TABLE (r rule, idx bigint, submission_id bigint, item_no integer,
-               occurred_at timestamptz, supplier text, source_event_id text, grp text,
-               win interval)
+RETURNS SETOF bevis_rule_match
 LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
     SELECT t.r, b.idx, e.submission_id, e.item_no, e.occurred_at, sp.name,
            e.source_event_id, g.v, t.win
@@ -509,6 +519,7 @@ DECLARE
     v_idx     bigint[];
     v_subs    bigint[];
     v_tests   bevis_rule_test[];
+    v_m       bevis_rule_match[];
 BEGIN
     leaves := 0; events := 0; matches := 0; opened := 0; joined := 0;
     SELECT p.leaf_idx INTO v_pos FROM rule_position p FOR UPDATE SKIP LOCKED;
@@ -545,9 +556,10 @@ BEGIN
     -- Every event a grouped rule matches is recorded at once, set-based;
     -- only the matches of a group that can open or join an incident go
     -- through the loop below, one by one.
+    v_m := ARRAY(SELECT m0 FROM bevis_rule_matches(v_idx, v_subs, v_tests) m0);
     INSERT INTO rule_hit (rule_name, rule_id, grp, submission_id, item_no, occurred_at)
     SELECT (m0.r).name, (m0.r).id, m0.grp, m0.submission_id, m0.item_no, m0.occurred_at
-      FROM bevis_rule_matches(v_idx, v_subs, v_tests) m0
+      FROM unnest(v_m) m0
      WHERE m0.grp IS NOT NULL
     ON CONFLICT DO NOTHING;
     GET DIAGNOSTICS v_n = ROW_COUNT;
@@ -571,7 +583,7 @@ BEGIN
                                                             AND m0.occurred_at + m0.win
                                     LIMIT ((m0.r).spec ->> 'count')::integer) x)
                               >= ((m0.r).spec ->> 'count')::integer AS live
-                      FROM bevis_rule_matches(v_idx, v_subs, v_tests) m0) m1) m2
+                      FROM unnest(v_m) m0) m1) m2
          WHERE m2.hot
          ORDER BY m2.idx, m2.item_no, (m2.r).name
     LOOP
