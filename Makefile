@@ -59,7 +59,8 @@ DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.
              daemon/dbconn.c daemon/keycache.c \
              daemon/parse_csv.c daemon/parse_report_json.c daemon/report_entries.c \
              daemon/report_store.c \
-             daemon/whoami.c daemon/status.c
+             daemon/whoami.c daemon/status.c \
+             daemon/rules.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
@@ -69,6 +70,7 @@ CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/custody.c cli/cmd_evidence.c cli/bundle_incident.c \
              cli/cmd_stats.c cli/cmd_review.c
 CLI_SRC    += cli/cmd_report.c cli/similar.c
+CLI_SRC    += cli/cmd_rule.c cli/verify_rules.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)

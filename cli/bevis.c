@@ -152,6 +152,23 @@ static const struct {
 	    "shows instead what changed since the version it supersedes: the entries that\n"
 	    "are new, changed or removed, and each changed field as before -> after.\n"
 	    "--json prints one object per entry (with --diff, per changed field).\n" },
+	{ "rule", cmd_rule, "rule add NAME [match] [threshold]\n"
+	    "  rule list [--all] [--json]\n"
+	    "  rule disable NAME       rules over events that open potential incidents",
+	    "rule add NAME [--supplier S] [--category C] [--action A] [--outcome O]\n"
+	    "                    [--severity-min N] [--personal-data yes|no]\n"
+	    "                    [--attr POINTER=VALUE]... [--title T]\n"
+	    "                    [--group-by actor.user|src.ip|target --within DURATION\n"
+	    "                     [--count N]]\n"
+	    "       bevis rule list [--all] [--json]\n"
+	    "       bevis rule disable NAME\n"
+	    "A rule matches events on every option given; --attr compares the text of the\n"
+	    "attribute at a JSON Pointer (RFC 6901) into attrs, such as /export/rows=1000.\n"
+	    "Without --group-by each matching event opens a potential incident; with it, N\n"
+	    "(--count, default 1) matching events with the same value within DURATION (30s,\n"
+	    "5m, 2h, 1d) open one, and later matches within the window join it. Adding a\n"
+	    "rule that exists makes its next version. Each change is a ledger leaf; add\n"
+	    "and disable need a login in role bevis_isam. --all lists every version.\n" },
 	{ "checkpoint", cmd_checkpoint, "checkpoint              print the newest signed tree head",
 	    "checkpoint\n"
 	    "Prints the newest signed tree head (a signed note).\n" },

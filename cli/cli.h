@@ -98,5 +98,6 @@ int cmd_report(struct cli *cli, int argc, char **argv);
 /* "24h", "3d", "90m", "2w", "30s" as PostgreSQL interval text in out;
  * -1 if s is none of these (cmd_deadlines.c). */
 int parse_duration(const char *s, char *out, size_t n);
+int cmd_rule(struct cli *cli, int argc, char **argv);
 
 #endif

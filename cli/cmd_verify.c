@@ -976,7 +976,7 @@ cmd_verify(struct cli *cli, int argc, char **argv)
 			goto out;
 	if (verify_tree(&v, heads, nheads) < 0 || verify_content(&v) < 0 ||
 	    verify_supplier_keys(&v) < 0 || verify_incidents(&v) < 0 ||
-	    verify_custody(&v) < 0)
+	    verify_custody(&v) < 0 || verify_rules(&v) < 0)
 		goto out;
 	double secs = (double)(clock_mono_ms() - t0) / 1e3;
 	if (v.problems) {

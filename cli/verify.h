@@ -44,5 +44,7 @@ int row_decision(const PGresult *dr, int j, struct ledger_decision *row);
 /* The first field in which a decoded leaf and a row differ, or NULL. */
 const char *decision_difference(const struct ledger_decision *k,
     const struct ledger_decision *row);
+/* cli/verify_rules.c */
+int verify_rules(struct verify *v);
 
 #endif

@@ -113,6 +113,7 @@ ledger_kind_name(int kind)
 		[LEDGER_KIND_SUPPLIER_KEY] = "supplier_key",
 		[LEDGER_KIND_DECISION] = "decision",
 		[LEDGER_KIND_CUSTODY] = "custody",
+		[LEDGER_KIND_RULE] = "rule",
 		[LEDGER_KIND_KEY_ROTATION] = "supplier_key_rotation",
 	};
 
@@ -526,4 +527,57 @@ ledger_key_rotation_free(struct ledger_key_rotation *k)
 	free_str(&k->new_key);
 	free_str(&k->new_fingerprint);
 	free_str(&k->actor);
+}
+
+void
+ledger_encode_rule(struct buf *out, const struct ledger_rule *r)
+{
+	unsigned char enabled = r->enabled ? 1 : 0;
+
+	put_head(out, LEDGER_KIND_RULE);
+	put_str(out, r->name);
+	buf_put_be32(out, (uint32_t)r->version);
+	buf_append(out, &enabled, 1);
+	put_str(out, r->spec);
+	put_str(out, r->actor);
+	buf_put_be64(out, (uint64_t)r->at_us);
+}
+
+const char *
+ledger_decode_rule(const unsigned char *d, size_t n, struct ledger_rule *rl)
+{
+	struct rd r;
+	const char *why = NULL;
+
+	memset(rl, 0, sizeof(*rl));
+	if (rd_head(&r, d, n, LEDGER_KIND_RULE) < 0)
+		return "its version or kind is not BVL1, 6";
+	/* Each field says what it is: verify names it in its problem. */
+	if ((rl->name = rd_str(&r)) == NULL)
+		why = "its rule name does not decode";
+	else if ((rl->version = (int32_t)(uint32_t)rd_int(&r, 4)), r.bad)
+		why = "its version does not decode";
+	else if ((rl->enabled = (int)rd_int(&r, 1)), r.bad)
+		why = "its enabled flag does not decode";
+	else if (rl->enabled != 0 && rl->enabled != 1)
+		why = "its enabled flag is neither 0 nor 1";
+	else if ((rl->spec = rd_str(&r)) == NULL)
+		why = "its rule text does not decode";
+	else if ((rl->actor = rd_str(&r)) == NULL)
+		why = "its actor does not decode";
+	else if (r.len - r.pos < 8)
+		why = "its time does not decode";
+	else if ((rl->at_us = (int64_t)rd_int(&r, 8)), r.pos != r.len)
+		why = "it has bytes after its time";
+	if (why)
+		ledger_rule_free(rl);
+	return why;
+}
+
+void
+ledger_rule_free(struct ledger_rule *r)
+{
+	free_str(&r->name);
+	free_str(&r->spec);
+	free_str(&r->actor);
 }

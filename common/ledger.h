@@ -1,9 +1,10 @@
 /* ledger.h - the canonical leaf data of the evidence ledger (docs/LEDGER.md),
  * every kind, encoded and decoded here and nowhere else in C. bevisd encodes
  * submission leaves at ingest; the SQL functions bevis_redact(),
- * bevis_supplier_key_leaf(), bevis_decision_leaf() and bevis_custody_leaf()
- * write kinds 2, 3, 4 and 5, and the encoders below produce exactly their bytes; bevis verify,
- * export and verify-bundle decode and re-encode them.
+ * bevis_supplier_key_leaf(), bevis_decision_leaf(), bevis_custody_leaf(),
+ * bevis_rule_leaf() and bevis_supplier_rotation_leaf() write kinds 2 to 7,
+ * and the encoders below produce exactly their bytes; bevis verify, export
+ * and verify-bundle decode and re-encode them.
  *
  * To add a kind: its number below, its struct, ledger_encode_<kind>,
  * ledger_decode_<kind> and ledger_<kind>_free in ledger.c, its table in
@@ -27,6 +28,7 @@
 #define LEDGER_KIND_SUPPLIER_KEY 3	/* 'supplier_key' */
 #define LEDGER_KIND_DECISION	4	/* 'decision' */
 #define LEDGER_KIND_CUSTODY	5	/* 'custody' */
+#define LEDGER_KIND_RULE	6	/* 'rule' */
 #define LEDGER_KIND_KEY_ROTATION 7	/* 'supplier_key_rotation' */
 
 /* The kind of leaf data d (a LEDGER_KIND_*), or -1 without the magic. */
@@ -194,5 +196,20 @@ void ledger_encode_key_rotation(struct buf *out,
 const char *ledger_decode_key_rotation(const unsigned char *d, size_t n,
     struct ledger_key_rotation *k);
 void ledger_key_rotation_free(struct ledger_key_rotation *k);
+
+/* Kind 6: one version of a rule over events, bevis_rule_leaf()
+ * (sql/0012_rules.sql). */
+struct ledger_rule {
+	const char *name;
+	int32_t version;		/* from 1, per rule */
+	int enabled;			/* 1 or 0 */
+	const char *spec;		/* the rule's jsonb, in its text form */
+	const char *actor;		/* session_user */
+	int64_t at_us;			/* microseconds since the Unix epoch */
+};
+void ledger_encode_rule(struct buf *out, const struct ledger_rule *r);
+const char *ledger_decode_rule(const unsigned char *d, size_t n,
+    struct ledger_rule *r);
+void ledger_rule_free(struct ledger_rule *r);
 
 #endif

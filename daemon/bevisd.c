@@ -26,6 +26,7 @@
 #include "curvekey.h"
 #include "keyfile.h"
 #include "ledger_listen.h"
+#include "rules.h"
 #include "log.h"
 #include "metrics.h"
 #include "parse_text.h"
@@ -490,6 +491,7 @@ main(int argc, char **argv)
 	pool = writer_pool_start(&cfg, sp, spool);
 	struct ledger_listen *listener = sp ? ledger_listen_start(&cfg, pool) :
 	    NULL;
+	struct rules *rules = rules_start(&cfg);
 	receiver_start(receiver, base, pool, auth);
 	if (auth)
 		auth_set_gate(auth, receiver_supplier_full, receiver);
@@ -504,6 +506,7 @@ main(int argc, char **argv)
 
 	metrics_http_stop();
 	ledger_listen_stop(listener);
+	rules_stop(rules);
 	writer_pool_stop(pool);
 	receiver_flush(receiver);
 	if (ev_wd)

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "receive.h"
+#include "rules.h"
 #include "spool.h"
 #include "writer.h"
 
@@ -132,6 +133,7 @@ render(struct buf *b, struct receiver *rc)
 	    "# TYPE bevis_database_up gauge\nbevis_database_up %d\n",
 	    atomic_load(&metrics.db_ok));
 	render_spool(b, src.spool);
+	rules_metrics(b);
 	receiver_metrics(rc, b);
 }
 

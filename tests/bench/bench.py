@@ -8,6 +8,8 @@ same run, on the same PostgreSQL cluster.
             with 16 requests in flight and waits for every acknowledgement;
             bevisd parses, stores each request body as a submission, COPYs the
             events and replies after COMMIT.
+  rules     the same with the 5 rules of bench_rules.py enabled, and the
+            time until the rules evaluator has caught up.
 Each run also prints CPU milliseconds per 1,000 events for each process:
 the sender (bevis send, psql), bevisd, and the PostgreSQL cluster (the
 postmaster and all its children, backends and background writers alike),
@@ -30,6 +32,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import bevistest  # noqa: E402
 from bevistest import BEVIS, PGBIN, Daemon  # noqa: E402
+from bench_rules import RULES, rules_phase  # noqa: E402
 
 SUPPLIERS = ["skolplattform", "m365-tenant", "stadsnat", "servicedesk", "elevregister"]
 CATEGORIES = ["authentication", "data_access", "network", "malware", "account_change"]
@@ -213,6 +216,7 @@ def main():
 
     ratios = []
     cef_ratios = []
+    rule_ratios = []
     cpus = []
     print(f"bench: {n} events, {avg:.0f} bytes each on average, {len(SUPPLIERS)} suppliers")
     try:
@@ -249,6 +253,8 @@ def main():
             cluster.stop()
             subprocess.run(["rm", "-rf", keydir])
             t_cef = bench_cef(args, cef, n) if args.cef else None
+            t_rules, t_lag, rule_incidents, rule_matches = rules_phase(
+                SUPPLIERS, nd, n, args.writers, args.window)
             cluster = bevistest.Cluster()
             db = cluster.new_database(SUPPLIERS)
             ids = {r[1]: int(r[0]) for r in db.sql("SELECT id, name FROM supplier")}
@@ -284,6 +290,13 @@ def main():
                 print(f"bench run {run + 1}: CEF input: bevis {r_cef:,.0f} events/s "
                       f"({t_cef:.2f} s); ratio bevis/copy {r_cef / r_copy:.2f} "
                       f"(JSON {r_bevis / r_copy:.2f})")
+            r_rules = n / t_rules
+            rule_ratios.append(r_rules / r_copy)
+            print(f"bench run {run + 1}: with {len(RULES)} rules: bevis {r_rules:,.0f} events/s "
+                  f"({t_rules:.2f} s); ratio bevis/copy {r_rules / r_copy:.2f} against "
+                  f"{r_bevis / r_copy:.2f} without rules ({100 * (r_rules / r_bevis - 1):+.1f} %); "
+                  f"rules lag back to 0 {t_lag:.2f} s after the last acknowledgement; "
+                  f"{rule_matches} matches, {rule_incidents} incidents opened")
             k = n / 1000
             cpu = {"bevis send": cpu_send, "bevisd": cpu_bevisd, "postgres (bevis)": cpu_pg,
                    "psql": cpu_psql, "postgres (\\copy)": cpu_pg_copy}
@@ -305,6 +318,10 @@ def main():
             print(f"bench: median ratio bevis/copy with CEF input "
                   f"{cef_ratios[len(cef_ratios) // 2]:.2f} over {len(cef_ratios)} runs "
                   f"(JSON {ratios[len(ratios) // 2]:.2f})")
+        rule_ratios.sort()
+        print(f"bench: median ratio bevis/copy with {len(RULES)} rules "
+              f"{rule_ratios[len(rule_ratios) // 2]:.2f} (without rules "
+              f"{ratios[len(ratios) // 2]:.2f})")
         # CPU per event does not move with the machine the way the ratio
         # does: it says where the next performance step should aim.
         print("bench: median CPU ms per 1,000 events: " + ", ".join(

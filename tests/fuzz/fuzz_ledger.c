@@ -2,7 +2,7 @@
  * which read leaf data that verify, evidence, export and verify-bundle take
  * from the database or from a bundle. Whatever decodes must encode back to
  * exactly the same bytes (one encoding per leaf), and whatever does not
- * must leave no string behind. */
+ * must leave no string behind. Kinds 1 to 7. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -28,6 +28,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ledger_supplier_key k;
 	struct ledger_decision d;
 	struct ledger_custody c;
+	struct ledger_rule rl;
+	struct ledger_key_rotation kr;
+	const char *why;
 	int kind = ledger_kind(data, size);
 
 	if (ledger_decode_submission(data, size, &s) == NULL) {
@@ -67,6 +70,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(c.incident_ref == NULL && c.action == NULL &&
 		    c.actor == NULL && c.tool == NULL);
+	}
+	buf_reset(&b);
+	if ((why = ledger_decode_rule(data, size, &rl)) == NULL) {
+		CHECK(kind == LEDGER_KIND_RULE);
+		CHECK(rl.enabled == 0 || rl.enabled == 1);
+		ledger_encode_rule(&b, &rl);
+		same(&b, data, size);
+		ledger_rule_free(&rl);
+	} else {
+		CHECK(why[0] != '\0' && rl.name == NULL && rl.spec == NULL);
+	}
+	buf_reset(&b);
+	if ((why = ledger_decode_key_rotation(data, size, &kr)) == NULL) {
+		CHECK(kind == LEDGER_KIND_KEY_ROTATION);
+		ledger_encode_key_rotation(&b, &kr);
+		same(&b, data, size);
+		ledger_key_rotation_free(&kr);
+	} else {
+		CHECK(why[0] != '\0' && kr.supplier == NULL && kr.actor == NULL);
 	}
 	buf_free(&b);
 	return 0;
