@@ -48,6 +48,7 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/pgcopy.c common/numarg.c common/zmsg.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
+             daemon/jsonmap.c daemon/parse_jsonmap.c \
              daemon/ingest.c daemon/db.c daemon/store.c \
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
              daemon/spool.c \
@@ -66,7 +67,8 @@ DAEMON_OBJ = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse \
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
-             torture_ledger torture_output torture_zmsg torture_keys
+             torture_ledger torture_output torture_zmsg torture_keys \
+             torture_parse_jsonmap
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
@@ -131,7 +133,8 @@ $(BUILD)/tests/torture_output: INC_tests = -Icommon -Icli
 # libFuzzer harnesses are built with clang from the sources, always with
 # ASan and UBSan, apart from the normal build.
 # The pure daemon parts the harnesses exercise.
-FUZZ_DAEMON_SRC = daemon/parse.c daemon/parse_json.c daemon/spool_format.c
+FUZZ_DAEMON_SRC = daemon/parse.c daemon/parse_json.c daemon/spool_format.c \
+                  daemon/jsonmap.c daemon/parse_jsonmap.c
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -Icommon -Idaemon $(PKG_CFLAGS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(COMMON_SRC) $(DAEMON_LIB) $(BUILD)/.deps-ok

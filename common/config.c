@@ -91,6 +91,9 @@ const struct config_option config_options[] = {
 	    "seconds between TCP keepalive probes"),
 	OPT("bevisd", db_keepalives_count, OPT_INT, 1, 100, "3",
 	    "keepalive probes lost before the connection counts as dead"),
+	OPT("bevisd", json_maps, OPT_STRING, 0, 0, "",
+	    "file of JSON field maps for application/x-mapped-ndjson, and which "
+	    "supplier uses which (docs/FORMATS.md); empty: none"),
 	OPTF("client", "server_key", client_server_key, OPT_STRING, 0, 0, "",
 	    "bevis send: the server's CURVE public key file"),
 	OPTF("client", "key", client_key, OPT_STRING, 0, 0, "",

@@ -46,6 +46,8 @@ struct config {
 	long db_keepalives_idle;	/* s of silence before TCP probes */
 	long db_keepalives_interval;	/* s between probes */
 	long db_keepalives_count;	/* probes lost before the link is dead */
+	/* foreign formats (issue 14) */
+	char *json_maps;		/* field maps file; "" = none */
 	/* [client]: what bevis send uses */
 	char *client_server_key;	/* the server's public key file */
 	char *client_key;		/* this client's secret key file */

@@ -10,6 +10,9 @@
 
 #define PROTO_CT_JSON		"application/json"
 #define PROTO_CT_NDJSON		"application/x-ndjson"
+/* A supplier's product JSON, one object per line, read through the field
+ * map bevisd's json_maps file assigns to that supplier (docs/FORMATS.md). */
+#define PROTO_CT_MAPPED_NDJSON	"application/x-mapped-ndjson"
 
 /* Frames after the envelope: version, command, request id, content type, body. */
 #define PROTO_FRAMES		5
@@ -24,6 +27,8 @@ enum content_type {
 	CT_UNKNOWN = 0,
 	CT_JSON = 1,
 	CT_NDJSON = 2,
+	/* 3 and 4 are kept for application/cef and text/syslog (issue 14). */
+	CT_MAPPED_NDJSON = 5,
 };
 
 /* Returns nonzero when id is 1..PROTO_REQUEST_ID_MAX bytes of visible ASCII. */

@@ -173,7 +173,7 @@ void
 split_body(struct split *sp, enum content_type ct, const unsigned char *body,
     size_t len)
 {
-	if (ct == CT_NDJSON)
+	if (ct == CT_NDJSON || ct == CT_MAPPED_NDJSON)
 		split_ndjson(sp, body, len);
 	else
 		split_json(sp, body, len);

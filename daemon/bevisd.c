@@ -24,6 +24,7 @@
 #include "checkpoint.h"
 #include "config.h"
 #include "curvekey.h"
+#include "jsonmap.h"
 #include "keyfile.h"
 #include "ledger_listen.h"
 #include "log.h"
@@ -39,6 +40,7 @@ static struct writer_pool *pool;
 static struct spool *spool;
 static const char *config_path;
 static struct config cfg;
+static struct jsonmaps json_maps;	/* read once at start: a restart changes them */
 static int stop_signals;
 
 static void
@@ -330,6 +332,12 @@ configure(int check_only, char curve[CURVE_Z85_LEN + 1])
 		fprintf(stderr, "%s: %s\n", where, err);
 		return -1;
 	}
+	if (cfg.json_maps[0] && jsonmaps_load(cfg.json_maps, &json_maps, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	jsonmaps_install(&json_maps);
 	if (!check_only)
 		return 1;
 	const char *keys[] = { cfg.curve_secret_key, cfg.ledger_key };
@@ -435,6 +443,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	if ((rc = configure(check_only, curve)) <= 0) {
+		jsonmaps_free(&json_maps);
 		config_free(&cfg);
 		return rc < 0 ? 1 : 0;
 	}
@@ -516,6 +525,7 @@ main(int argc, char **argv)
 		spool_close(spool);
 	if (sp)
 		checkpoint_signer_clear(sp);
+	jsonmaps_free(&json_maps);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;

@@ -252,8 +252,10 @@ ingest_item(PGconn *conn, struct supplier_cache *sc, struct batch *b,
 		item_quarantine(it, reason);
 		return 0;
 	}
-	if (wk->parser->parse(body + sp->off, sp->len, &ev, reason,
-	    sizeof(reason)) < 0) {
+	if ((wk->parser->parse_for ? wk->parser->parse_for(
+	    wk->req->supplier_name, body + sp->off, sp->len, &ev, reason,
+	    sizeof(reason)) : wk->parser->parse(body + sp->off, sp->len, &ev,
+	    reason, sizeof(reason))) < 0) {
 		item_quarantine(it, reason);
 		return 0;
 	}
