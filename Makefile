@@ -48,7 +48,7 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/pgcopy.c common/numarg.c common/zmsg.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
-             daemon/jsonmap.c daemon/parse_jsonmap.c \
+             daemon/jsonmap.c daemon/parse_jsonmap.c daemon/pull.c \
              daemon/ingest.c daemon/db.c daemon/store.c \
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
              daemon/spool.c \

@@ -29,6 +29,7 @@
 #include "ledger_listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "pull.h"
 #include "receive.h"
 #include "spool.h"
 #include "writer.h"
@@ -40,6 +41,7 @@ static struct writer_pool *pool;
 static struct spool *spool;
 static const char *config_path;
 static struct config cfg;
+static struct pull *pull;		/* NULL: no pull_endpoint */
 static struct jsonmaps json_maps;	/* read once at start: a restart changes them */
 static int stop_signals;
 
@@ -85,6 +87,8 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	sa.sa_handler = on_shutdown_timeout;
 	sigaction(SIGALRM, &sa, NULL);
 	alarm((unsigned)cfg.shutdown_timeout);
+	if (pull)
+		pull_drain(pull);
 	if (receiver)
 		receiver_drain(receiver);
 	else
@@ -284,6 +288,12 @@ check_transport(const struct config *c, int read_key,
 		    "%s", c->endpoint);
 		return -1;
 	}
+	if (c->pull_endpoint[0] && !endpoint_is_local(c->pull_endpoint)) {
+		snprintf(err, errlen, "allow_plaintext serves without "
+		    "authentication, so only on a loopback or ipc endpoint, not "
+		    "pull_endpoint %s", c->pull_endpoint);
+		return -1;
+	}
 	return 0;
 }
 
@@ -329,6 +339,11 @@ configure(int check_only, char curve[CURVE_Z85_LEN + 1])
 	}
 	/* -n checks what the file says; the key file is read at start. */
 	if (check_transport(&cfg, !check_only, curve, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", where, err);
+		return -1;
+	}
+	if (pull_check_config(&cfg, cfg.curve_secret_key[0] != '\0', err,
+	    sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s\n", where, err);
 		return -1;
 	}
@@ -468,6 +483,8 @@ main(int argc, char **argv)
 		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
 	struct auth *auth = curve[0] ? auth_bind(zctx, &cfg) : NULL;
 	receiver = receiver_bind(zctx, &cfg, curve[0] ? curve : NULL);
+	if (receiver)
+		pull = pull_bind(zctx, &cfg, curve[0] ? curve : NULL);
 	sodium_memzero(curve, sizeof(curve));
 	if (receiver == NULL)
 		return 1;
@@ -495,6 +512,8 @@ main(int argc, char **argv)
 	struct ledger_listen *listener = sp ? ledger_listen_start(&cfg, pool) :
 	    NULL;
 	receiver_start(receiver, base, pool, auth);
+	if (pull)
+		pull_start(pull, base, pool, auth);
 	if (auth)
 		auth_set_gate(auth, receiver_supplier_full, receiver);
 	if (cfg.http_listen[0] &&
@@ -513,6 +532,7 @@ main(int argc, char **argv)
 	if (ev_wd)
 		event_free(ev_wd);
 	receiver_free(receiver);
+	pull_free(pull);
 	if (auth)
 		auth_stop(auth);
 	zmq_ctx_term(zctx);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pull.h"
 #include "receive.h"
 #include "spool.h"
 #include "writer.h"
@@ -133,6 +134,7 @@ render(struct buf *b, struct receiver *rc)
 	    atomic_load(&metrics.db_ok));
 	render_spool(b, src.spool);
 	receiver_metrics(rc, b);
+	pull_metrics(b);
 }
 
 static void
