@@ -70,7 +70,7 @@ UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_pa
              torture_ledger torture_output torture_zmsg torture_keys \
              torture_parse_jsonmap
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
-FUZZERS    = fuzz_json fuzz_split fuzz_spool
+FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_jsonmap
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run stop-db start-db check unit fuzz integration bench install clean
