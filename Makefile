@@ -83,7 +83,8 @@ DEBS = build-essential pkg-config libzmq3-dev libevent-dev libpq-dev \
        libjson-c-dev libcmocka-dev libsodium-dev libinih-dev libssl-dev \
        libsystemd-dev \
        postgresql postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
-       clang libclang-rt-14-dev python3-zmq valgrind
+       clang libclang-rt-14-dev python3-zmq valgrind \
+       rsyslog rsyslog-czmq
 
 deps: $(BUILD)/.deps-ok
 
@@ -92,6 +93,7 @@ $(BUILD)/.deps-ok: Makefile
 	@if pkg-config --exists $(PKGS) cmocka 2>/dev/null && \
 	    [ -x "$(PGBIN)/initdb" ] && command -v clang >/dev/null && \
 	    command -v valgrind >/dev/null && command -v pg_prove >/dev/null && \
+	    dpkg -s rsyslog-czmq >/dev/null 2>&1 && \
 	    [ -f "$$($(PGBIN)/pg_config --sharedir 2>/dev/null || echo /usr/share/postgresql/15)/extension/pgtap.control" ] && \
 	    $(PYTHON) -c 'import zmq' 2>/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \

@@ -60,13 +60,6 @@ pull_check_config(const struct config *cfg, int curve, char *err,
 
 	if (!cfg->pull_endpoint[0])
 		return 0;
-	ct = proto_content_type(cfg->pull_content_type,
-	    strlen(cfg->pull_content_type));
-	if (parser_for(ct) == NULL) {
-		snprintf(err, errlen, "pull_content_type: bevisd reads no '%s'; "
-		    "one of %s", cfg->pull_content_type, parser_content_types());
-		return -1;
-	}
 	if (curve && cfg->pull_supplier[0]) {
 		snprintf(err, errlen, "pull_supplier is for allow_plaintext only: "
 		    "with curve_secret_key each line's supplier is the one its "
@@ -80,6 +73,13 @@ pull_check_config(const struct config *cfg, int curve, char *err,
 	}
 	if (strcmp(cfg->pull_endpoint, cfg->endpoint) == 0) {
 		snprintf(err, errlen, "pull_endpoint must differ from endpoint");
+		return -1;
+	}
+	ct = proto_content_type(cfg->pull_content_type,
+	    strlen(cfg->pull_content_type));
+	if (parser_for(ct) == NULL) {
+		snprintf(err, errlen, "pull_content_type: bevisd reads no '%s'; "
+		    "one of %s", cfg->pull_content_type, parser_content_types());
 		return -1;
 	}
 	return 0;
