@@ -193,6 +193,8 @@ install: all
 	install -m 0755 $(BUILD)/bevisd $(DESTDIR)$(PREFIX)/sbin/bevisd
 	install -m 0644 $(MIGRATIONS) $(DESTDIR)$(PREFIX)/share/bevis/sql/
 	install -m 0640 conf/bevisd.conf $(DESTDIR)/etc/bevis/bevisd.conf.example
+	install -m 0644 conf/json_maps.conf $(DESTDIR)/etc/bevis/json_maps.conf.example
+	install -m 0644 conf/rsyslog-bevis.conf $(DESTDIR)$(PREFIX)/share/bevis/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/bevisd.service > \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevisd.service
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/bevis-deadlines.service > \
