@@ -113,6 +113,14 @@ pull_bind(void *zctx, const struct config *cfg, const char *curve_secret)
 	zmq_setsockopt(pl->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	int ms = (int)cfg->handshake_timeout * 1000;
 	zmq_setsockopt(pl->sock, ZMQ_HANDSHAKE_IVL, &ms, sizeof(ms));
+	/* A sender that vanished without a FIN is dropped, as on endpoint. */
+	if (cfg->heartbeat_interval > 0) {
+		ms = (int)cfg->heartbeat_interval * 1000;
+		zmq_setsockopt(pl->sock, ZMQ_HEARTBEAT_IVL, &ms, sizeof(ms));
+		ms *= 3;
+		zmq_setsockopt(pl->sock, ZMQ_HEARTBEAT_TIMEOUT, &ms, sizeof(ms));
+		zmq_setsockopt(pl->sock, ZMQ_HEARTBEAT_TTL, &ms, sizeof(ms));
+	}
 	if (curve_secret && (zmq_setsockopt(pl->sock, ZMQ_CURVE_SERVER, &one,
 	    sizeof(one)) < 0 || zmq_setsockopt(pl->sock, ZMQ_CURVE_SECRETKEY,
 	    curve_secret, strlen(curve_secret)) < 0 ||
