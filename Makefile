@@ -45,9 +45,11 @@ COMMON_SRC = common/log.c common/xmalloc.c common/buf.c common/config.c \
              common/proto.c common/utf8.c common/split.c common/sha256.c \
              common/ledger.c common/merkle.c common/checkpoint.c common/keyfile.c \
              common/curvekey.c common/event.c common/clock.c common/hex.c \
-             common/pgcopy.c common/numarg.c common/zmsg.c
+             common/pgcopy.c common/numarg.c common/zmsg.c \
+             common/tzrule.c common/pnr.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
+             daemon/parse_text.c daemon/parse_cef.c daemon/parse_syslog.c \
              daemon/jsonmap.c daemon/parse_jsonmap.c daemon/pull.c \
              daemon/ingest.c daemon/db.c daemon/store.c \
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
@@ -68,12 +70,14 @@ CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse \
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
              torture_ledger torture_output torture_zmsg torture_keys \
+             torture_parse_cef torture_parse_syslog torture_pnr \
              torture_parse_jsonmap
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
-FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_jsonmap
+FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_cef fuzz_syslog fuzz_pnr \
+             fuzz_jsonmap
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run stop-db start-db check unit fuzz integration bench install clean
+.PHONY: all deps run stop-db start-db check unit fuzz integration bench bench-parse install clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/bevisd $(BUILD)/bevis
@@ -136,6 +140,7 @@ $(BUILD)/tests/torture_output: INC_tests = -Icommon -Icli
 # ASan and UBSan, apart from the normal build.
 # The pure daemon parts the harnesses exercise.
 FUZZ_DAEMON_SRC = daemon/parse.c daemon/parse_json.c daemon/spool_format.c \
+                  daemon/parse_text.c daemon/parse_cef.c daemon/parse_syslog.c \
                   daemon/jsonmap.c daemon/parse_jsonmap.c
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -Icommon -Idaemon $(PKG_CFLAGS)
@@ -181,7 +186,15 @@ integration: all
 	BUILD=$(BUILD) PYTHON=$(PYTHON) PGBIN=$(PGBIN) SANITIZE=$(SANITIZE) \
 	    $(PYTHON) tests/integration/run.py
 
-bench: all
+# Single-core lines/s of each parser, then end to end against psql \copy.
+$(BUILD)/tests/bench_parse: tests/bench/bench_parse.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(INC_tests) -o $@ $^ $(LDLIBS_ALL) $(LDFLAGS)
+
+bench-parse: $(BUILD)/tests/bench_parse
+	$(BUILD)/tests/bench_parse $(BENCH_PARSE_SECONDS)
+
+bench: all bench-parse
 	BUILD=$(BUILD) PGBIN=$(PGBIN) $(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
 
 # ---- install --------------------------------------------------------------

@@ -89,27 +89,32 @@ buf_put_be64(struct buf *b, uint64_t v)
 void
 buf_put_json_string(struct buf *b, const char *s, size_t n)
 {
+	size_t from = 0;
+
 	buf_reserve(b, n + 2);
 	buf_putc(b, '"');
+	/* Runs of bytes that need no escape are copied whole. */
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+			continue;
+		buf_append(b, s + from, i - from);
+		from = i + 1;
 		switch (c) {
 		case '"': buf_append(b, "\\\"", 2); break;
 		case '\\': buf_append(b, "\\\\", 2); break;
 		case '\n': buf_append(b, "\\n", 2); break;
 		case '\r': buf_append(b, "\\r", 2); break;
 		case '\t': buf_append(b, "\\t", 2); break;
-		default:
-			if (c < 0x20 || c == 0x7f) {
-				char e[7] = { '\\', 'u', '0', '0' };
-				hex_encode(&c, 1, e + 4);
-				buf_append(b, e, 6);
-			} else {
-				buf_putc(b, (char)c);
-			}
+		default: {
+			char e[7] = { '\\', 'u', '0', '0' };
+			hex_encode(&c, 1, e + 4);
+			buf_append(b, e, 6);
+		}
 		}
 	}
+	buf_append(b, s + from, n - from);
 	buf_putc(b, '"');
 }
 

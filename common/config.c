@@ -12,6 +12,7 @@
 
 #include "keyfile.h"
 #include "proto.h"
+#include "tzrule.h"
 #include "xmalloc.h"
 
 #define OPT(sec, name, type, min, max, def, help) \
@@ -111,6 +112,9 @@ const struct config_option config_options[] = {
 	    "the incident commands: the zone times print in and are read in"),
 	OPT("client", triage_within, OPT_INT, 1, 3650, "30",
 	    "days a potential incident may stay new before its triage is overdue"),
+	OPT("bevisd", syslog_timezone, OPT_STRING, 0, 0, "Europe/Stockholm",
+	    "zone of syslog and CEF times that carry none; [syslog_timezone] "
+	    "sets it per supplier"),
 	{ NULL, NULL, OPT_STRING, 0, 0, 0, NULL, NULL }
 };
 
@@ -250,6 +254,33 @@ config_defaults(struct config *cfg)
 			fatalx("bad built-in default: %s", reason);
 }
 
+/* [syslog_timezone]: one "supplier = zone" line per supplier whose
+ * devices log local time in another zone than syslog_timezone. */
+static int
+config_zone_add(struct config *cfg, const char *supplier, const char *zone,
+    char *reason, size_t rlen)
+{
+	struct tzrule tz;
+	char why[200];
+
+	if (tzrule_load(zone, &tz, why, sizeof(why)) < 0) {
+		snprintf(reason, rlen, "[syslog_timezone] %s: %s", supplier, why);
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->nsyslog_zones; i++)
+		if (strcmp(cfg->syslog_zones[i].supplier, supplier) == 0) {
+			snprintf(reason, rlen, "[syslog_timezone] %s: given twice",
+			    supplier);
+			return -1;
+		}
+	cfg->syslog_zones = xrealloc(cfg->syslog_zones,
+	    (cfg->nsyslog_zones + 1) * sizeof(*cfg->syslog_zones));
+	cfg->syslog_zones[cfg->nsyslog_zones].supplier = xstrdup(supplier);
+	cfg->syslog_zones[cfg->nsyslog_zones].zone = xstrdup(zone);
+	cfg->nsyslog_zones++;
+	return 0;
+}
+
 static int
 config_ini_cb(void *user, const char *section, const char *name, const char *value)
 {
@@ -261,6 +292,9 @@ config_ini_cb(void *user, const char *section, const char *name, const char *val
 	if (name == NULL)	/* a section header alone */
 		return 1;
 	ctx->reason_line = ctx->line;
+	if (strcmp(section, "syslog_timezone") == 0)
+		return config_zone_add(ctx->cfg, name, value, ctx->reason,
+		    sizeof(ctx->reason)) == 0;
 	for (const struct config_option *o = config_options; o->name; o++) {
 		if (strcmp(o->section, section) != 0 || strcmp(o->name, name) != 0)
 			continue;
@@ -320,6 +354,13 @@ config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 void
 config_free(struct config *cfg)
 {
+	for (size_t i = 0; i < cfg->nsyslog_zones; i++) {
+		free(cfg->syslog_zones[i].supplier);
+		free(cfg->syslog_zones[i].zone);
+	}
+	free(cfg->syslog_zones);
+	cfg->syslog_zones = NULL;
+	cfg->nsyslog_zones = 0;
 	for (const struct config_option *o = config_options; o->name; o++) {
 		if (o->type == OPT_STRING) {
 			char **p = (char **)((char *)cfg + o->offset);

@@ -58,6 +58,15 @@ struct config {
 	/* [client]: the incident commands (bevis incidents, show, deadlines) */
 	char *timezone;			/* session TimeZone: how times print and read */
 	long triage_within;		/* days a potential incident may stay new */
+	/* syslog and CEF times without a zone (docs/FORMATS.md) */
+	char *syslog_timezone;		/* the zone of every supplier not below */
+	struct config_zone *syslog_zones;	/* [syslog_timezone] supplier = zone */
+	size_t nsyslog_zones;
+};
+
+struct config_zone {
+	char *supplier;
+	char *zone;
 };
 
 enum config_type { OPT_STRING, OPT_INT, OPT_SIZE, OPT_LOGLEVEL, OPT_BOOL };

@@ -35,7 +35,7 @@ severity_from_name(const char *s, size_t n)
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
  * days_from_civil). */
-static int64_t
+int64_t
 days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;

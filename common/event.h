@@ -53,6 +53,8 @@ int rfc3339_parse(const char *s, size_t n, int64_t *us) MUSTCHECK;
 void rfc3339_format(int64_t us, char out[40]);
 /* Returns 0..6 for a severity name (any case; "info" too), or -1. */
 int severity_from_name(const char *s, size_t n);
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+int64_t days_from_civil(int64_t y, int m, int d);
 /* The name of severity 0..6, or NULL. */
 const char *severity_name(int severity);
 

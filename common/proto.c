@@ -23,6 +23,12 @@ proto_content_type(const char *s, size_t len)
 	if (len == sizeof(PROTO_CT_NDJSON) - 1 &&
 	    strncasecmp(s, PROTO_CT_NDJSON, len) == 0)
 		return CT_NDJSON;
+	if (len == sizeof(PROTO_CT_CEF) - 1 &&
+	    strncasecmp(s, PROTO_CT_CEF, len) == 0)
+		return CT_CEF;
+	if (len == sizeof(PROTO_CT_SYSLOG) - 1 &&
+	    strncasecmp(s, PROTO_CT_SYSLOG, len) == 0)
+		return CT_SYSLOG;
 	if (len == sizeof(PROTO_CT_MAPPED_NDJSON) - 1 &&
 	    strncasecmp(s, PROTO_CT_MAPPED_NDJSON, len) == 0)
 		return CT_MAPPED_NDJSON;
@@ -35,6 +41,8 @@ proto_content_type_name(enum content_type ct)
 	switch (ct) {
 	case CT_JSON: return PROTO_CT_JSON;
 	case CT_NDJSON: return PROTO_CT_NDJSON;
+	case CT_CEF: return PROTO_CT_CEF;
+	case CT_SYSLOG: return PROTO_CT_SYSLOG;
 	case CT_MAPPED_NDJSON: return PROTO_CT_MAPPED_NDJSON;
 	default: return "unknown";
 	}

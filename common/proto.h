@@ -10,6 +10,8 @@
 
 #define PROTO_CT_JSON		"application/json"
 #define PROTO_CT_NDJSON		"application/x-ndjson"
+#define PROTO_CT_CEF		"application/cef"
+#define PROTO_CT_SYSLOG		"text/syslog"
 /* A supplier's product JSON, one object per line, read through the field
  * map bevisd's json_maps file assigns to that supplier (docs/FORMATS.md). */
 #define PROTO_CT_MAPPED_NDJSON	"application/x-mapped-ndjson"
@@ -27,7 +29,9 @@ enum content_type {
 	CT_UNKNOWN = 0,
 	CT_JSON = 1,
 	CT_NDJSON = 2,
-	/* 3 and 4 are kept for application/cef and text/syslog (issue 14). */
+	CT_CEF = 3,
+	CT_SYSLOG = 4,
+	/* A supplier's product JSON through its field map. */
 	CT_MAPPED_NDJSON = 5,
 };
 

@@ -29,6 +29,7 @@
 #include "ledger_listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "parse_text.h"
 #include "pull.h"
 #include "receive.h"
 #include "spool.h"
@@ -335,6 +336,10 @@ configure(int check_only, char curve[CURVE_Z85_LEN + 1])
 	config_defaults(&cfg);
 	if (config_path && config_load(config_path, &cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (parse_zones_configure(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", where, err);
 		return -1;
 	}
 	/* -n checks what the file says; the key file is read at start. */

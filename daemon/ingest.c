@@ -11,6 +11,8 @@
 #include "ledger.h"
 #include "log.h"
 #include "parse.h"
+#include "parse_text.h"
+#include "pnr.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -129,6 +131,7 @@ batch_free(struct batch *b)
 	batch_reset(b);
 	free(b->w);
 	buf_free(&b->ev);
+	buf_free(&b->pnr);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -263,6 +266,8 @@ ingest_item(PGconn *conn, struct supplier_cache *sc, struct batch *b,
 		item_quarantine(it, reason);
 		return 0;
 	}
+	/* Personal identity numbers: counted and masked in every format. */
+	pnr_event_mask(&ev, &b->pnr);
 	it->id = xstrndup(ev.id.p, ev.id.n);
 	sid = item_supplier(conn, sc, wk, it, &ev, e);
 	if (sid > 0) {
@@ -304,6 +309,7 @@ ingest_prepare(PGconn *conn, struct supplier_cache *sc, struct batch *b,
 			item_quarantine(&wk->items[0], reason);
 			continue;
 		}
+		parse_ctx_set(wk->req->received_us, wk->req->supplier_name);
 		for (size_t k = 0; k < wk->nitems; k++)
 			if (ingest_item(conn, sc, b, wk, k, max_item_bytes, e) < 0)
 				return -1;

@@ -45,6 +45,7 @@ struct batch {
 	size_t n, cap;
 	size_t rows, bytes;
 	struct buf ev;		/* binary COPY rows of all events, no header */
+	struct buf pnr;		/* one item's text with identity numbers masked */
 	int ids_ready;		/* every work has its sub_id */
 	int appended;		/* the commit appended ledger leaves */
 };

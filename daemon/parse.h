@@ -42,6 +42,8 @@ struct parser {
 #define PARSER_TABLE(X) \
 	X(parser_json) \
 	X(parser_ndjson) \
+	X(parser_cef) \
+	X(parser_syslog) \
 	X(parser_mapped_ndjson)
 
 #define PARSER_DECLARE(p) extern const struct parser p;
@@ -61,6 +63,13 @@ int event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev
     char *err, size_t errlen) MUSTCHECK;
 void event_clear(struct sec_event *ev);
 void event_parser_thread_done(void);
+/* The line formats (parse_cef.c, parse_syslog.c), for the tests and the
+ * fuzzers; their strings live until the thread's next parse. */
+int event_parse_cef(const unsigned char *item, size_t len,
+    struct sec_event *ev, char *err, size_t errlen) MUSTCHECK;
+int event_parse_syslog(const unsigned char *item, size_t len,
+    struct sec_event *ev, char *err, size_t errlen) MUSTCHECK;
+int cef_severity_map(const char *s, size_t n);
 
 /* The native parser's JSON reading, which the field-mapped parser shares:
  * item read as one JSON object with the checks an RFC 8259 reader makes

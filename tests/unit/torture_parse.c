@@ -36,8 +36,8 @@ test_content_types(void **state)
 {
 	(void)state;
 	assert_string_equal(parser_content_types(),
-	    "application/json, application/x-ndjson or "
-	    "application/x-mapped-ndjson");
+	    "application/json, application/x-ndjson, application/cef, "
+	    "text/syslog or application/x-mapped-ndjson");
 }
 
 /* The spool stores the content type as a byte: the values never move. */
