@@ -11,7 +11,7 @@ import time
 
 import zmq
 
-from bevistest import (BEVISD, ROOT, check, eq, free_port, metrics, wait_for)
+from bevistest import (BEVISD, ROOT, Daemon, check, eq, free_port, metrics, wait_for)
 from test_curve import Keys, curve_daemon
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
@@ -189,3 +189,96 @@ def test_pull_endpoint_config(cluster):
                              text=True)
         eq(out.returncode, 1, f"bevisd -n: {text!r}")
         check(out.stderr.startswith(want), f"{text!r}: {out.stderr!r}")
+
+
+def push_client(keys, supplier, endpoint):
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.PUSH)
+    s.setsockopt(zmq.LINGER, 5000)
+    if keys:
+        pub, sec = keys.suppliers[supplier]
+        s.curve_serverkey = keys.server_pub
+        s.curve_publickey = pub
+        s.curve_secretkey = sec
+    s.connect(endpoint)
+    return s
+
+
+def test_pull_endpoint_cef_by_key(cluster):
+    """application/cef lines from two suppliers' keys over PUSH: each line is
+    its key's supplier's, in requests of their own; a message of two frames
+    is dropped and counted; the real CEF sample stores what it holds."""
+    db = cluster.new_database(suppliers=())
+    keys = Keys()
+    keys.supplier(db, "brandvagg-a")
+    keys.supplier(db, "brandvagg-b")
+    pull_ep = f"tcp://127.0.0.1:{free_port()}"
+    http = free_port()
+    d = curve_daemon(db, keys, pull_endpoint=pull_ep, pull_batch_ms=50,
+                     pull_content_type="application/cef",
+                     http_listen=f"127.0.0.1:{http}")
+    try:
+        sample = open(os.path.join(ROOT, "tests", "data", "cef",
+                                   "tenzir_checkpoint.log"), "rb").read()
+        a = push_client(keys, "brandvagg-a", pull_ep)
+        b = push_client(keys, "brandvagg-b", pull_ep)
+        for line in sample.split(b"\n"):
+            a.send(line + b"\n")	# 3 lines and 2 empty: LF dropped, empty skipped
+        a.send_multipart([b"CEF:0|x|y|1|1|two frames|1|", b"src=10.0.0.1"])
+        for i in range(100):
+            b.send(b"CEF:0|Skolnat|FW|1.0|%d|Blocked|5|src=10.0.0.%d act=drop" % (i, i))
+        # Open until delivered: libzmq drops what a socket closed before its
+        # CURVE handshake ended still held.
+        wait_for(lambda: db.count("event") == 103, 30, "the CEF lines")
+        a.close()
+        b.close()
+        eq(db.count("quarantine"), 0, "quarantined")
+        eq(db.sql("SELECT p.name, count(*) FROM event e JOIN supplier p ON "
+                  "p.id = e.supplier_id GROUP BY 1 ORDER BY 1"),
+           [["brandvagg-a", "3"], ["brandvagg-b", "100"]], "events by supplier")
+        eq(db.sql("SELECT DISTINCT content_type FROM submission"),
+           [["application/cef"]], "content type")
+        eq(db.sql("SELECT action, host(src_ip) FROM event e JOIN supplier p ON "
+                  "p.id = e.supplier_id WHERE p.name = 'brandvagg-b' AND "
+                  "message = 'Blocked' ORDER BY src_ip DESC LIMIT 1"),
+           [["drop", "10.0.0.99"]], "a CEF line's fields")
+        m = metrics(http)
+        eq((m.get("bevis_pull_lines_total"), m.get("bevis_pull_dropped_total")),
+           (103, 1), "pull metrics")
+        check("a message of several frames, dropped" in d.logtext(), d.logtext())
+    finally:
+        d.stop()
+
+
+def test_pull_endpoint_plaintext_mapped_json(cluster):
+    """Without CURVE (allow_plaintext, loopback) the lines are
+    pull_supplier's, and its field map applies to
+    application/x-mapped-ndjson lines."""
+    db = cluster.new_database(suppliers=("skolmoln",))
+    d0 = os.path.join(cluster.dir, "plainpull")
+    os.makedirs(d0, exist_ok=True)
+    maps = os.path.join(d0, "maps.conf")
+    with open(maps, "w") as f:
+        f.write("[suppliers]\nskolmoln = cloudtrail\n[map cloudtrail]\n"
+                "id = /eventID\ntime = /eventTime\naction = /eventName\n")
+    os.chmod(maps, 0o644)
+    os.chmod(d0, 0o755)
+    pull_ep = f"tcp://127.0.0.1:{free_port()}"
+    d = Daemon(db, pull_endpoint=pull_ep, pull_supplier="skolmoln",
+               pull_content_type="application/x-mapped-ndjson", json_maps=maps,
+               pull_batch_ms=50)
+    try:
+        s = push_client(None, None, pull_ep)
+        sample = open(os.path.join(ROOT, "tests", "data",
+                                   "crowdsec-hub_aws-cloudtrail.log"), "rb").read()
+        for line in sample.splitlines():
+            s.send(line)
+        wait_for(lambda: db.count("event") == 2, 30, "the CloudTrail lines")
+        s.close()
+        eq(db.sql("SELECT source_event_id, action FROM event ORDER BY 1"),
+           [["<eventId>", "ConsoleLogin"], ["<eventid>", "GetCallerIdentity"]],
+           "mapped by pull_supplier's map")
+        eq(db.value("SELECT count(*) FROM submission WHERE supplier_id IS NULL"),
+           "1", "a plaintext submission")
+    finally:
+        d.stop()
