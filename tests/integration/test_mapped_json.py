@@ -147,6 +147,15 @@ def test_mapped_json_refusals(cluster):
         eq(db.sql("SELECT item_no, reason FROM quarantine_item WHERE request_id = 'r2'"),
            [["1", "field map 'cloudtrail': time /eventTime names nothing in the item"]],
            "no time")
+        # Identity numbers are masked in the mapped fields, as in every format.
+        c = curve_client(d, keys, "skolmoln")
+        reply = c.events(b'{"eventID":"p","eventTime":"2026-01-01T00:00:00Z",'
+                         b'"userIdentity":{"userName":"121212-1212"}}\n',
+                         ct=MAPPED, rid=b"r3")
+        c.close()
+        eq(reply.get("accepted"), 1, f"{reply}")
+        eq(db.sql("SELECT actor_user, personal_data FROM event WHERE "
+                  "source_event_id = 'p'"), [["121212-XXXX", "t"]], "masked")
         eq(db.value("SELECT attrs FROM event WHERE source_event_id = 'c'"),
            '{"sourceIPAddress":"AWS Internal","parse_warnings":["src.ip: '
            '/sourceIPAddress is not an IP address; left in attrs"]}', "lenient ip")
