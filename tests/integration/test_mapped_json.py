@@ -116,6 +116,8 @@ def test_sample_files_through_field_maps(cluster):
         reply = c.events(body, ct=MAPPED, rid=b"sample-again")
         c.close()
         eq((reply.get("accepted"), reply.get("duplicate")), (0, 4), f"resend: {reply}")
+        # A clean exit (under SANITIZE=1: no ASan or UBSan report).
+        eq(d.stop(), 0, "bevisd's exit status: " + d.logtext()[-2000:])
     finally:
         d.stop()
 

@@ -119,7 +119,7 @@ def test_rsyslog_forwards_through_pull_endpoint(cluster):
             return metrics(http).get("bevis_pull_lines_total", 0) == n + 1
         wait_for(lines_read, 60, "bevisd to read the lines")
         eq(db.count("event"), 0, "events before SIGTERM")
-        d.stop()
+        eq(d.stop(), 0, "bevisd's exit status: " + d.logtext()[-2000:])
         eq(db.count("event"), n, "events")
         eq(db.count("quarantine"), 1, "quarantined")
         eq(db.value("SELECT reason FROM quarantine_item"),
