@@ -195,7 +195,7 @@ bench-parse: $(BUILD)/tests/bench_parse
 	$(BUILD)/tests/bench_parse $(BENCH_PARSE_SECONDS)
 
 bench: all bench-parse
-	BUILD=$(BUILD) PGBIN=$(PGBIN) $(PYTHON) tests/bench/bench.py $(BENCH_ARGS)
+	BUILD=$(BUILD) PGBIN=$(PGBIN) $(PYTHON) tests/bench/bench.py --cef $(BENCH_ARGS)
 
 # ---- install --------------------------------------------------------------
 install: all

@@ -394,7 +394,8 @@ next_chunk(struct sender *s)
 
 	if (s->input_done)
 		return NULL;
-	c = s->ct == CT_NDJSON ? next_chunk_ndjson(s) : next_chunk_json(s);
+	/* CEF and syslog are one record per line, as NDJSON. */
+	c = s->ct != CT_JSON ? next_chunk_ndjson(s) : next_chunk_json(s);
 	if (c == NULL && s->nchunks == 0 && s->items == 0 && !s->rd.failed) {
 		c = chunk_new(s);
 		if (s->ct == CT_JSON)
@@ -1058,7 +1059,8 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		return 2;
 	if (optind + 1 != argc)
 		return send_usage();
-	if (type && strcmp(type, "ndjson") != 0 && strcmp(type, "json") != 0)
+	if (type && strcmp(type, "ndjson") != 0 && strcmp(type, "json") != 0 &&
+	    strcmp(type, "cef") != 0 && strcmp(type, "syslog") != 0)
 		return send_usage();
 	s.name = argv[optind];
 	s.chunk_items = chunk_items;
@@ -1068,8 +1070,9 @@ cmd_send(struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "bevis send: %s: %s\n", s.name, strerror(errno));
 		return 2;
 	}
-	s.ct = type ? (strcmp(type, "json") == 0 ? CT_JSON : CT_NDJSON) :
-	    guess_type(&s);
+	s.ct = !type ? guess_type(&s) : strcmp(type, "json") == 0 ? CT_JSON :
+	    strcmp(type, "cef") == 0 ? CT_CEF : strcmp(type, "syslog") == 0 ?
+	    CT_SYSLOG : CT_NDJSON;
 	cli_load_config(cli);
 	/* Leave room for the frames around the body. */
 	s.max_item = (size_t)cli->cfg.max_message_size - 4096;

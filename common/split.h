@@ -27,7 +27,8 @@ struct split {
 	int over;
 };
 
-/* NDJSON: one item per non-blank line; a trailing CR is not part of the item.
+/* NDJSON, CEF, syslog: one item per non-blank line; a trailing CR is not
+ * part of the item.
  * JSON: an object is one item; each element of a top-level array is one item.
  * Any other body is a single item for the parser to reject, unless it is
  * structurally broken, in which case error is set. */

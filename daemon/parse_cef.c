@@ -67,6 +67,12 @@ key_at(const unsigned char *s, size_t n, size_t i)
 	return k > i && k < n && s[k] == '=' ? k : 0;
 }
 
+static int
+dig2(const char *p)
+{
+	return p[0] >= '0' && p[0] <= '9' && p[1] >= '0' && p[1] <= '9';
+}
+
 struct ext_pair {
 	size_t k, kn;		/* key in the line */
 	size_t v, vn;		/* decoded value in tp->text */
@@ -135,13 +141,13 @@ cef_time(const char *v, size_t n, int64_t *us, struct textparse *tp,
 	    strncasecmp(z, "GMT", 3) == 0)) || (zn == 1 && *z == 'Z')) {
 		off = 0;
 	} else if ((zn == 5 || zn == 6) && (z[0] == '+' || z[0] == '-')) {
-		int h, m;
-		if (zn == 5 && sscanf(z + 1, "%2d%2d", &h, &m) == 2)
-			;
-		else if (zn == 6 && z[3] == ':' && sscanf(z + 1, "%2d:%2d", &h,
-		    &m) == 2)
-			;
-		else
+		/* +hhmm or +hh:mm; z is not NUL-terminated: no sscanf. */
+		const char *mm = z + (zn == 6 ? 4 : 3);
+		if ((zn == 6 && z[3] != ':') || !dig2(z + 1) || !dig2(mm))
+			return -1;
+		int h = (z[1] - '0') * 10 + (z[2] - '0');
+		int m = (mm[0] - '0') * 10 + (mm[1] - '0');
+		if (h > 23 || m > 59)
 			return -1;
 		off = (z[0] == '-' ? -1 : 1) * (h * 3600 + m * 60);
 	} else {
@@ -181,6 +187,25 @@ map_ip(struct sec_event *ev, const char *v, size_t n)
 	return 0;
 }
 
+/* "<N>" (0..191), optionally followed by spaces: N, else -1. */
+static int
+pri_only(const unsigned char *s, size_t n)
+{
+	size_t i = 1;
+	int v = 0;
+
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	if (n < 3 || s[0] != '<' || s[n - 1] != '>' || n > 5)
+		return -1;
+	for (; i < n - 1; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= 191 ? v : -1;
+}
+
 static int
 cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
     char *err, size_t errlen)
@@ -205,8 +230,21 @@ cef_parse(const unsigned char *item, size_t len, struct sec_event *ev,
 	}
 	/* Where the record starts: "CEF:", after a syslog header or not. */
 	const unsigned char *m = memmem(s + base, n - base, "CEF:", 4);
+	size_t vd = base;
+	while (vd < n && s[vd] >= '0' && s[vd] <= '9')
+		vd++;
+	/* "0|..." with a "CEF:" only later, inside a value: no prefix. */
+	if (m != s + base && vd > base && vd < n && s[vd] == '|')
+		m = NULL;
 	if (m == s + base) {
 		start = base + 4;
+	} else if (m != NULL && pri_only(s + base, (size_t)(m - s) - base) >= 0) {
+		/* "<134>CEF:0|...": a PRI and nothing else. */
+		int pri = pri_only(s + base, (size_t)(m - s) - base);
+		char num[3] = { (char)('0' + (pri >> 3) / 10),
+			(char)('0' + (pri >> 3) % 10) };
+		tp_attr_json(tp, "facility", 8, num + (pri < 80), pri < 80 ? 1 : 2);
+		start = (size_t)(m - s) + 4;
 	} else if (m != NULL) {
 		size_t at = (size_t)(m - s);
 		if (syslog_header_parse(s + base, at - base, tp, &h, err,

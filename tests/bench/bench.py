@@ -13,7 +13,11 @@ the sender (bevis send, psql), bevisd, and the PostgreSQL cluster (the
 postmaster and all its children, backends and background writers alike),
 read from /proc and wait4. The ratio moves with the machine; CPU per event
 shows where the time goes.
-Usage: bench.py [--events N] [--writers N] [--runs N]"""
+With --cef (make bench passes it), each run also sends the same events as
+CEF lines (application/cef, one supplier over CURVE, since CEF lines name no
+supplier) and prints that ratio beside the JSON one, against the same
+\copy.
+Usage: bench.py [--events N] [--writers N] [--runs N] [--cef]"""
 import argparse
 import json
 import os
@@ -52,6 +56,27 @@ def make_events(n, seed=7):
              "seq": i, "tenant": "kommun-%d" % rnd.randrange(3), "user_agent": "Mozilla/5.0"}
         out.append(e)
     return out
+
+
+def cef_escape(v, header=False):
+    v = str(v).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return v.replace("|", "\\|") if header else v.replace("=", "\\=")
+
+
+def cef_line(e):
+    """The event as an ArcSight CEF line, its fields under CEF's keys."""
+    import datetime
+    t = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
+    ms = int(t.timestamp() * 1000)
+    ext = [("externalId", e["id"]), ("rt", ms), ("cat", e["category"]),
+           ("act", e["action"]), ("outcome", e["outcome"]),
+           ("suser", e["actor"]["user"]), ("src", e["src"]["ip"]),
+           ("dhost", e["target"]), ("cn1", e["seq"]), ("cn1Label", "seq"),
+           ("cs1", e["tenant"]), ("cs1Label", "tenant"),
+           ("requestClientApplication", e["user_agent"]), ("msg", e["message"])]
+    head = "CEF:0|bevis|bench|1.0|%s|%s|%d|" % (
+        cef_escape(e["category"], True), cef_escape(e["action"], True), e["severity"])
+    return (head + " ".join("%s=%s" % (k, cef_escape(v)) for k, v in ext)).encode() + b"\n"
 
 
 def copy_escape(v):
@@ -132,12 +157,46 @@ def peak_rss_kib(pid):
     return 0
 
 
+def bench_cef(args, path, n):
+    """bevis end to end with CEF lines: one supplier, CURVE, a fresh
+    cluster. Returns the seconds bevis send took."""
+    cluster = bevistest.Cluster()
+    db = cluster.new_database(())
+    keydir = tempfile.mkdtemp(prefix="bevis-bench-cef-")
+    os.chmod(keydir, 0o755)
+    for name in ("server", "lev"):
+        subprocess.run([BEVIS, "keygen", "--curve", keydir, "--name", name],
+                       check=True, capture_output=True)
+    pub = open(os.path.join(keydir, "lev.pub")).read().strip()
+    db.sql(f"SELECT bevis_supplier_add('lev', '{pub}')")
+    # info: a CURVE server answers no plaintext PING; its log says ready.
+    d = Daemon(db, writers=args.writers, log_level="info",
+               curve_secret_key=os.path.join(keydir, "server.key"))
+    db.sql("CHECKPOINT")
+    t0 = time.monotonic()
+    out = subprocess.run([BEVIS, "send", "--quiet", "--type", "cef", "--endpoint",
+                          d.endpoint, "--server-key", os.path.join(keydir, "server.pub"),
+                          "--key", os.path.join(keydir, "lev.key"), "--window",
+                          str(args.window), "--chunk-items", "1000", "--timeout", "120",
+                          path], capture_output=True, text=True)
+    t = time.monotonic() - t0
+    d.stop()
+    assert out.returncode == 0, f"bevis send --type cef failed: {out.stdout} {out.stderr}"
+    got = db.count("event")
+    assert got == n, f"bevis stored {got} CEF rows"
+    cluster.stop()
+    subprocess.run(["rm", "-rf", keydir])
+    return t
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 200000)))
     ap.add_argument("--writers", type=int, default=2)
     ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--cef", action="store_true",
+                    help="also send the events as CEF lines over CURVE")
     args = ap.parse_args()
     n = args.events
     events = make_events(n)
@@ -147,8 +206,13 @@ def main():
     nd = os.path.join(tmp, "events.ndjson")
     with open(nd, "wb") as f:
         f.writelines(lines)
+    cef = os.path.join(tmp, "events.cef")
+    if args.cef:
+        with open(cef, "wb") as f:
+            f.writelines(cef_line(e) for e in events)
 
     ratios = []
+    cef_ratios = []
     cpus = []
     print(f"bench: {n} events, {avg:.0f} bytes each on average, {len(SUPPLIERS)} suppliers")
     try:
@@ -184,6 +248,7 @@ def main():
             assert out.returncode == 0, f"bevis verify failed: {out.stdout} {out.stderr}"
             cluster.stop()
             subprocess.run(["rm", "-rf", keydir])
+            t_cef = bench_cef(args, cef, n) if args.cef else None
             cluster = bevistest.Cluster()
             db = cluster.new_database(SUPPLIERS)
             ids = {r[1]: int(r[0]) for r in db.sql("SELECT id, name FROM supplier")}
@@ -213,6 +278,12 @@ def main():
                   f"bevis {r_bevis:,.0f} events/s ({t_bevis:.2f} s); "
                   f"ratio bevis/copy {r_bevis / r_copy:.2f}; bevisd peak RSS {rss / 1024:.1f} MiB")
             ratios.append(r_bevis / r_copy)
+            if t_cef:
+                r_cef = n / t_cef
+                cef_ratios.append(r_cef / r_copy)
+                print(f"bench run {run + 1}: CEF input: bevis {r_cef:,.0f} events/s "
+                      f"({t_cef:.2f} s); ratio bevis/copy {r_cef / r_copy:.2f} "
+                      f"(JSON {r_bevis / r_copy:.2f})")
             k = n / 1000
             cpu = {"bevis send": cpu_send, "bevisd": cpu_bevisd, "postgres (bevis)": cpu_pg,
                    "psql": cpu_psql, "postgres (\\copy)": cpu_pg_copy}
@@ -229,6 +300,11 @@ def main():
         ratios.sort()
         print(f"bench: median ratio bevis/copy {ratios[len(ratios) // 2]:.2f} over {len(ratios)} runs "
               f"(min {ratios[0]:.2f}, max {ratios[-1]:.2f})")
+        if cef_ratios:
+            cef_ratios.sort()
+            print(f"bench: median ratio bevis/copy with CEF input "
+                  f"{cef_ratios[len(cef_ratios) // 2]:.2f} over {len(cef_ratios)} runs "
+                  f"(JSON {ratios[len(ratios) // 2]:.2f})")
         # CPU per event does not move with the machine the way the ratio
         # does: it says where the next performance step should aim.
         print("bench: median CPU ms per 1,000 events: " + ", ".join(
