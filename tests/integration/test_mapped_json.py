@@ -8,7 +8,7 @@ import os
 import subprocess
 import tempfile
 
-from bevistest import BEVISD, ROOT, Daemon, check, eq
+from bevistest import BEVISD, ROOT, Daemon, check, eq, run_bevis
 from test_curve import Keys, curve_client, curve_daemon
 
 MAPPED = b"application/x-mapped-ndjson"
@@ -197,3 +197,26 @@ def test_json_maps_errors_at_check(cluster):
     out = subprocess.run([BEVISD, "-n", "-c", conf], capture_output=True, text=True)
     eq((out.returncode, out.stderr), (1, f"{maps}:0: cannot open: No such file or "
        "directory\n"), "missing maps file")
+
+
+def test_bevis_send_type_mapped(cluster):
+    """`bevis send --type mapped` sends a product's lines unchanged as
+    application/x-mapped-ndjson, under the supplier's key."""
+    db = cluster.new_database(suppliers=())
+    keys = Keys()
+    pub, sec = keys.supplier(db, "elevplattform-k8s")
+    server_pub = keys.write("server.pub", keys.server_pub, 0o644)
+    key = keys.write("k8s.key", sec, 0o600)
+    d = curve_daemon(db, keys, json_maps=maps_file(keys.dir))
+    try:
+        path = os.path.join(DATA, SAMPLES["elevplattform-k8s"][1])
+        out = run_bevis(db, "send", "--endpoint", d.endpoint, "--server-key",
+                        server_pub, "--key", key, "--type", "mapped", path)
+        eq((out.returncode, out.stderr.decode()), (0, ""), "bevis send")
+        check(b"1 items in 1 requests: 1 accepted" in out.stdout, out.stdout)
+        eq(db.sql("SELECT s.content_type, e.source_event_id FROM event e JOIN "
+                  "submission s ON s.id = e.submission_id"),
+           [["application/x-mapped-ndjson", "57a794de-44d3-40ee-a0ad-c0eb096eef6c"]],
+           "stored through the map")
+    finally:
+        d.stop()
