@@ -52,6 +52,7 @@ COMMON_SRC += common/config_source.c
 # The daemon's rooms, in the order of the data flow (docs/ARCHITECTURE.md).
 DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.c \
              daemon/parse_text.c daemon/parse_cef.c daemon/parse_syslog.c \
+             daemon/jsonmap.c daemon/parse_jsonmap.c daemon/pull.c \
              daemon/ingest.c daemon/db.c daemon/store.c \
              daemon/reply.c daemon/writer.c daemon/treehead.c daemon/ledger_listen.c \
              daemon/spool.c \
@@ -79,9 +80,11 @@ CLI_OBJ    = $(CLI_SRC:%.c=$(BUILD)/%.o) $(BUILD)/migrations.o
 UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_parse \
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
              torture_ledger torture_output torture_zmsg torture_keys torture_report \
-             torture_parse_cef torture_parse_syslog torture_pnr
+             torture_parse_cef torture_parse_syslog torture_pnr \
+             torture_parse_jsonmap
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
-FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_ledger fuzz_report fuzz_cef fuzz_syslog fuzz_pnr fuzz_content_type
+FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_ledger fuzz_report fuzz_cef fuzz_syslog \
+             fuzz_pnr fuzz_content_type fuzz_jsonmap
 FUZZ_BINS  = $(FUZZERS:%=$(BUILD)/fuzz/%)
 
 .PHONY: all deps run stop-db start-db check unit fuzz integration bench bench-parse install clean
@@ -94,7 +97,8 @@ DEBS = build-essential pkg-config libzmq3-dev libevent-dev libpq-dev \
        libjson-c-dev libcmocka-dev libsodium-dev libinih-dev libssl-dev \
        libsystemd-dev libcsv-dev \
        postgresql postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl \
-       clang libclang-rt-14-dev python3-zmq valgrind
+       clang libclang-rt-14-dev python3-zmq valgrind \
+       rsyslog rsyslog-czmq
 
 deps: $(BUILD)/.deps-ok
 
@@ -103,6 +107,7 @@ $(BUILD)/.deps-ok: Makefile
 	@if pkg-config --exists $(PKGS) cmocka 2>/dev/null && [ -f /usr/include/csv.h ] && \
 	    [ -x "$(PGBIN)/initdb" ] && command -v clang >/dev/null && \
 	    command -v valgrind >/dev/null && command -v pg_prove >/dev/null && \
+	    dpkg -s rsyslog-czmq >/dev/null 2>&1 && \
 	    [ -f "$$($(PGBIN)/pg_config --sharedir 2>/dev/null || echo /usr/share/postgresql/15)/extension/pgtap.control" ] && \
 	    $(PYTHON) -c 'import zmq' 2>/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
@@ -146,7 +151,8 @@ $(BUILD)/tests/torture_output: INC_tests = -Icommon -Icli
 # The pure daemon parts the harnesses exercise.
 FUZZ_DAEMON_SRC = daemon/parse.c daemon/parse_json.c daemon/spool_format.c \
                   daemon/parse_csv.c daemon/parse_report_json.c daemon/report_entries.c \
-                  daemon/parse_text.c daemon/parse_cef.c daemon/parse_syslog.c
+                  daemon/parse_text.c daemon/parse_cef.c daemon/parse_syslog.c \
+                  daemon/jsonmap.c daemon/parse_jsonmap.c
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -Icommon -Idaemon $(PKG_CFLAGS)
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(COMMON_SRC) $(DAEMON_LIB) $(BUILD)/.deps-ok
@@ -216,6 +222,8 @@ install: all
 	install -m 0755 $(BUILD)/bevisd $(DESTDIR)$(PREFIX)/sbin/bevisd
 	install -m 0644 $(MIGRATIONS) $(DESTDIR)$(PREFIX)/share/bevis/sql/
 	install -m 0640 conf/bevisd.conf $(DESTDIR)/etc/bevis/bevisd.conf.example
+	install -m 0644 conf/json_maps.conf $(DESTDIR)/etc/bevis/json_maps.conf.example
+	install -m 0644 conf/rsyslog-bevis.conf $(DESTDIR)$(PREFIX)/share/bevis/
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' systemd/bevisd.service > \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/bevisd.service
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' systemd/bevis-deadlines.service > \

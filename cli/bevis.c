@@ -15,7 +15,7 @@ static const struct {
 	    "migrate [--db CONNINFO]\n"
 	    "Creates or updates the schema: applies the migrations not yet applied.\n" },
 	{ "send", cmd_send, "send [options] FILE|-   push events to bevisd",
-	    "send [--endpoint E] [--server-key FILE --key FILE] [--type ndjson|json|cef|syslog]\n"
+	    "send [--endpoint E] [--server-key FILE --key FILE] [--type ndjson|json|cef|syslog|mapped]\n"
 	    "                  [--timeout SECONDS] [--retries N] [--window N] [--chunk-items N]\n"
 	    "                  [--busy-timeout SECONDS] [--quiet] FILE|-\n"
 	    "     send --report FILE --kind servicedesk|supplier --period YYYY-MM\n"

@@ -395,7 +395,7 @@ next_chunk(struct sender *s)
 
 	if (s->input_done)
 		return NULL;
-	/* CEF and syslog are one record per line, as NDJSON. */
+	/* CEF, syslog and mapped JSON are one record per line, as NDJSON. */
 	c = s->ct != CT_JSON ? next_chunk_ndjson(s) : next_chunk_json(s);
 	if (c == NULL && s->nchunks == 0 && s->items == 0 && !s->rd.failed) {
 		c = chunk_new(s);
@@ -1343,7 +1343,8 @@ cmd_send(struct cli *cli, int argc, char **argv)
 	if (optind + 1 != argc)
 		return send_usage();
 	if (type && strcmp(type, "ndjson") != 0 && strcmp(type, "json") != 0 &&
-	    strcmp(type, "cef") != 0 && strcmp(type, "syslog") != 0)
+	    strcmp(type, "cef") != 0 && strcmp(type, "syslog") != 0 &&
+	    strcmp(type, "mapped") != 0)
 		return send_usage();
 	s.name = argv[optind];
 	s.chunk_items = chunk_items;
@@ -1355,7 +1356,8 @@ cmd_send(struct cli *cli, int argc, char **argv)
 	}
 	s.ct = !type ? guess_type(&s) : strcmp(type, "json") == 0 ? CT_JSON :
 	    strcmp(type, "cef") == 0 ? CT_CEF : strcmp(type, "syslog") == 0 ?
-	    CT_SYSLOG : CT_NDJSON;
+	    CT_SYSLOG : strcmp(type, "mapped") == 0 ? CT_MAPPED_NDJSON :
+	    CT_NDJSON;
 	cli_load_config(cli);
 	/* Leave room for the frames around the body. */
 	s.max_item = (size_t)cli->cfg.max_message_size - 4096;

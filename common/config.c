@@ -94,6 +94,18 @@ const struct config_option config_options[] = {
 	    "seconds between TCP keepalive probes"),
 	OPT("bevisd", db_keepalives_count, OPT_INT, 1, 100, "3",
 	    "keepalive probes lost before the connection counts as dead"),
+	OPT("bevisd", json_maps, OPT_STRING, 0, 0, "",
+	    "file of JSON field maps for application/x-mapped-ndjson, and which "
+	    "supplier uses which (docs/FORMATS.md); empty: none"),
+	OPT("bevisd", pull_endpoint, OPT_STRING, 0, 0, "",
+	    "ZeroMQ endpoint of a PULL socket taking one line per message, as "
+	    "rsyslog's omczmq sends them (docs/PROTOCOL.md); empty: none"),
+	OPT("bevisd", pull_content_type, OPT_STRING, 0, 0, "text/syslog",
+	    "the content type of the lines on pull_endpoint"),
+	OPT("bevisd", pull_supplier, OPT_STRING, 0, 0, "",
+	    "allow_plaintext only: the supplier the pull_endpoint lines are from"),
+	OPT("bevisd", pull_batch_ms, OPT_INT, 1, 10000, "200",
+	    "how long a line on pull_endpoint may wait for more to fill a request"),
 	OPTF("client", "server_key", client_server_key, OPT_STRING, 0, 0, "",
 	    "bevis send: the server's CURVE public key file"),
 	OPTF("client", "key", client_key, OPT_STRING, 0, 0, "",

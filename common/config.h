@@ -46,6 +46,12 @@ struct config {
 	long db_keepalives_idle;	/* s of silence before TCP probes */
 	long db_keepalives_interval;	/* s between probes */
 	long db_keepalives_count;	/* probes lost before the link is dead */
+	/* foreign formats (issue 14) */
+	char *json_maps;		/* field maps file; "" = none */
+	char *pull_endpoint;		/* PULL socket for rsyslog; "" = none */
+	char *pull_content_type;	/* what its lines are */
+	char *pull_supplier;		/* plaintext only: whose lines they are */
+	long pull_batch_ms;		/* how long a line may wait for a batch */
 	/* [client]: what bevis send uses */
 	char *client_server_key;	/* the server's public key file */
 	char *client_key;		/* this client's secret key file */

@@ -34,6 +34,9 @@ proto_content_type(const char *s, size_t len)
 	if (len == sizeof(PROTO_CT_SYSLOG) - 1 &&
 	    strncasecmp(s, PROTO_CT_SYSLOG, len) == 0)
 		return CT_SYSLOG;
+	if (len == sizeof(PROTO_CT_MAPPED_NDJSON) - 1 &&
+	    strncasecmp(s, PROTO_CT_MAPPED_NDJSON, len) == 0)
+		return CT_MAPPED_NDJSON;
 	return CT_UNKNOWN;
 }
 
@@ -46,6 +49,7 @@ proto_content_type_name(enum content_type ct)
 	case CT_CSV: return PROTO_CT_CSV;
 	case CT_CEF: return PROTO_CT_CEF;
 	case CT_SYSLOG: return PROTO_CT_SYSLOG;
+	case CT_MAPPED_NDJSON: return PROTO_CT_MAPPED_NDJSON;
 	default: return "unknown";
 	}
 }

@@ -17,6 +17,9 @@
 #define PROTO_CT_NDJSON		"application/x-ndjson"
 #define PROTO_CT_CEF		"application/cef"
 #define PROTO_CT_SYSLOG		"text/syslog"
+/* A supplier's product JSON, one object per line, read through the field
+ * map bevisd's json_maps file assigns to that supplier (docs/FORMATS.md). */
+#define PROTO_CT_MAPPED_NDJSON	"application/x-mapped-ndjson"
 #define PROTO_CT_CSV		"text/csv"	/* reports only */
 
 /* Frames after the envelope: version, command, request id, content type, body. */
@@ -34,6 +37,8 @@ enum content_type {
 	CT_NDJSON = 2,
 	CT_CEF = 3,
 	CT_SYSLOG = 4,
+	/* A supplier's product JSON through its field map. */
+	CT_MAPPED_NDJSON = 5,
 	/* 8: leaves 3..7 to the event formats. Reports are never spooled. */
 	CT_CSV = 8,
 };

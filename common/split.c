@@ -173,7 +173,8 @@ void
 split_body(struct split *sp, enum content_type ct, const unsigned char *body,
     size_t len)
 {
-	if (ct == CT_NDJSON || ct == CT_CEF || ct == CT_SYSLOG)
+	if (ct == CT_NDJSON || ct == CT_CEF || ct == CT_SYSLOG ||
+	    ct == CT_MAPPED_NDJSON)
 		split_ndjson(sp, body, len);	/* one item per line */
 	else
 		split_json(sp, body, len);

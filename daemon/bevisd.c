@@ -24,12 +24,14 @@
 #include "checkpoint.h"
 #include "config.h"
 #include "curvekey.h"
+#include "jsonmap.h"
 #include "keyfile.h"
 #include "ledger_listen.h"
 #include "rules.h"
 #include "log.h"
 #include "metrics.h"
 #include "parse_text.h"
+#include "pull.h"
 #include "receive.h"
 #include "spool.h"
 #include "writer.h"
@@ -41,6 +43,8 @@ static struct writer_pool *pool;
 static struct spool *spool;
 static const char *config_path;
 static struct config cfg;
+static struct pull *pull;		/* NULL: no pull_endpoint */
+static struct jsonmaps json_maps;	/* read once at start: a restart changes them */
 static int stop_signals;
 
 static void
@@ -85,6 +89,8 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 	sa.sa_handler = on_shutdown_timeout;
 	sigaction(SIGALRM, &sa, NULL);
 	alarm((unsigned)cfg.shutdown_timeout);
+	if (pull)
+		pull_drain(pull);
 	if (receiver)
 		receiver_drain(receiver);
 	else
@@ -284,6 +290,12 @@ check_transport(const struct config *c, int read_key,
 		    "%s", c->endpoint);
 		return -1;
 	}
+	if (c->pull_endpoint[0] && !endpoint_is_local(c->pull_endpoint)) {
+		snprintf(err, errlen, "allow_plaintext serves without "
+		    "authentication, so only on a loopback or ipc endpoint, not "
+		    "pull_endpoint %s", c->pull_endpoint);
+		return -1;
+	}
 	return 0;
 }
 
@@ -336,6 +348,17 @@ configure(int check_only, char curve[CURVE_Z85_LEN + 1])
 		fprintf(stderr, "%s: %s\n", where, err);
 		return -1;
 	}
+	if (pull_check_config(&cfg, cfg.curve_secret_key[0] != '\0', err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", where, err);
+		return -1;
+	}
+	if (cfg.json_maps[0] && jsonmaps_load(cfg.json_maps, &json_maps, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	jsonmaps_install(&json_maps);
 	if (!check_only)
 		return 1;
 	const char *keys[] = { cfg.curve_secret_key, cfg.ledger_key };
@@ -441,6 +464,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	if ((rc = configure(check_only, curve)) <= 0) {
+		jsonmaps_free(&json_maps);
 		config_free(&cfg);
 		return rc < 0 ? 1 : 0;
 	}
@@ -465,6 +489,8 @@ main(int argc, char **argv)
 		fatalx("zmq_ctx_new: %s", zmq_strerror(errno));
 	struct auth *auth = curve[0] ? auth_bind(zctx, &cfg) : NULL;
 	receiver = receiver_bind(zctx, &cfg, curve[0] ? curve : NULL);
+	if (receiver)
+		pull = pull_bind(zctx, &cfg, curve[0] ? curve : NULL);
 	sodium_memzero(curve, sizeof(curve));
 	if (receiver == NULL)
 		return 1;
@@ -493,6 +519,8 @@ main(int argc, char **argv)
 	    NULL;
 	struct rules *rules = rules_start(&cfg);
 	receiver_start(receiver, base, pool, auth);
+	if (pull)
+		pull_start(pull, base, pool, auth);
 	if (auth)
 		auth_set_gate(auth, receiver_supplier_full, receiver);
 	if (cfg.http_listen[0] &&
@@ -512,6 +540,7 @@ main(int argc, char **argv)
 	if (ev_wd)
 		event_free(ev_wd);
 	receiver_free(receiver);
+	pull_free(pull);
 	if (auth)
 		auth_stop(auth);
 	zmq_ctx_term(zctx);
@@ -524,6 +553,7 @@ main(int argc, char **argv)
 		spool_close(spool);
 	if (sp)
 		checkpoint_signer_clear(sp);
+	jsonmaps_free(&json_maps);
 	config_free(&cfg);
 	log_info("stopped");
 	return 0;

@@ -230,14 +230,18 @@ item_supplier(PGconn *conn, struct supplier_cache *sc, const struct work *wk,
 		}
 		return sid;
 	}
-	if (ev->supplier.p == NULL) {
+	/* The PULL endpoint without CURVE names the supplier (pull_supplier). */
+	struct strview name = ev->supplier;
+	if (name.p == NULL && wk->req->supplier_name[0])
+		name = (struct strview){ wk->req->supplier_name,
+		    strlen(wk->req->supplier_name) };
+	if (name.p == NULL) {
 		item_quarantine(it, "missing required field 'supplier'");
 		return 0;
 	}
-	if ((sid = supplier_lookup(sc, conn, &ev->supplier, e)) == 0) {
+	if ((sid = supplier_lookup(sc, conn, &name, e)) == 0) {
 		snprintf(reason, sizeof(reason), "unknown supplier '%.*s'",
-		    (int)utf8_cut(ev->supplier.p, ev->supplier.n, 64),
-		    ev->supplier.p);
+		    (int)utf8_cut(name.p, name.n, 64), name.p);
 		item_quarantine(it, reason);
 	}
 	return sid;
@@ -262,8 +266,10 @@ ingest_item(PGconn *conn, struct supplier_cache *sc, struct batch *b,
 		item_quarantine(it, reason);
 		return 0;
 	}
-	if (wk->parser->parse(body + sp->off, sp->len, &ev, reason,
-	    sizeof(reason)) < 0) {
+	if ((wk->parser->parse_for ? wk->parser->parse_for(
+	    wk->req->supplier_name, body + sp->off, sp->len, &ev, reason,
+	    sizeof(reason)) : wk->parser->parse(body + sp->off, sp->len, &ev,
+	    reason, sizeof(reason))) < 0) {
 		const char *fid = wk->parser->failed_id ?
 		    wk->parser->failed_id() : NULL;
 		if (fid)

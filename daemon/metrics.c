@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pull.h"
 #include "receive.h"
 #include "rules.h"
 #include "spool.h"
@@ -135,6 +136,7 @@ render(struct buf *b, struct receiver *rc)
 	render_spool(b, src.spool);
 	rules_metrics(b);
 	receiver_metrics(rc, b);
+	pull_metrics(b);
 }
 
 static void

@@ -29,6 +29,12 @@ struct parser {
 	int (*parse)(const unsigned char *item, size_t len, struct sec_event *ev,
 	    char *err, size_t errlen);
 	void (*clear)(struct sec_event *ev);
+	/* For a format read by a per-supplier setting (the field map of
+	 * parse_jsonmap.c): parse with the sending supplier's name ("" when
+	 * the request has no key). NULL for the others; when set, ingest
+	 * calls it instead of parse. */
+	int (*parse_for)(const char *supplier, const unsigned char *item,
+	    size_t len, struct sec_event *ev, char *err, size_t errlen);
 	/* Frees the calling thread's parser memory; NULL when there is none. */
 	void (*thread_done)(void);
 	/* A report format (REPORT; split and parse are NULL): reads the whole
@@ -48,6 +54,7 @@ struct parser {
 	X(parser_ndjson) \
 	X(parser_cef) \
 	X(parser_syslog) \
+	X(parser_mapped_ndjson) \
 	X(parser_csv) \
 	X(parser_report_json)
 
@@ -86,5 +93,16 @@ void report_parse_json(const struct report_meta *m, const unsigned char *body,
     size_t len, struct report_parsed *rp);
 /* The failed_id of the native JSON parsers. */
 const char *event_json_failed_id(void);
+/* The native parser's JSON reading, which the field-mapped parser shares:
+ * item read as one JSON object with the checks an RFC 8259 reader makes
+ * (strict numbers and strings, no repeated member name, big integers kept
+ * exact). On success *root is the caller's (json_object_put); on failure
+ * *root is NULL and err says why. */
+struct json_object;
+struct buf;
+int event_json_read(const unsigned char *item, size_t len,
+    struct json_object **root, char *err, size_t errlen) MUSTCHECK;
+/* Appends v to b as strict JSON, big integers with their exact text. */
+void event_json_put(struct buf *b, struct json_object *v);
 
 #endif

@@ -822,19 +822,19 @@ map_field(struct sec_event *ev, const char *k, struct json_object *v,
 	return 0;
 }
 
+/* The checks an RFC 8259 reader would make that json-c does not (see
+ * struct scan), on the object json-c read from item. */
 static int
-parse_object(struct sec_event *ev, const unsigned char *item, size_t len,
+check_item(struct json_object *root, const unsigned char *item, size_t len,
     char *err, size_t errlen)
 {
-	struct json_object *id = NULL, *time = NULL;
 	struct scan sc = { item, len, 0, 0, NULL, 0 };
 	size_t members = 0;
-	char tbuf[64];
 
-	if (!json_object_is_type(ev->root, json_type_object))
-		FAIL("item must be a JSON object, got %s", type_name(ev->root));
+	if (!json_object_is_type(root, json_type_object))
+		FAIL("item must be a JSON object, got %s", type_name(root));
 	if (scan_item(&sc, err, errlen) < 0 ||
-	    check_value(ev->root, "", err, errlen, 0, &members) < 0)
+	    check_value(root, "", err, errlen, 0, &members) < 0)
 		return -1;
 	/* A repeated name anywhere: readers disagree on which value wins
 	 * (json-c and jsonb keep the last, others the first or both), so no
@@ -846,8 +846,17 @@ parse_object(struct sec_event *ev, const unsigned char *item, size_t len,
 	tls_names_checked = 1;
 	if (sc.big_integers) {
 		struct int_cursor c = { item, len, 0 };
-		keep_big_integers(ev->root, &c);
+		keep_big_integers(root, &c);
 	}
+	return 0;
+}
+
+static int
+parse_object(struct sec_event *ev, char *err, size_t errlen)
+{
+	struct json_object *id = NULL, *time = NULL;
+	char tbuf[64];
+
 	json_object_object_foreach(ev->root, k, v) {
 		if (map_field(ev, k, v, &id, &time, err, errlen) < 0)
 			return -1;
@@ -911,15 +920,14 @@ keep_failed_id(struct json_object *root)
 }
 
 int
-event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
+event_json_read(const unsigned char *item, size_t len, struct json_object **root,
     char *err, size_t errlen)
 {
 	struct json_tokener *tok;
 	size_t bad;
 
-	memset(ev, 0, sizeof(*ev));
+	*root = NULL;
 	tls_failed_id[0] = '\0';
-	ev->severity = -1;
 	if (len == 0)
 		FAIL("invalid JSON: empty item");
 	if ((bad = utf8_invalid_at(item, len)) != (size_t)-1)
@@ -933,30 +941,58 @@ event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
 	} else {
 		json_tokener_reset(tls_tok);
 	}
-	buf_reset(&tls_attrs);
 	tok = tls_tok;
-	ev->root = json_tokener_parse_ex(tok, (const char *)item, (int)len);
+	*root = json_tokener_parse_ex(tok, (const char *)item, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);
 	if (jerr == json_tokener_continue) {
 		/* A bare number or literal ends only at a delimiter; the NUL
 		 * (never in an item: see utf8_invalid_at) says the item is over. */
-		ev->root = json_tokener_parse_ex(tok, "", 1);
+		*root = json_tokener_parse_ex(tok, "", 1);
 		if (json_tokener_get_error(tok) != json_tokener_success) {
-			event_clear(ev);
+			json_object_put(*root);
+			*root = NULL;
 			FAIL("invalid JSON: unexpected end of item");
 		}
 		jerr = json_tokener_success;
 	}
 	if (jerr != json_tokener_success) {
-		event_clear(ev);
+		json_object_put(*root);
+		*root = NULL;
 		FAIL("invalid JSON at byte %zu: %s", end,
 		    json_tokener_error_desc(jerr));
 	}
-	if (ev->root == NULL)	/* the item is the literal null */
+	if (*root == NULL)	/* the item is the literal null */
 		FAIL("item must be a JSON object, got null");
 	tls_names_checked = 0;
-	if (parse_object(ev, item, len, err, errlen) < 0) {
+	if (check_item(*root, item, len, err, errlen) < 0) {
+		keep_failed_id(*root);
+		json_object_put(*root);
+		*root = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+event_json_put(struct buf *b, struct json_object *v)
+{
+	put_json_value(b, v);
+}
+
+int
+event_parse_json(const unsigned char *item, size_t len, struct sec_event *ev,
+    char *err, size_t errlen)
+{
+	struct json_object *root;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->severity = -1;
+	buf_reset(&tls_attrs);
+	if (event_json_read(item, len, &root, err, errlen) < 0)
+		return -1;
+	ev->root = root;
+	if (parse_object(ev, err, errlen) < 0) {
 		keep_failed_id(ev->root);
 		event_clear(ev);
 		return -1;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "parse.h"
 #include "proto.h"
+#include "pull.h"
 #include "reply.h"
 #include "report.h"
 #include "whoami.h"
@@ -833,8 +834,11 @@ deliver_done(struct receiver *rc)
 
 		if (sup_name_missing(fl, r))
 			snprintf(fl->name, sizeof(fl->name), "%s", r->supplier_name);
-		/* A replayed spool record was answered when it was spooled. */
-		if (!r->from_spool) {
+		/* A replayed spool record was answered when it was spooled;
+		 * a request of the PULL endpoint has nobody to answer. */
+		if (r->route_len == 0 && !r->from_spool) {
+			pull_request_done(r);
+		} else if (!r->from_spool) {
 			send_reply(rc, r->route, r->route_len, r->has_delim,
 			    r->request_id, r->reply.data, r->reply.len);
 			rc->inflight--;

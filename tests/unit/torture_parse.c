@@ -20,6 +20,7 @@ test_lookup(void **state)
 	(void)state;
 	assert_ptr_equal(parser_for(CT_JSON), &parser_json);
 	assert_ptr_equal(parser_for(CT_NDJSON), &parser_ndjson);
+	assert_ptr_equal(parser_for(CT_MAPPED_NDJSON), &parser_mapped_ndjson);
 	assert_null(parser_for(CT_UNKNOWN));
 	assert_null(parser_for((enum content_type)200));
 	assert_string_equal(parser_json.name, "json");
@@ -35,8 +36,8 @@ test_content_types(void **state)
 {
 	(void)state;
 	assert_string_equal(parser_content_types(),
-	    "application/json, application/x-ndjson, application/cef or "
-	    "text/syslog");
+	    "application/json, application/x-ndjson, application/cef, "
+	    "text/syslog or application/x-mapped-ndjson");
 }
 
 /* The spool stores the content type as a byte: the values never move. */
@@ -47,6 +48,7 @@ test_content_type_values(void **state)
 	assert_int_equal(CT_UNKNOWN, 0);
 	assert_int_equal(CT_JSON, 1);
 	assert_int_equal(CT_NDJSON, 2);
+	assert_int_equal(CT_MAPPED_NDJSON, 5);
 	assert_string_equal(proto_content_type_name(CT_JSON), "application/json");
 	assert_int_equal(proto_content_type("application/x-ndjson", 20),
 	    CT_NDJSON);

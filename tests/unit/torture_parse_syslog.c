@@ -244,7 +244,8 @@ test_lookup(void **state)
 	assert_int_equal(CT_SYSLOG, 4);
 	assert_int_equal(proto_content_type("text/syslog", 11), CT_SYSLOG);
 	assert_string_equal(parser_content_types(), "application/json, "
-	    "application/x-ndjson, application/cef or text/syslog");
+	    "application/x-ndjson, application/cef, text/syslog or "
+	    "application/x-mapped-ndjson");
 }
 
 int
