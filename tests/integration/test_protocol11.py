@@ -164,7 +164,8 @@ def test_charset_parameter(cluster):
                 (b"application/json; charset",
                  "the content type parameter 'charset' has no value"),
                 (b"text/plain; charset=utf-8",
-                 "the content type must be application/json or application/x-ndjson")]:
+                 "the content type must be application/json, application/x-ndjson, "
+                 "application/cef, text/syslog or application/x-mapped-ndjson")]:
             r = c.events(ndjson([event(9, prefix="cs")]), ct=ct)
             eq((r["status"], r["error"], r["message"]),
                ("error", "unsupported_content_type", msg), f"content type {ct!r}")
