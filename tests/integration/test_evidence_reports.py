@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import subprocess
-import tempfile
 import uuid
 
 from bevistest import PGBIN, Daemon, Database, check, eq, run_bevis
@@ -70,6 +69,15 @@ def base(cluster):
     return _BASE
 
 
+def copy_db(cluster, s):
+    """A copy of the base database, for a test that changes it."""
+    cluster.n += 1
+    name = f"{s['db'].name}_copy{cluster.n}"
+    subprocess.run([os.path.join(PGBIN, "createdb"), "-h", cluster.sock, "-p",
+                    str(cluster.port), "-U", "postgres", "-T", s["db"].name, name], check=True)
+    return Database(cluster, name)
+
+
 def entry_name(s):
     return f"report entry servicedesk:{ENTRY} (submission {s['sub']}, item {s['item']})"
 
@@ -121,7 +129,8 @@ def test_show_prints_the_entry(cluster):
 
 def test_export_carries_the_report_submission(cluster):
     s = base(cluster)
-    db, auditor, ref = s["db"], s["auditor"], s["ref"]
+    # In a copy: the export adds a custody record and a leaf.
+    db, auditor, ref = copy_db(cluster, s), s["auditor"], s["ref"]
     bundle = new_dir()
     rc, out, err = bevis(db, auditor, "export", "--incident", ref, "--out", bundle,
                          "--reason", "Granskning av servicedeskens oktoberrapport")
@@ -142,15 +151,27 @@ def test_export_carries_the_report_submission(cluster):
        "bundle verified: 1 submission (0 redacted), tree size 42, checkpoint signed by "
        "bevis.test/ledger\n", "verify-bundle output")
 
+    # A byte inside the entry's slice of the report's body, changed offline.
+    tampered = new_dir()
+    subprocess.run(["cp", "-a", bundle, tampered], check=True)
+    p = os.path.join(tampered, "bodies", f"{s['sub']}.bin")
+    data = bytearray(open(p, "rb").read())
+    eq(hashlib.sha256(data).hexdigest(), hashlib.sha256(
+        read("servicedesk-2026-10.cp1252.csv")).hexdigest(), "the bundled body as sent")
+    data[s["offset"] + 4] ^= 1
+    open(p, "wb").write(data)
+    r = run_bevis(None, "verify-bundle", tampered, "--key", s["pub"])
+    eq(r.returncode, 1, "verify-bundle of a changed entry byte: " + r.stdout.decode())
+    check(r.stdout.decode().startswith("FAILED: "), r.stdout.decode())
+    eq(r.stderr.decode().splitlines(),
+       [f"bevis verify-bundle: bodies/{s['sub']}.bin: its SHA-256 is not the body SHA-256 "
+        f"in leaf {s['leaf']}"], "the changed body is named")
+
 
 def test_a_changed_byte_in_the_entry_is_named(cluster):
     s = base(cluster)
     ref, auditor = s["ref"], s["auditor"]
-    cluster.n += 1
-    name = f"{s['db'].name}_copy{cluster.n}"
-    subprocess.run([os.path.join(PGBIN, "createdb"), "-h", cluster.sock, "-p",
-                    str(cluster.port), "-U", "postgres", "-T", s["db"].name, name], check=True)
-    db = Database(cluster, name)
+    db = copy_db(cluster, s)
     db.sql("ALTER TABLE submission DISABLE TRIGGER ALL; "
            "UPDATE submission SET body = overlay(body PLACING '\\x58'::bytea FROM "
            f"{s['offset'] + 4} FOR 1) WHERE id = {s['sub']}")
@@ -173,3 +194,4 @@ def test_a_changed_byte_in_the_entry_is_named(cluster):
     check(got[1]["sha256"] != s["sha"], got[1])
     eq(got[1]["sha256"], db.value("SELECT encode(sha256(raw), 'hex') FROM report_entry_view "
                                   f"WHERE id = {s['row']}"), "recomputed from the slice")
+
