@@ -199,10 +199,11 @@ static const struct {
 	{ "evidence", cmd_evidence, "evidence INC [--json] [--key F]\n"
 	    "                          every item behind an incident, each verified",
 	    "evidence INC [--json] [--key ledger.pub]\n"
-	    "The auditor's view: every submission, event, decision and custody record behind\n"
-	    "INC and the incidents merged into it, with its time, supplier and key (or actor),\n"
-	    "the SHA-256 of its raw bytes recomputed from the stored body, its ledger leaf, and\n"
-	    "whether its leaf and inclusion proof verify against the newest signed tree head.\n"
+	    "The auditor's view: every submission, event, report entry, decision and custody\n"
+	    "record behind INC and the incidents merged into it, with its time, supplier and\n"
+	    "key (or actor), the SHA-256 of its raw bytes recomputed from the stored body, its\n"
+	    "ledger leaf, and whether its leaf and inclusion proof verify against the newest\n"
+	    "signed tree head.\n"
 	    "Exit 0: all verified; 1: something failed (each failure is named); 2: usage.\n" },
 };
 

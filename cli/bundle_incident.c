@@ -63,12 +63,16 @@ enum { ID_SEQ, ID_KIND, ID_BEFORE, ID_AFTER, ID_RATIONALE, ID_SALT, ID_ACTOR,
 	"LEFT JOIN supplier sp ON sp.id = e.supplier_id " \
 	"LEFT JOIN incident oi ON oi.id = l.other_incident_id " \
 	"WHERE l.incident_id = $1::bigint ORDER BY l.id"
-/* Submissions linked in force: directly, or by an event. A report entry
- * (issue 13) will add its report's submission here. */
-#define INC_SUBS_SQL INC_SCOPE "SELECT DISTINCT coalesce(k.submission_id, " \
+/* Submissions linked in force: directly, by an event, or by a report entry
+ * (issue 13), whose raw bytes lie in the submission that carried its
+ * report. */
+#define INC_SUBS_SQL INC_SCOPE "SELECT coalesce(k.submission_id, " \
 	"k.event_submission_id) FROM incident_link_current k WHERE " \
 	"k.incident_id IN (SELECT id FROM scope) AND k.target_kind IN " \
-	"('submission', 'event') ORDER BY 1"
+	"('submission', 'event') UNION SELECT r.submission_id " \
+	"FROM incident_link_current k JOIN report_entry re ON " \
+	"re.id = k.report_entry_id JOIN report r ON r.id = re.report_id " \
+	"WHERE k.incident_id IN (SELECT id FROM scope) ORDER BY 1"
 
 static PGresult *
 q1(PGconn *conn, const char *sql, const char *arg)

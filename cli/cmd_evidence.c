@@ -10,6 +10,8 @@
  *   submission  the body's SHA-256 and its event and quarantine rows are
  *               what its leaf commits to, field by field;
  *   event       its raw bytes lie in that body, and its submission verifies;
+ *   report entry  likewise: its raw bytes lie in the body of the submission
+ *               that carried its report (issue 13), which verifies;
  *   decision    the row (texts through their keyed digests) is its leaf;
  *   custody     likewise (custody.c);
  *   every leaf  SHA-256(0x00 || data) is the stored hash, and its inclusion
@@ -17,9 +19,6 @@
  *               the newest signed tree head, whose checkpoint is checked
  *               with the ledger key when one is found.
  *
- * A report entry (issue 13) linked to the incident is listed, and fails as
- * not checked, until the report tables are merged; then it is to be
- * checked through the submission that carried its report (ENTRIES_SQL).
  * Exits 1 and names each item that fails. */
 #include <getopt.h>
 #include <stdarg.h>
@@ -61,7 +60,11 @@
 	"LEFT JOIN redaction r ON r.submission_id = s.id " \
 	"LEFT JOIN ledger_leaf l ON l.kind = 'submission' AND l.submission_id = s.id " \
 	"WHERE s.id IN (SELECT coalesce(k.submission_id, k.event_submission_id) " \
-	"FROM incident_link_current k WHERE k.incident_id IN (SELECT id FROM scope)) " \
+	"FROM incident_link_current k WHERE k.incident_id IN (SELECT id FROM scope) " \
+	"UNION SELECT r.submission_id FROM incident_link_current k " \
+	"JOIN report_entry re ON re.id = k.report_entry_id " \
+	"JOIN report r ON r.id = re.report_id " \
+	"WHERE k.incident_id IN (SELECT id FROM scope)) " \
 	"ORDER BY s.id"
 enum { S_ID, S_SUPPLIER, S_FP, S_AT, S_REQ, S_CTYPE, S_BODY, S_BODYNULL,
 	S_REDACTED, S_LEAF, S_DATA, S_ITEMS };
@@ -82,16 +85,26 @@ enum { S_ID, S_SUPPLIER, S_FP, S_AT, S_REQ, S_CTYPE, S_BODY, S_BODYNULL,
 enum { E_NAME, E_SUB, E_ITEM, E_AT, E_SUPPLIER, E_FP, E_RAW, E_BODYNULL,
 	E_WHAT, E_INBODY };
 
-/* Report entries linked in force. Until the report tables (issue 13) are
- * merged, an entry cannot be checked here: it is listed, and fails, rather
- * than left out. Once they are, it is checked through the submission that
- * carried its report, like an event. */
+/* Report entries linked in force (issue 13), each with its report and its
+ * raw bytes: the slice of the body of the submission that carried its
+ * report, checked through that submission like an event. */
 #define ENTRIES_SQL SCOPE \
-	"SELECT k.report_entry_id, " US("d.at") ", d.actor, i.ref " \
-	"FROM incident_link_current k JOIN decision d ON d.id = k.decision_id " \
-	"JOIN incident i ON i.id = k.incident_id " \
+	"SELECT re.id, sp.name, r.kind, r.period, r.version, re.entry_id, " \
+	"r.submission_id, re.item_no, " US("s.received_at") ", " \
+	"nullif(s.key_fingerprint, ''), " \
+	"encode(substring(s.body FROM re.raw_offset + 1 FOR re.raw_length), 'hex'), " \
+	"s.body IS NULL, " \
+	"octet_length(s.body) >= re.raw_offset + re.raw_length, " \
+	"s.supplier_id IS NOT DISTINCT FROM r.supplier_id " \
+	"FROM incident_link_current k " \
+	"JOIN report_entry re ON re.id = k.report_entry_id " \
+	"JOIN report r ON r.id = re.report_id " \
+	"JOIN submission s ON s.id = r.submission_id " \
+	"JOIN supplier sp ON sp.id = r.supplier_id " \
 	"WHERE k.incident_id IN (SELECT id FROM scope) " \
-	"AND k.target_kind = 'report_entry' ORDER BY k.report_entry_id"
+	"AND k.target_kind = 'report_entry' ORDER BY r.submission_id, re.item_no, re.id"
+enum { RE_ID, RE_SOURCE, RE_KIND, RE_PERIOD, RE_VERSION, RE_ENTRY, RE_SUB,
+	RE_ITEM, RE_AT, RE_FP, RE_RAW, RE_BODYNULL, RE_INBODY, RE_SAMESRC };
 
 /* The columns verify_incidents.c's row_decision reads, then the leaf and
  * the previous seq. */
@@ -402,6 +415,26 @@ out:
 	buf_free(&body);
 }
 
+/* The submission's leaf (and its data) when it has one, and a problem when
+ * it failed. */
+static void
+via_submission(struct evidence *e, struct item *it, int64_t sub,
+    const PGresult *subs)
+{
+	for (int s = 0; s < PQntuples(subs); s++)
+		if (atoll(PQgetvalue(subs, s, S_ID)) == sub &&
+		    !PQgetisnull(subs, s, S_LEAF)) {
+			it->leaf = atoll(PQgetvalue(subs, s, S_LEAF));
+			const char *hex = PQgetvalue(subs, s, S_DATA);
+			buf_reset(&it->data);
+			(void)hex_decode_buf(hex, strlen(hex), &it->data);
+		}
+	for (size_t k = 0; k < e->nbad; k++)
+		if (e->bad_subs[k] == sub)
+			item_problem(it, "its submission %lld does not verify",
+			    (long long)sub);
+}
+
 static void
 check_event(struct evidence *e, const PGresult *res, int r,
     const PGresult *subs)
@@ -435,37 +468,54 @@ check_event(struct evidence *e, const PGresult *res, int r,
 			    "submission's body");
 	}
 	/* Its leaf is its submission's, checked there. */
-	for (int s = 0; s < PQntuples(subs); s++)
-		if (atoll(PQgetvalue(subs, s, S_ID)) == sub &&
-		    !PQgetisnull(subs, s, S_LEAF)) {
-			it.leaf = atoll(PQgetvalue(subs, s, S_LEAF));
-			const char *hex = PQgetvalue(subs, s, S_DATA);
-			(void)hex_decode_buf(hex, strlen(hex), &it.data);
-		}
-	for (size_t k = 0; k < e->nbad; k++)
-		if (e->bad_subs[k] == sub)
-			item_problem(&it, "its submission %lld does not verify",
-			    (long long)sub);
+	via_submission(e, &it, sub, subs);
 	item_emit(e, &it);
 }
 
+/* A report entry: its raw bytes are a slice of its report's submission
+ * body, and its leaf is that submission's, checked there. */
 static void
-check_entry(struct evidence *e, const PGresult *res, int r)
+check_entry(struct evidence *e, const PGresult *res, int r,
+    const PGresult *subs)
 {
 	struct item it;
-	char name[64], at[40], what[64];
+	char name[600], at[40], sha[65], what[200];
+	int64_t sub = atoll(PQgetvalue(res, r, RE_SUB));
 
 	memset(&it, 0, sizeof(it));
-	snprintf(name, sizeof(name), "report entry %s", PQgetvalue(res, r, 0));
-	snprintf(what, sizeof(what), "linked to %s", PQgetvalue(res, r, 3));
-	rfc3339_format(atoll(PQgetvalue(res, r, 1)), at);
+	snprintf(name, sizeof(name), "report entry %s:%s (submission %s, item "
+	    "%s)", PQgetvalue(res, r, RE_SOURCE), PQgetvalue(res, r, RE_ENTRY),
+	    PQgetvalue(res, r, RE_SUB), PQgetisnull(res, r, RE_ITEM) ? "none" :
+	    PQgetvalue(res, r, RE_ITEM));
+	snprintf(what, sizeof(what), "%s report %s version %s",
+	    PQgetvalue(res, r, RE_KIND), PQgetvalue(res, r, RE_PERIOD),
+	    PQgetvalue(res, r, RE_VERSION));
+	rfc3339_format(atoll(PQgetvalue(res, r, RE_AT)), at);
 	it.cell[C_ITEM] = name;
 	it.cell[C_WHAT] = what;
 	it.cell[C_AT] = at;
-	it.cell[C_ACTOR] = PQgetvalue(res, r, 2);
+	it.cell[C_SUPPLIER] = PQgetvalue(res, r, RE_SOURCE);
+	it.cell[C_FP] = cell(res, r, RE_FP);
 	it.leaf = -1;
-	item_problem(&it, "not checked: this bevis cannot yet follow a report "
-	    "entry to the submission of its report");
+	if (!PQgetisnull(res, r, RE_RAW)) {
+		struct buf raw = BUF_INIT;
+		const char *hex = PQgetvalue(res, r, RE_RAW);
+		unsigned char d[32];
+		(void)hex_decode_buf(hex, strlen(hex), &raw);
+		sha256(raw.data, raw.len, d);
+		hex_encode(d, 32, sha);
+		it.cell[C_SHA] = sha;
+		buf_free(&raw);
+		if (PQgetvalue(res, r, RE_INBODY)[0] != 't')
+			item_problem(&it, "its raw bytes lie beyond the end of its "
+			    "report's submission body");
+	} else if (PQgetvalue(res, r, RE_BODYNULL)[0] != 't') {
+		item_problem(&it, "it has no raw bytes in its report's submission");
+	}
+	if (PQgetvalue(res, r, RE_SAMESRC)[0] != 't')
+		item_problem(&it, "its report's source is not the supplier that "
+		    "sent its submission %lld", (long long)sub);
+	via_submission(e, &it, sub, subs);
 	item_emit(e, &it);
 }
 
@@ -667,7 +717,7 @@ cmd_evidence(struct cli *cli, int argc, char **argv)
 	for (int r = 0; r < PQntuples(events); r++)
 		check_event(&e, events, r, subs);
 	for (int r = 0; r < PQntuples(entries); r++)
-		check_entry(&e, entries, r);
+		check_entry(&e, entries, r, subs);
 	for (int r = 0; r < PQntuples(dec); r++)
 		check_decision(&e, dec, r);
 	for (int r = 0; r < PQntuples(cus); r++)
@@ -684,14 +734,18 @@ cmd_evidence(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (!json) {
-		char hex[65];
+		char hex[65], nentries[48] = "";
+		if (PQntuples(entries) > 0)
+			snprintf(nentries, sizeof(nentries), "%d report entr%s, ",
+			    PQntuples(entries), PQntuples(entries) == 1 ? "y" :
+			    "ies");
 		hex_encode(e.root, 32, hex);
 		printf("verified: %ld item%s behind %s (%d submission%s, %d "
-		    "event%s, %d decision%s, %d custody record%s), each against "
+		    "event%s, %s%d decision%s, %d custody record%s), each against "
 		    "the signed tree head of size %llu, root %s (%s)\n", e.items,
 		    e.items == 1 ? "" : "s", ref, PQntuples(subs),
 		    PQntuples(subs) == 1 ? "" : "s", PQntuples(events),
-		    PQntuples(events) == 1 ? "" : "s", PQntuples(dec),
+		    PQntuples(events) == 1 ? "" : "s", nentries, PQntuples(dec),
 		    PQntuples(dec) == 1 ? "" : "s", PQntuples(cus),
 		    PQntuples(cus) == 1 ? "" : "s", (unsigned long long)e.size,
 		    hex, signer);

@@ -47,10 +47,12 @@ enum { I_REF, I_STATUS, I_MERGED, I_TITLE, I_DESC, I_SUPPLIER, I_OCCURRED,
     "       CASE l.target_kind WHEN 'event' THEN sp.name || ':' || e.source_event_id " \
     "            WHEN 'submission' THEN l.submission_id::text " \
     "            WHEN 'incident' THEN oi.ref " \
-    "            ELSE l.report_entry_id::text END AS target, " \
+    "            ELSE rsp.name || ':' || re.entry_id END AS target, " \
     "       l.event_submission_id AS submission, l.event_item_no AS item, " \
     "       CASE WHEN i.id <> $1::bigint THEN i.ref END AS via, " \
-    "       " T("d.at") " AS linked_at, d.actor AS linked_by " \
+    "       " T("d.at") " AS linked_at, d.actor AS linked_by, " \
+    "       l.report_entry_id AS report_entry, r.kind AS report_kind, " \
+    "       r.period AS report_period, r.version AS report_version " \
     "  FROM incident_link_current l " \
     "  JOIN incident i ON i.id = l.incident_id " \
     "  JOIN decision d ON d.id = l.decision_id " \
@@ -58,6 +60,9 @@ enum { I_REF, I_STATUS, I_MERGED, I_TITLE, I_DESC, I_SUPPLIER, I_OCCURRED,
     "                   AND e.item_no = l.event_item_no " \
     "  LEFT JOIN supplier sp ON sp.id = e.supplier_id " \
     "  LEFT JOIN incident oi ON oi.id = l.other_incident_id " \
+    "  LEFT JOIN report_entry re ON re.id = l.report_entry_id " \
+    "  LEFT JOIN report r ON r.id = re.report_id " \
+    "  LEFT JOIN supplier rsp ON rsp.id = r.supplier_id " \
     " WHERE l.incident_id = $1::bigint " \
     "    OR (i.status = 'merged' AND i.merged_into = $1::bigint) " \
     " ORDER BY d.at, l.id"
@@ -215,6 +220,10 @@ show_text(struct buf *b, const PGresult *inc, const PGresult *full,
 		if (cell(links, r, 2))
 			buf_printf(b, " (submission %s, item %s)", cell(links, r, 2),
 			    cell(links, r, 3));
+		if (cell(links, r, 7))
+			buf_printf(b, " (%s report %s, version %s, entry row %s)",
+			    cell(links, r, 8), cell(links, r, 9), cell(links, r, 10),
+			    cell(links, r, 7));
 		buf_printf(b, "  linked %s by ", cell(links, r, 5));
 		out_escape_text(b, cell(links, r, 6), strlen(cell(links, r, 6)));
 		if (cell(links, r, 4))
