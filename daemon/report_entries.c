@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pnr.h"
 #include "utf8.h"
 #include "xmalloc.h"
 
@@ -89,6 +90,9 @@ report_entry_begin(struct report_parsed *rp, size_t off, size_t len, size_t line
 	buf_reset(&rp->fields);
 	buf_reset(&rp->attrs);
 	memset(rp->have, 0, sizeof(rp->have));
+	rp->cur_pnr = 0;
+	rp->cur_pd = -1;
+	rp->cur_pw_named = 0;
 	free(rp->cur_reason);
 	rp->cur_reason = NULL;
 	return 0;
@@ -106,7 +110,12 @@ report_entry_quarantine(struct report_parsed *rp, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	reason[utf8_cut(reason, strlen(reason), strlen(reason))] = '\0';
-	rp->cur_reason = xstrdup(reason);
+	/* A reason may quote a value: it is stored, so mask any number. */
+	buf_reset(&rp->pnr);
+	if (pnr_mask(reason, strlen(reason), &rp->pnr))
+		rp->cur_reason = xstrdup(buf_cstr(&rp->pnr));
+	else
+		rp->cur_reason = xstrdup(reason);
 }
 
 static void
@@ -186,10 +195,75 @@ static void
 set_text(struct report_parsed *rp, enum report_field f, const char *v, size_t n)
 {
 	const char *name = report_field_name(f);
+	size_t found = report_field_type(f) == RFT_TEXT ? pnr_count(v, n) : 0;
 
 	rp->have[f] = 1;
 	put_key(&rp->fields, name, strlen(name));
-	buf_put_json_string(&rp->fields, v, n);
+	if (f == RF_PERSONAL_DATA) {
+		rp->cur_pd = v[0] == 'y';
+		rp->pd_off = rp->fields.len;
+	}
+	rp->cur_pnr += found;
+	if (found && f != RF_ID) {
+		/* The id is kept as sent: masking it could make two entries
+		 * one, and versions are matched by it. */
+		buf_reset(&rp->pnr);
+		(void)pnr_mask(v, n, &rp->pnr);
+		buf_put_json_string(&rp->fields, (const char *)rp->pnr.data,
+		    rp->pnr.len);
+	} else {
+		buf_put_json_string(&rp->fields, v, n);
+	}
+	if (f == RF_PERSONAL_DATA)
+		rp->pd_end = rp->fields.len;
+}
+
+/* Masks the numbers in the entry's attrs and records what was found:
+ * attrs.pnr_count, personal_data yes (over a "no", with a note). */
+static void
+entry_pnr(struct report_parsed *rp)
+{
+	size_t in_attrs = 0;
+
+	if (rp->attrs.len)
+		in_attrs = pnr_mask_json((const char *)rp->attrs.data,
+		    rp->attrs.len, NULL);
+	if (in_attrs) {
+		struct buf t;
+
+		buf_reset(&rp->pnr);
+		(void)pnr_mask_json((const char *)rp->attrs.data, rp->attrs.len,
+		    &rp->pnr);
+		t = rp->attrs;
+		rp->attrs = rp->pnr;
+		rp->pnr = t;
+	}
+	size_t total = rp->cur_pnr + in_attrs;
+	if (total == 0)
+		return;
+	put_key(&rp->attrs, "pnr_count", 9);
+	buf_printf(&rp->attrs, "%zu", total);
+	if (rp->cur_pd == 0) {
+		/* The number wins: the reporter's "no" is overruled, and
+		 * said so where the ISAM reads the entry. */
+		const char *k = rp->cur_pw_named ? "bevis_parse_warnings" :
+		    "parse_warnings";
+		put_key(&rp->attrs, k, strlen(k));
+		buf_printf(&rp->attrs, "[\"personal_data: the report says no, "
+		    "but the entry holds %zu personal identity number%s; stored "
+		    "as yes\"]", total, total == 1 ? "" : "s");
+		buf_reset(&rp->pnr);
+		buf_append(&rp->pnr, rp->fields.data, rp->pd_off);
+		buf_puts(&rp->pnr, "\"yes\"");
+		buf_append(&rp->pnr, rp->fields.data + rp->pd_end,
+		    rp->fields.len - rp->pd_end);
+		buf_reset(&rp->fields);
+		buf_append(&rp->fields, rp->pnr.data, rp->pnr.len);
+	} else if (rp->cur_pd < 0) {
+		put_key(&rp->fields, "personal_data", 13);
+		buf_puts(&rp->fields, "\"yes\"");
+	}
+	rp->cur_pd = 1;
 }
 
 void
@@ -257,6 +331,8 @@ void
 report_entry_attr(struct report_parsed *rp, const char *name, size_t nlen,
     const char *v, size_t n, int json)
 {
+	if (nlen == 14 && memcmp(name, "parse_warnings", 14) == 0)
+		rp->cur_pw_named = 1;
 	put_key(&rp->attrs, name, nlen);
 	if (json)
 		buf_append(&rp->attrs, v, n);
@@ -287,6 +363,7 @@ report_entry_end(struct report_parsed *rp, const struct report_where *idw)
 		return;
 	}
 	rp->readable++;
+	entry_pnr(rp);
 	buf_puts(&rp->json, rp->json.len ? ",{" : "[{");
 	buf_printf(&rp->json, "\"item\":%zu,\"line\":%zu,\"off\":%zu,\"len\":%zu,"
 	    "\"id\":", rp->n - 1, it->line, it->off, it->len);
@@ -325,6 +402,7 @@ report_parsed_free(struct report_parsed *rp)
 	buf_free(&rp->json);
 	buf_free(&rp->fields);
 	buf_free(&rp->attrs);
+	buf_free(&rp->pnr);
 	free(rp->cur_reason);
 	if (rp->ids) {
 		free(((struct idset *)rp->ids)->slot);

@@ -31,6 +31,12 @@ struct report_parsed {
 	struct buf fields, attrs;
 	int have[RF_COUNT];
 	char *cur_reason;
+	/* personal identity numbers (common/pnr.c) in the entry being built */
+	size_t cur_pnr;		/* found in its text fields and id so far */
+	int cur_pd;		/* the reporter's personal_data: -1 absent, 0, 1 */
+	size_t pd_off, pd_end;	/* its member in fields, to overrule a "no" */
+	int cur_pw_named;	/* an attr is named "parse_warnings" */
+	struct buf pnr;		/* scratch for masking */
 	void *ids;		/* the ids seen, to refuse a repeated one */
 };
 
@@ -64,7 +70,11 @@ void report_entry_attr(struct report_parsed *rp, const char *name, size_t nlen,
 void report_entry_quarantine(struct report_parsed *rp, const char *fmt, ...)
     PRINTF_LIKE(2, 3);
 /* Ends the entry: quarantined when a reason was given, when it has no id
- * (idw: where the id is) or repeats an earlier id. */
+ * (idw: where the id is) or repeats an earlier id. Personal identity
+ * numbers in its text fields (all but the id, which is only counted) and
+ * attrs are masked; when it holds any, attrs gets "pnr_count" and
+ * personal_data becomes yes, even over the reporter's no (noted in
+ * attrs.parse_warnings). docs/FORMATS.md, "Personal identity numbers". */
 void report_entry_end(struct report_parsed *rp, const struct report_where *idw);
 /* Closes the JSON array. */
 void report_parsed_finish(struct report_parsed *rp);

@@ -5,7 +5,9 @@
  * Invariants: a refused report has a UTF-8 reason and no JSON; otherwise
  * every entry's span lies in the body, in order and apart, the entries
  * without a reason are exactly those in the JSON (valid, an array), and
- * every reason and id is UTF-8. Invariants that fail call abort(). */
+ * every reason and id is UTF-8; no field but the id holds a personal
+ * identity number unmasked, and an entry with attrs.pnr_count has
+ * personal_data yes. Invariants that fail call abort(). */
 #include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 #include "fuzz.h"
 
 #include "parse.h"
+#include "pnr.h"
 #include "report.h"
 #include "report_entries.h"
 #include "utf8.h"
@@ -24,6 +27,27 @@ static int
 valid_utf8(const char *s)
 {
 	return utf8_invalid_at((const unsigned char *)s, strlen(s)) == (size_t)-1;
+}
+
+/* The identity-number invariants of one entry of the JSON. */
+static void
+check_pnr(struct json_object *entry)
+{
+	struct json_object *fields, *attrs, *count, *pd;
+
+	CHECK(json_object_object_get_ex(entry, "fields", &fields));
+	json_object_object_foreach(fields, k, v) {
+		const char *s = json_object_get_string(v);
+		if (strcmp(k, "id") != 0)
+			CHECK(pnr_count(s, strlen(s)) == 0);
+	}
+	if (json_object_object_get_ex(entry, "attrs", &attrs) &&
+	    json_object_object_get_ex(attrs, "pnr_count", &count) &&
+	    json_object_is_type(count, json_type_int) &&
+	    json_object_get_int64(count) > 0) {
+		CHECK(json_object_object_get_ex(fields, "personal_data", &pd));
+		CHECK(strcmp(json_object_get_string(pd), "yes") == 0);
+	}
 }
 
 static struct report_map *
@@ -104,6 +128,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(o && json_tokener_get_parse_end(tok) == strlen(js));
 		CHECK(json_object_is_type(o, json_type_array));
 		CHECK(json_object_array_length(o) == readable);
+		for (size_t k = 0; k < readable; k++)
+			check_pnr(json_object_array_get_idx(o, k));
 		json_object_put(o);
 		json_tokener_free(tok);
 		CHECK(valid_utf8(js));

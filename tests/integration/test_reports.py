@@ -341,3 +341,68 @@ def test_a_report_is_not_spooled(cluster):
                             "decision": 12, "quarantine": 0}, "stored once")
         finally:
             s.stop()
+
+
+def test_personal_identity_numbers_in_entries(cluster):
+    """Issue 14 item 7 over reports: numbers in an entry's fields are stored
+    masked, counted in attrs.pnr_count and make personal_data yes (over the
+    reporter's Nej, with a note); the raw body keeps them; the incident
+    carries personal_data yes; a resend in other bytes is unchanged."""
+    from test_incidents import ok
+    from test_roles import login
+    s = Setup(cluster)
+    try:
+        head = "Ärende-ID;Datum;Rubrik;Beskrivning;Kategori;Allvarlighetsgrad;Personuppgifter\r\n"
+        p1 = ('P-1;2026-11-03;Elevlista 121212-1212;"Lista med 19811218-9876 och\r\n'
+              '701063-2391 mejlades";Dataläcka;Hög;Nej\r\n')
+        p2 = "P-2;2026-11-04;Inget nummer;ring 070-123 45 67;Övrigt;Låg;\r\n"
+        body = (head + p1 + p2).encode()
+        r = s.send("servicedesk", ct("servicedesk", "2026-11"), body)
+        eq((r["status"], r["version"], r["new"], r["quarantined"]), ("ok", 1, 2, 0),
+           "report with numbers: " + json.dumps(r)[:400])
+        eq(s.db.sql("SELECT entry_id, title, replace(description, E'\\r\\n', '<CRLF>'), "
+                    "personal_data, attrs ->> 'pnr_count', attrs -> 'parse_warnings' "
+                    "FROM report_entry ORDER BY entry_id"),
+           [["P-1", "Elevlista 121212-XXXX",
+             "Lista med 811218-XXXX och<CRLF>701063-XXXX mejlades", "yes", "3",
+             '["personal_data: the report says no, but the entry holds 3 personal '
+             'identity numbers; stored as yes"]'],
+            ["P-2", "Inget nummer", "ring 070-123 45 67", "unknown", "", ""]],
+           "masked fields, pnr_count, personal_data")
+        raw = s.db.value("SELECT replace(replace(convert_from(raw, 'UTF8'), E'\\r', '<CR>'), "
+                         "E'\\n', '<LF>') FROM report_entry_view WHERE entry_id = 'P-1'")
+        check(raw.startswith("P-1;") and "19811218-9876 och<CR><LF>701063-2391" in raw
+              and "121212-1212" in raw, "the raw slice keeps the numbers as sent: " + raw)
+        eq(s.db.value("SELECT count(*) FROM submission WHERE position("
+                      "'19811218-9876'::bytea IN body) > 0"), "1", "raw body as sent")
+        eq(s.db.value("SELECT count(*) FROM report_entry WHERE "
+                      "bevis_report_entry_fields(report_entry)::text ~ "
+                      "'1212-1212|9876|2391'"), "0", "no number stored in clear")
+        eq(s.db.sql("SELECT i.personal_data, i.title, position('19811218' IN i.description), "
+                    "position('811218-XXXX' IN i.description) > 0 FROM report_entry_view e "
+                    "JOIN incident i ON i.id = e.incident_id ORDER BY e.entry_id"),
+           [["yes", "Elevlista 121212-XXXX", "0", "t"],
+            ["unknown", "Inget nummer", "0", "f"]], "the incidents")
+        isam = login(s.db, "bevis_isam")
+        out = ok(s.db, isam, "report", "show", "1")
+        check("Elevlista 121212-XXXX" in out and "1212-1212" not in out,
+              "report show masks: " + out)
+        out = ok(s.db, isam, "show", r["incidents"][0])
+        check("811218-XXXX" in out and "19811218" not in out and "2391" not in out,
+              "bevis show masks the incident's description: " + out)
+
+        # Other bytes, same entries (LF line ends, a third entry): version 2,
+        # the entries with numbers unchanged since both sides are masked.
+        p3 = "P-3;2026-11-05;Tredje;Elev 8112189876;Övrigt;Låg;Ja\n"
+        body2 = (head + p1 + p2).replace("\r\n", "\n").replace(
+            "och\n701063", "och\r\n701063").encode() + p3.encode()
+        r = s.send("servicedesk", ct("servicedesk", "2026-11"), body2)
+        eq((r["version"], r["new"], r["changed"], r["unchanged"], r["removed"]),
+           (2, 1, 0, 2, 0), "version 2: " + json.dumps(r)[:400])
+        eq(s.db.sql("SELECT e.entry_id, e.state, e.description, e.personal_data, "
+                    "e.attrs ->> 'pnr_count', e.attrs ? 'parse_warnings' FROM report_entry e "
+                    "JOIN report r ON r.id = e.report_id WHERE r.version = 2 "
+                    "AND e.entry_id = 'P-3'"),
+           [["P-3", "new", "Elev 811218-XXXX", "yes", "1", "f"]], "a Ja with a number")
+    finally:
+        s.stop()

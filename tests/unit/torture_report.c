@@ -404,6 +404,82 @@ test_json_sample(void **state)
 	free(b);
 }
 
+/* Personal identity numbers in entries: masked in the text fields and
+ * attrs, counted in attrs.pnr_count, personal_data yes (over a "no", with
+ * a note); the id is counted but kept; a reason quoting one masks it. */
+static void
+test_pnr_in_entries(void **state)
+{
+	struct report_meta m;
+	struct report_parsed rp;
+	static const char csv[] =
+	    "id;title;description;personal_data;extra\r\n"
+	    "A-1;Elev 121212-1212;\"Betyg för 198112189876 och\n"
+	    "701063-2391 låg öppet\";Nej;8112189876\r\n"
+	    "A-2;Inget nummer;ring 070-123 45 67;Nej;\r\n"
+	    "A-3;x;order 811218-9875;;pnr=811218-9876\r\n"
+	    "8112189876;y;z;Ja;\r\n";
+
+	(void)state;
+	meta(&m, "text/csv; charset=utf-8; kind=servicedesk; period=2026-10; "
+	    "title=t; author=a");
+	memset(&rp, 0, sizeof(rp));
+	report_parse_csv(&m, (const unsigned char *)csv, strlen(csv), &rp);
+	assert_string_equal(rp.error, "");
+	assert_int_equal(rp.readable, 4);
+	const char *j = buf_cstr(&rp.json);
+	/* A-1: four numbers, the reporter's Nej overruled */
+	assert_non_null(strstr(j, "\"id\":\"A-1\",\"fields\":{\"id\":\"A-1\","
+	    "\"title\":\"Elev 121212-XXXX\",\"description\":\"Betyg för "
+	    "811218-XXXX och\\n701063-XXXX låg öppet\",\"personal_data\":"
+	    "\"yes\"},\"attrs\":{\"extra\":\"811218-XXXX\",\"pnr_count\":4,"
+	    "\"parse_warnings\":[\"personal_data: the report says no, but the "
+	    "entry holds 4 personal identity numbers; stored as yes\"]}}"));
+	/* A-2: none; the reporter's Nej stands, no pnr_count */
+	assert_non_null(strstr(j, "\"id\":\"A-2\",\"fields\":{\"id\":\"A-2\","
+	    "\"title\":\"Inget nummer\",\"description\":\"ring 070-123 45 67\","
+	    "\"personal_data\":\"no\"}}"));
+	/* A-3: only in attrs; personal_data was absent */
+	assert_non_null(strstr(j, "\"fields\":{\"id\":\"A-3\",\"title\":\"x\","
+	    "\"description\":\"order 811218-9875\",\"personal_data\":\"yes\"},"
+	    "\"attrs\":{\"extra\":\"pnr=811218-XXXX\",\"pnr_count\":1}}"));
+	/* the id is kept as sent, and counted */
+	assert_non_null(strstr(j, "\"id\":\"8112189876\",\"fields\":{\"id\":"
+	    "\"8112189876\",\"title\":\"y\",\"description\":\"z\","
+	    "\"personal_data\":\"yes\"},\"attrs\":{\"pnr_count\":1}}"));
+	assert_null(strstr(j, "1212-1212"));
+	assert_null(strstr(j, "2391"));
+	report_parsed_free(&rp);
+	report_meta_free(&m);
+
+	/* JSON: a whole number in attrs becomes the masked string; a column
+	 * of the reporter's own named parse_warnings is kept. */
+	static const char js[] = "{\"entries\":[{\"id\":\"J-1\",\"personal_data\":"
+	    "false,\"parse_warnings\":1,\"elev\":198112189876,\"occurred_at\":"
+	    "\"121212-1212\"}]}";
+	meta(&m, "application/json; kind=supplier; period=2026-10; title=t; "
+	    "author=a");
+	memset(&rp, 0, sizeof(rp));
+	report_parse_json(&m, (const unsigned char *)js, strlen(js), &rp);
+	assert_string_equal(rp.error, "");
+	assert_int_equal(rp.readable, 0);
+	assert_non_null(rp.items[0].reason);
+	assert_non_null(strstr(rp.items[0].reason, "'121212-XXXX' is not a date"));
+	report_parsed_free(&rp);
+	static const char js2[] = "{\"entries\":[{\"id\":\"J-1\",\"personal_data\":"
+	    "false,\"parse_warnings\":1,\"elev\":198112189876}]}";
+	memset(&rp, 0, sizeof(rp));
+	report_parse_json(&m, (const unsigned char *)js2, strlen(js2), &rp);
+	assert_int_equal(rp.readable, 1);
+	j = buf_cstr(&rp.json);
+	assert_non_null(strstr(j, "\"personal_data\":\"yes\""));
+	assert_null(strstr(j, "\"personal_data\":\"no\""));
+	assert_non_null(strstr(j, "\"attrs\":{\"parse_warnings\":1,\"elev\":"
+	    "\"811218-XXXX\",\"pnr_count\":1,\"bevis_parse_warnings\":["));
+	report_parsed_free(&rp);
+	report_meta_free(&m);
+}
+
 int
 main(void)
 {
@@ -415,6 +491,7 @@ main(void)
 		cmocka_unit_test(test_csv_bad),
 		cmocka_unit_test(test_csv_unmapped),
 		cmocka_unit_test(test_json_sample),
+		cmocka_unit_test(test_pnr_in_entries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
