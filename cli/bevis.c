@@ -132,6 +132,18 @@ static const struct {
 	    "the median hours from opening to decision and from awareness to notification;\n"
 	    "each beside the year before. --by gives the four counts per group. An incident\n"
 	    "counts in the year it was detected, in the config's timezone (docs/STATS.md).\n" },
+	{ "quality", cmd_quality, "quality [--supplier S] [--period P | --from P --to P] [--chain] [--json|--csv]\n"
+	    "                          each supplier's log quality and score per month",
+	    "quality [--supplier S] [--period YYYY-MM | --from YYYY-MM --to YYYY-MM] [--json|--csv]\n"
+	    "quality --supplier S --period YYYY-MM --chain [--json]\n"
+	    "One row per supplier and month: events and their share of the 6-month median,\n"
+	    "silent hours, the shares carrying actor.user, action, outcome, src.ip and target\n"
+	    "(ISO/IEC 27001 A.8.15), the median and 99th percentile of receipt lag, events\n"
+	    "dated in the future or received late, seq gaps/missing/repeats/reorderings,\n"
+	    "chain.prev breaks/forks, quarantined and resent shares, the monthly report's\n"
+	    "punctuality, and the score (0-100) they make with the [quality] weights. With\n"
+	    "--supplier and --period, also the sub-scores; --chain lists each chain break\n"
+	    "and fork. Months are in the config's timezone (docs/QUALITY.md).\n" },
 	{ "review", cmd_review, "review --year Y [--lang sv|en] --out DIR\n"
 	    "                          the incident section of the management review",
 	    "review --year Y [--lang sv|en] --out DIR\n"

@@ -85,6 +85,7 @@ int cmd_unmerge(struct cli *cli, int argc, char **argv);
 int cmd_deadlines(struct cli *cli, int argc, char **argv);
 int cmd_evidence(struct cli *cli, int argc, char **argv);
 int cmd_stats(struct cli *cli, int argc, char **argv);
+int cmd_quality(struct cli *cli, int argc, char **argv);
 int cmd_review(struct cli *cli, int argc, char **argv);
 int cmd_reports(struct cli *cli, int argc, char **argv);
 /* bevis show's "possibly the same" (similar.c): the query, as text, and as

@@ -117,8 +117,36 @@ const struct config_option config_options[] = {
 	OPT("bevisd", syslog_timezone, OPT_STRING, 0, 0, "Europe/Stockholm",
 	    "zone of syslog and CEF times that carry none; [syslog_timezone] "
 	    "sets it per supplier"),
+	/* [quality]: bevis quality's score (docs/QUALITY.md) */
+	OPT("quality", weight_volume, OPT_INT, 0, 1000, "10",
+	    "weight of volume against the 6-month median in the score"),
+	OPT("quality", weight_silence, OPT_INT, 0, 1000, "10",
+	    "weight of silent hours in the score"),
+	OPT("quality", weight_completeness, OPT_INT, 0, 1000, "25",
+	    "weight of the A.8.15 fields in the score"),
+	OPT("quality", weight_clock, OPT_INT, 0, 1000, "15",
+	    "weight of events dated in the future or received late"),
+	OPT("quality", weight_sequence, OPT_INT, 0, 1000, "10",
+	    "weight of seq gaps, repeats and reorderings"),
+	OPT("quality", weight_chain, OPT_INT, 0, 1000, "10",
+	    "weight of chain.prev breaks and forks"),
+	OPT("quality", weight_rejects, OPT_INT, 0, 1000, "10",
+	    "weight of quarantined and resent items"),
+	OPT("quality", weight_reporting, OPT_INT, 0, 1000, "10",
+	    "weight of the monthly report's punctuality"),
 	{ NULL, NULL, OPT_STRING, 0, 0, 0, NULL, NULL }
 };
+
+void
+config_quality_weights_json(const struct config *cfg, struct buf *b)
+{
+	buf_printf(b, "{\"volume\": %ld, \"silence\": %ld, \"completeness\": %ld, "
+	    "\"clock\": %ld, \"sequence\": %ld, \"chain\": %ld, "
+	    "\"rejects\": %ld, \"reporting\": %ld}", cfg->weight_volume,
+	    cfg->weight_silence, cfg->weight_completeness, cfg->weight_clock,
+	    cfg->weight_sequence, cfg->weight_chain, cfg->weight_rejects,
+	    cfg->weight_reporting);
+}
 
 int
 config_parse_size(const char *s, long *out)

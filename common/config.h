@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "log.h"
 
 struct config {
@@ -68,6 +69,9 @@ struct config {
 	char *syslog_timezone;		/* the zone of every supplier not below */
 	struct config_zone *syslog_zones;	/* [syslog_timezone] supplier = zone */
 	size_t nsyslog_zones;
+	/* [quality]: the weights of bevis quality's score (docs/QUALITY.md) */
+	long weight_volume, weight_silence, weight_completeness, weight_clock;
+	long weight_sequence, weight_chain, weight_rejects, weight_reporting;
 };
 
 struct config_zone {
@@ -97,6 +101,9 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
     MUSTCHECK;
 /* Frees the strings; the struct itself belongs to the caller. */
 void config_free(struct config *cfg);
+/* Appends the [quality] weights as {"volume": N, ...}, the p_weights
+ * argument of bevis_quality() (sql/0017_quality.sql). */
+void config_quality_weights_json(const struct config *cfg, struct buf *b);
 /* Parses "16MiB", "512k", "1048576". Returns -1 on error. */
 int config_parse_size(const char *s, long *out) MUSTCHECK;
 

@@ -389,6 +389,19 @@ write_submissions(PGconn *conn, struct batch *b, struct pgerr *e)
 		}
 		PQclear(res);
 	}
+	/* The quality summaries (sql/0017), under the ledger's lock: batches
+	 * are added in commit order. */
+	if (rc == 0 && nleaves) {
+		const char *params[1] = { buf_cstr(&subs) };
+		PGresult *res = PQexecParams(conn, "SELECT "
+		    "bevis_quality_add($1::bigint[])", 1, NULL, params, NULL,
+		    NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			pgerr_take(conn, res, e);
+			rc = -1;
+		}
+		PQclear(res);
+	}
 	buf_free(&s);
 	buf_free(&q);
 	buf_free(&leaf);

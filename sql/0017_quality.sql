@@ -1,0 +1,666 @@
+-- 0017_quality: the log quality of each supplier, month by month, behind
+-- `bevis quality`, the review's supplier section and /metrics
+-- (docs/QUALITY.md has every measure, its formula and why it matters).
+--
+-- The figures come from summaries kept up as events arrive, never from a
+-- scan of the events: bevisd calls bevis_quality_add() with the
+-- submissions of each batch, in the batch's transaction, after its ledger
+-- leaves (so under the ledger's lock: batches are added one at a time, in
+-- commit order). bevis_quality_rebuild() computes the same summaries from
+-- scratch; a test checks that both agree.
+--
+-- The summaries are derived data, not evidence: they are not in the ledger
+-- and may be rebuilt at any time. The hours are whole UTC hours of the
+-- receipt time (submission.received_at); a month is a month of the
+-- session's TimeZone (the CLI sets the config's timezone), which is made of
+-- whole UTC hours in every zone with whole-hour offsets (Europe/Stockholm).
+
+-- Per supplier and hour. slot is the writing backend's process id, so that
+-- two writers never wait for each other's row; readers sum the slots.
+CREATE TABLE quality_hour (
+    supplier_id    integer NOT NULL,
+    hour           timestamptz NOT NULL,
+    slot           integer NOT NULL,
+    items          bigint NOT NULL DEFAULT 0,   -- items of event requests received
+    events         bigint NOT NULL DEFAULT 0,   -- of them stored as events
+    quarantined    bigint NOT NULL DEFAULT 0,   -- of them quarantined
+    with_user      bigint NOT NULL DEFAULT 0,
+    with_action    bigint NOT NULL DEFAULT 0,
+    with_outcome   bigint NOT NULL DEFAULT 0,
+    with_src_ip    bigint NOT NULL DEFAULT 0,
+    with_target    bigint NOT NULL DEFAULT 0,
+    future         bigint NOT NULL DEFAULT 0,   -- occurred > 5 min after receipt
+    late           bigint NOT NULL DEFAULT 0,   -- received > 24 h after it occurred
+    seq_events     bigint NOT NULL DEFAULT 0,
+    seq_gaps       bigint NOT NULL DEFAULT 0,
+    seq_missing    bigint NOT NULL DEFAULT 0,   -- a late number that fills a gap subtracts 1
+    seq_repeats    bigint NOT NULL DEFAULT 0,
+    seq_reorders   bigint NOT NULL DEFAULT 0,
+    chain_events   bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (supplier_id, hour, slot)
+);
+
+-- received_at - occurred_at, counted in buckets (bevis_quality_lag_bucket).
+CREATE TABLE quality_lag (
+    supplier_id  integer NOT NULL,
+    hour         timestamptz NOT NULL,
+    slot         integer NOT NULL,
+    bucket       smallint NOT NULL,
+    n            bigint NOT NULL,
+    PRIMARY KEY (supplier_id, hour, slot, bucket)
+);
+
+-- The highest and lowest seq number seen from each supplier so far.
+CREATE TABLE quality_seq_state (
+    supplier_id  integer PRIMARY KEY,
+    low          bigint NOT NULL,
+    high         bigint NOT NULL
+);
+
+-- Events that carry chain.prev: their own SHA-256 (of their raw bytes, as
+-- sent) and their predecessor's. prev is NULL when chain.prev was not 64
+-- hex digits (a break). Breaks and forks are found when asked, so that an
+-- event whose predecessor arrives later is not a break once it has.
+CREATE TABLE event_chain (
+    supplier_id    integer NOT NULL,
+    submission_id  bigint NOT NULL,
+    item_no        integer NOT NULL,
+    received_at    timestamptz NOT NULL,
+    sha256         bytea NOT NULL,
+    prev           bytea,
+    PRIMARY KEY (submission_id, item_no)
+);
+CREATE INDEX event_chain_sha_idx ON event_chain (supplier_id, sha256);
+CREATE INDEX event_chain_prev_idx ON event_chain (supplier_id, prev);
+CREATE INDEX event_chain_received_idx ON event_chain (supplier_id, received_at);
+
+-- Finds an earlier event with the same seq number (a repeat).
+CREATE INDEX event_supplier_seq_idx ON event (supplier_id, seq) WHERE seq IS NOT NULL;
+
+-- ---- the lag histogram ----------------------------------------------------------
+
+-- Bucket of a lag in seconds: 1 s wide under a minute, 1 min under an
+-- hour, 1 h under a day, 1 day up to a year (the last bucket holds the
+-- rest). A negative lag (dated after receipt) gets the negated bucket of
+-- its size, minus one, so that buckets never collide.
+-- (No SET search_path: it would keep the planner from inlining these two,
+-- which run once per event; they call built-in functions only.)
+CREATE FUNCTION bevis_quality_lag_bucket(p_seconds double precision) RETURNS smallint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (CASE WHEN p_seconds < 0 THEN -1 - b ELSE b END)::smallint
+      FROM (SELECT abs(p_seconds) AS a) x,
+           LATERAL (SELECT CASE
+                WHEN x.a < 60 THEN floor(x.a)::integer
+                WHEN x.a < 3600 THEN 59 + floor(x.a / 60)::integer
+                WHEN x.a < 86400 THEN 118 + floor(x.a / 3600)::integer
+                ELSE 140 + least(floor(x.a / 86400)::integer, 366)
+           END AS b) y
+$$;
+
+-- The lag a bucket stands for: its bound nearest zero, in seconds.
+CREATE FUNCTION bevis_quality_lag_value(p_bucket smallint) RETURNS double precision
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (CASE WHEN p_bucket < 0 THEN -1 ELSE 1 END) * (CASE
+                WHEN b < 60 THEN b
+                WHEN b < 119 THEN (b - 59) * 60
+                WHEN b < 142 THEN (b - 118) * 3600
+                ELSE (b - 140) * 86400
+           END)::double precision
+      FROM (SELECT CASE WHEN p_bucket < 0 THEN -1 - p_bucket ELSE p_bucket END AS b) x
+$$;
+
+-- ---- kept up as events arrive --------------------------------------------------
+
+-- Adds the submissions p_subs (event requests; reports are skipped) to the
+-- summaries. The caller adds each submission once, in the order they were
+-- committed: bevisd after each batch's ledger leaves, the rebuild in id
+-- order. Within the call, events are taken in (submission_id, item_no)
+-- order, which is their order of arrival.
+CREATE FUNCTION bevis_quality_add(p_subs bigint[]) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+SET jit = off AS $$
+DECLARE
+    v_slot integer := pg_backend_pid();
+BEGIN
+    -- One statement: every part reads the state as it was before it, and
+    -- the sequence state is written by its last part. The ledger lock (held
+    -- by the caller) keeps two batches from interleaving.
+    WITH ev AS (
+        SELECT e.supplier_id, e.submission_id, e.item_no, e.seq, e.attrs,
+               e.raw_offset, e.raw_length, s.received_at,
+               date_trunc('hour', s.received_at) AS hour
+          FROM submission s
+          JOIN event e ON e.submission_id = s.id
+         WHERE s.id = ANY (p_subs)
+    ), o AS (
+        SELECT ev.supplier_id, ev.submission_id, ev.item_no, ev.seq, ev.hour,
+               greatest(st.high, max(ev.seq) OVER w) AS prev_high,
+               least(st.low, min(ev.seq) OVER w) AS prev_low
+          FROM ev LEFT JOIN quality_seq_state st ON st.supplier_id = ev.supplier_id
+         WHERE ev.seq IS NOT NULL
+        WINDOW w AS (PARTITION BY ev.supplier_id ORDER BY ev.submission_id, ev.item_no
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ), k AS (
+        SELECT o.*,
+               coalesce(o.seq <= o.prev_high, false) AND EXISTS (
+                   SELECT 1 FROM event e2
+                    WHERE e2.supplier_id = o.supplier_id AND e2.seq = o.seq
+                      AND (e2.submission_id, e2.item_no) <> (o.submission_id, o.item_no)
+                      AND NOT (e2.submission_id = ANY (p_subs)
+                               AND (e2.submission_id, e2.item_no)
+                                   > (o.submission_id, o.item_no))) AS seen
+          FROM o
+    ), sq AS (
+        SELECT k.supplier_id, k.hour,
+               CASE WHEN k.seq > k.prev_high + 1 THEN k.seq - k.prev_high - 1 ELSE 0 END AS gap,
+               -- a number not seen yet, below the highest: it arrived late
+               (NOT k.seen AND coalesce(k.seq <= k.prev_high, false))::integer AS reorder,
+               -- and it fills a gap counted before, unless below the lowest
+               (NOT k.seen AND coalesce(k.seq < k.prev_high AND k.seq > k.prev_low, false))::integer
+                   AS fills,
+               k.seen::integer AS repeat
+          FROM k
+    ), st AS (
+        INSERT INTO quality_seq_state AS st (supplier_id, low, high)
+        SELECT o.supplier_id, min(o.seq), max(o.seq) FROM o GROUP BY o.supplier_id
+        ON CONFLICT (supplier_id) DO UPDATE
+           SET low = least(st.low, excluded.low), high = greatest(st.high, excluded.high)
+        RETURNING 1
+    ), cs AS (
+        -- chained events: their own hash and their predecessor's
+        SELECT ev.supplier_id, ev.submission_id, ev.item_no, ev.received_at, ev.hour,
+               ev.raw_offset, ev.raw_length,
+               coalesce(ev.attrs -> 'chain' ->> 'prev', ev.attrs ->> 'chain.prev') AS prev_hex
+          FROM ev
+         WHERE ev.attrs IS NOT NULL
+           AND strpos(ev.attrs::text, 'chain') > 0
+           AND coalesce(json_typeof(coalesce(ev.attrs -> 'chain' -> 'prev',
+                                             ev.attrs -> 'chain.prev')), 'null') <> 'null'
+    ), ch AS (
+        INSERT INTO event_chain (supplier_id, submission_id, item_no, received_at, sha256, prev)
+        SELECT cs.supplier_id, cs.submission_id, cs.item_no, cs.received_at,
+               sha256(substring(s.body FROM cs.raw_offset + 1 FOR cs.raw_length)),
+               CASE WHEN cs.prev_hex ~ '^[0-9a-fA-F]{64}$' THEN decode(cs.prev_hex, 'hex') END
+          FROM cs JOIN submission s ON s.id = cs.submission_id
+        RETURNING 1
+    )
+    INSERT INTO quality_hour AS q (supplier_id, hour, slot, items, events, quarantined,
+                                   with_user, with_action, with_outcome, with_src_ip,
+                                   with_target, future, late, seq_events, seq_gaps,
+                                   seq_missing, seq_repeats, seq_reorders, chain_events)
+    SELECT x.supplier_id, x.hour, v_slot, sum(x.items), sum(x.events), sum(x.quarantined),
+           sum(x.with_user), sum(x.with_action), sum(x.with_outcome), sum(x.with_src_ip),
+           sum(x.with_target), sum(x.future), sum(x.late), sum(x.seq_events),
+           sum(x.seq_gaps), sum(x.seq_missing), sum(x.seq_repeats), sum(x.seq_reorders),
+           sum(x.chain_events)
+      FROM (
+        -- what was received
+        SELECT s.supplier_id, date_trunc('hour', s.received_at) AS hour,
+               s.item_count::bigint AS items, 0::bigint AS events,
+               (SELECT count(*) FROM quarantine q WHERE q.submission_id = s.id) AS quarantined,
+               0::bigint AS with_user, 0::bigint AS with_action, 0::bigint AS with_outcome,
+               0::bigint AS with_src_ip, 0::bigint AS with_target, 0::bigint AS future,
+               0::bigint AS late, 0::bigint AS seq_events, 0::bigint AS seq_gaps,
+               0::bigint AS seq_missing, 0::bigint AS seq_repeats, 0::bigint AS seq_reorders,
+               0::bigint AS chain_events
+          FROM submission s
+         WHERE s.id = ANY (p_subs) AND s.supplier_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM report r WHERE r.submission_id = s.id)
+        UNION ALL
+        -- what was stored
+        SELECT e.supplier_id, date_trunc('hour', s.received_at), 0, count(*), 0,
+               count(*) FILTER (WHERE coalesce(e.actor_user, '') <> ''),
+               count(*) FILTER (WHERE coalesce(e.action, '') <> ''),
+               count(*) FILTER (WHERE coalesce(e.outcome, '') <> ''),
+               count(e.src_ip),
+               count(*) FILTER (WHERE coalesce(e.target, '') <> ''),
+               count(*) FILTER (WHERE e.occurred_at > s.received_at + interval '5 minutes'),
+               count(*) FILTER (WHERE s.received_at > e.occurred_at + interval '24 hours'),
+               count(e.seq), 0, 0, 0, 0, 0
+          FROM submission s
+          JOIN event e ON e.submission_id = s.id
+         WHERE s.id = ANY (p_subs)
+         GROUP BY 1, 2
+        UNION ALL
+        SELECT sq.supplier_id, sq.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+               count(*) FILTER (WHERE sq.gap > 0), sum(sq.gap) - sum(sq.fills),
+               sum(sq.repeat), sum(sq.reorder), 0
+          FROM sq
+         GROUP BY 1, 2
+        UNION ALL
+        SELECT cs.supplier_id, cs.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*)
+          FROM cs
+         GROUP BY 1, 2
+      ) x
+     GROUP BY x.supplier_id, x.hour
+    ON CONFLICT (supplier_id, hour, slot) DO UPDATE SET
+        items = q.items + excluded.items, events = q.events + excluded.events,
+        quarantined = q.quarantined + excluded.quarantined,
+        with_user = q.with_user + excluded.with_user,
+        with_action = q.with_action + excluded.with_action,
+        with_outcome = q.with_outcome + excluded.with_outcome,
+        with_src_ip = q.with_src_ip + excluded.with_src_ip,
+        with_target = q.with_target + excluded.with_target,
+        future = q.future + excluded.future, late = q.late + excluded.late,
+        seq_events = q.seq_events + excluded.seq_events,
+        seq_gaps = q.seq_gaps + excluded.seq_gaps,
+        seq_missing = q.seq_missing + excluded.seq_missing,
+        seq_repeats = q.seq_repeats + excluded.seq_repeats,
+        seq_reorders = q.seq_reorders + excluded.seq_reorders,
+        chain_events = q.chain_events + excluded.chain_events;
+
+    INSERT INTO quality_lag AS l (supplier_id, hour, slot, bucket, n)
+    SELECT e.supplier_id, date_trunc('hour', s.received_at), v_slot,
+           bevis_quality_lag_bucket(extract(epoch FROM s.received_at - e.occurred_at)::double precision),
+           count(*)
+      FROM submission s
+      JOIN event e ON e.submission_id = s.id
+     WHERE s.id = ANY (p_subs)
+     GROUP BY 1, 2, 4
+    ON CONFLICT (supplier_id, hour, slot, bucket) DO UPDATE SET n = l.n + excluded.n;
+END
+$$;
+
+-- Throws the summaries away and computes them again from every stored
+-- submission, in id order. Returns the number of submissions added.
+CREATE FUNCTION bevis_quality_rebuild() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    v_subs bigint[];
+BEGIN
+    LOCK TABLE quality_hour, quality_lag, quality_seq_state, event_chain IN EXCLUSIVE MODE;
+    DELETE FROM quality_hour;
+    DELETE FROM quality_lag;
+    DELETE FROM quality_seq_state;
+    DELETE FROM event_chain;
+    SELECT array_agg(id ORDER BY id) INTO v_subs FROM submission;
+    IF v_subs IS NOT NULL THEN
+        PERFORM bevis_quality_add(v_subs);
+    END IF;
+    RETURN coalesce(array_length(v_subs, 1), 0);
+END
+$$;
+
+-- ---- what bevis quality prints -------------------------------------------------
+
+-- The score's weights: the defaults, overridden by p_weights (the config's
+-- [quality] weight_NAME options). Refuses unknown names and weights that
+-- are not numbers from 0 to 1000.
+CREATE FUNCTION bevis_quality_weights(p_weights jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, public, pg_temp AS $$
+DECLARE
+    w jsonb := '{"volume": 10, "silence": 10, "completeness": 25, "clock": 15,
+                 "sequence": 10, "chain": 10, "rejects": 10, "reporting": 10}';
+    d record;
+BEGIN
+    IF p_weights IS NULL THEN
+        RETURN w;
+    END IF;
+    IF jsonb_typeof(p_weights) <> 'object' THEN
+        RAISE EXCEPTION 'bevis: quality weights must be a JSON object of name: weight'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR d IN SELECT j.key, j.value FROM jsonb_each(p_weights) j LOOP
+        IF NOT w ? d.key THEN
+            RAISE EXCEPTION 'bevis: % is no quality weight (known: volume, silence, completeness, clock, sequence, chain, rejects, reporting)', d.key
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF jsonb_typeof(d.value) <> 'number' OR d.value::text::numeric NOT BETWEEN 0 AND 1000 THEN
+            RAISE EXCEPTION 'bevis: quality weight % is %, not a number from 0 to 1000', d.key, d.value
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        w := jsonb_set(w, ARRAY[d.key], d.value);
+    END LOOP;
+    RETURN w;
+END
+$$;
+
+-- One row per supplier and month, from the month of the supplier's first
+-- event (or its registration, if earlier) to the month of p_now, limited to
+-- p_supplier and the months p_from..p_to (YYYY-MM; NULL: no limit). p_due
+-- maps a source's name to its report_due_day ({"servicedesk": 10}), as for
+-- bevis_report_deadlines; p_weights as bevis_quality_weights. Shares are
+-- 0..1; lags are seconds; scores are 0..100, NULL where a measure does not
+-- apply. docs/QUALITY.md has each formula.
+CREATE FUNCTION bevis_quality(p_supplier text, p_from text, p_to text,
+                              p_due jsonb DEFAULT '{}', p_weights jsonb DEFAULT NULL,
+                              p_now timestamptz DEFAULT now())
+RETURNS TABLE (supplier text, period text, events bigint,
+               volume_median double precision, volume_share double precision,
+               covered_hours integer, active_hours integer, hourly boolean,
+               silent_hours integer,
+               share_actor_user double precision, share_action double precision,
+               share_outcome double precision, share_src_ip double precision,
+               share_target double precision,
+               lag_p50 double precision, lag_p99 double precision,
+               future_events bigint, future_share double precision,
+               late_events bigint, late_share double precision,
+               seq_events bigint, seq_gaps bigint, seq_missing bigint,
+               seq_repeats bigint, seq_reorders bigint,
+               chain_events bigint, chain_starts bigint, chain_breaks bigint,
+               chain_forks bigint,
+               items bigint, quarantined bigint, duplicates bigint,
+               quarantine_share double precision, duplicate_share double precision,
+               report_due_at timestamptz, report_received_at timestamptz,
+               report_status text, report_days_late integer,
+               scores jsonb, score double precision)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
+-- The planner's guesses for this query are far too high (a few hundred rows
+-- come out), and JIT would spend seconds compiling it.
+SET jit = off AS $$
+#variable_conflict use_column
+DECLARE
+    v_tz text := current_setting('TimeZone');
+    v_w  jsonb := bevis_quality_weights(p_weights);
+    d    record;
+BEGIN
+    IF p_from IS NOT NULL AND p_from !~ '^[0-9]{4}-(0[1-9]|1[0-2])$'
+       OR p_to IS NOT NULL AND p_to !~ '^[0-9]{4}-(0[1-9]|1[0-2])$' THEN
+        RAISE EXCEPTION 'bevis: a period is YYYY-MM, not %', coalesce(p_from, p_to)
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_due IS NULL OR jsonb_typeof(p_due) <> 'object' THEN
+        RAISE EXCEPTION 'bevis: report due days must be a JSON object of source: day'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR d IN SELECT j.key, j.value FROM jsonb_each(p_due) j LOOP
+        IF jsonb_typeof(d.value) <> 'number' OR d.value::text !~ '^[0-9]+$'
+           OR d.value::text::integer NOT BETWEEN 1 AND 28 THEN
+            RAISE EXCEPTION 'bevis: report_due_day of % is %, not a day from 1 to 28',
+                d.key, d.value USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    IF p_supplier IS NOT NULL AND NOT EXISTS (SELECT 1 FROM supplier sp WHERE sp.name = p_supplier) THEN
+        RAISE EXCEPTION 'bevis: no supplier named %', p_supplier
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'bevis supplier list shows them';
+    END IF;
+
+    RETURN QUERY
+    WITH sup AS (
+        SELECT sp.id, sp.name, sp.created_at FROM supplier sp
+         WHERE p_supplier IS NULL OR sp.name = p_supplier
+    ), hrs AS (
+        SELECT q.supplier_id, q.hour,
+               sum(q.items) AS items, sum(q.events) AS events,
+               sum(q.quarantined) AS quarantined,
+               sum(q.with_user) AS with_user, sum(q.with_action) AS with_action,
+               sum(q.with_outcome) AS with_outcome, sum(q.with_src_ip) AS with_src_ip,
+               sum(q.with_target) AS with_target, sum(q.future) AS future,
+               sum(q.late) AS late, sum(q.seq_events) AS seq_events,
+               sum(q.seq_gaps) AS seq_gaps, sum(q.seq_missing) AS seq_missing,
+               sum(q.seq_repeats) AS seq_repeats, sum(q.seq_reorders) AS seq_reorders,
+               sum(q.chain_events) AS chain_events
+          FROM quality_hour q
+          JOIN sup ON sup.id = q.supplier_id
+         WHERE q.hour <= p_now
+         GROUP BY q.supplier_id, q.hour
+    ), first AS (
+        SELECT sup.id AS supplier_id, sup.name, sup.created_at,
+               (SELECT min(h.hour) FROM hrs h WHERE h.supplier_id = sup.id AND h.events > 0)
+                   AS first_hour
+          FROM sup
+    ), months AS (
+        SELECT f.supplier_id, f.name, f.first_hour, m.m AS month,
+               (m.m AT TIME ZONE v_tz) AS m_start,
+               ((m.m + interval '1 month') AT TIME ZONE v_tz) AS m_end
+          FROM first f,
+               LATERAL generate_series(
+                   date_trunc('month', least(coalesce(f.first_hour, f.created_at), f.created_at)
+                                       AT TIME ZONE v_tz),
+                   date_trunc('month', p_now AT TIME ZONE v_tz),
+                   interval '1 month') m (m)
+    ), agg AS (
+        SELECT mo.*,
+               coalesce(a.items, 0) AS items, coalesce(a.events, 0) AS events,
+               coalesce(a.quarantined, 0) AS quarantined,
+               coalesce(a.with_user, 0) AS with_user, coalesce(a.with_action, 0) AS with_action,
+               coalesce(a.with_outcome, 0) AS with_outcome,
+               coalesce(a.with_src_ip, 0) AS with_src_ip,
+               coalesce(a.with_target, 0) AS with_target,
+               coalesce(a.future, 0) AS future, coalesce(a.late, 0) AS late,
+               coalesce(a.seq_events, 0) AS seq_events, coalesce(a.seq_gaps, 0) AS seq_gaps,
+               greatest(coalesce(a.seq_missing, 0), 0) AS seq_missing,
+               coalesce(a.seq_repeats, 0) AS seq_repeats,
+               coalesce(a.seq_reorders, 0) AS seq_reorders,
+               coalesce(a.chain_events, 0) AS chain_events,
+               coalesce(a.active_hours, 0) AS active_hours,
+               -- The hours the supplier could have sent in: from its first
+               -- event to the last whole hour before p_now.
+               CASE WHEN mo.first_hour IS NULL THEN 0
+                    ELSE greatest(0, floor(extract(epoch FROM
+                             least(mo.m_end, date_trunc('hour', p_now))
+                             - greatest(mo.m_start, mo.first_hour)) / 3600))::integer
+               END AS covered_hours
+          FROM months mo
+          LEFT JOIN LATERAL (
+              SELECT sum(h.items) AS items, sum(h.events) AS events,
+                     sum(h.quarantined) AS quarantined,
+                     sum(h.with_user) AS with_user, sum(h.with_action) AS with_action,
+                     sum(h.with_outcome) AS with_outcome, sum(h.with_src_ip) AS with_src_ip,
+                     sum(h.with_target) AS with_target, sum(h.future) AS future,
+                     sum(h.late) AS late, sum(h.seq_events) AS seq_events,
+                     sum(h.seq_gaps) AS seq_gaps, sum(h.seq_missing) AS seq_missing,
+                     sum(h.seq_repeats) AS seq_repeats, sum(h.seq_reorders) AS seq_reorders,
+                     sum(h.chain_events) AS chain_events,
+                     count(*) FILTER (WHERE h.events > 0
+                                        AND h.hour < date_trunc('hour', p_now))::integer
+                         AS active_hours
+                FROM hrs h
+               WHERE h.supplier_id = mo.supplier_id
+                 AND h.hour >= mo.m_start AND h.hour < mo.m_end
+          ) a ON true
+    ), win AS (
+        SELECT agg.*,
+               sum(agg.active_hours) OVER six AS active_6,
+               sum(agg.covered_hours) OVER six AS covered_6
+          FROM agg
+        WINDOW six AS (PARTITION BY agg.supplier_id ORDER BY agg.month
+                       ROWS BETWEEN 5 PRECEDING AND CURRENT ROW)
+    ), base AS (
+        SELECT w.*,
+               (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY p.events)
+                  FROM agg p
+                 WHERE p.supplier_id = w.supplier_id
+                   AND p.month >= w.month - interval '6 months' AND p.month < w.month
+                   AND p.covered_hours > 0) AS median6,
+               w.covered_6 > 0 AND w.active_6 >= 0.9 * w.covered_6 AS is_hourly,
+               lag.p50, lag.p99, ch.starts, ch.breaks, ch.forks,
+               (p_due ->> w.name)::integer AS due_day,
+               (SELECT min(r.received_at) FROM report r
+                 WHERE r.supplier_id = w.supplier_id
+                   AND r.period = to_char(w.month, 'YYYY-MM')) AS report_at
+          FROM win w
+          LEFT JOIN LATERAL (
+              SELECT min(c.v) FILTER (WHERE c.cum >= 0.5 * c.tot) AS p50,
+                     min(c.v) FILTER (WHERE c.cum >= 0.99 * c.tot) AS p99
+                FROM (SELECT b.v, sum(b.n) OVER (ORDER BY b.v) AS cum, sum(b.n) OVER () AS tot
+                        FROM (SELECT bevis_quality_lag_value(l.bucket) AS v, sum(l.n) AS n
+                                FROM quality_lag l
+                               WHERE l.supplier_id = w.supplier_id
+                                 AND l.hour >= w.m_start AND l.hour < w.m_end
+                                 AND l.hour <= p_now
+                               GROUP BY 1) b) c
+          ) lag ON true
+          LEFT JOIN LATERAL (
+              SELECT count(*) FILTER (WHERE c.prev = '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS starts,
+                     count(*) FILTER (WHERE c.prev IS NULL
+                         OR c.prev <> '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
+                            AND NOT EXISTS (SELECT 1 FROM event_chain p
+                                             WHERE p.supplier_id = c.supplier_id
+                                               AND p.sha256 = c.prev)) AS breaks,
+                     count(*) FILTER (WHERE c.prev <> '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
+                         AND EXISTS (SELECT 1 FROM event_chain o
+                                      WHERE o.supplier_id = c.supplier_id AND o.prev = c.prev
+                                        AND (o.submission_id, o.item_no)
+                                            < (c.submission_id, c.item_no))) AS forks
+                FROM event_chain c
+               WHERE w.chain_events > 0
+                 AND c.supplier_id = w.supplier_id
+                 AND c.received_at >= w.m_start AND c.received_at < w.m_end
+                 AND c.received_at <= p_now
+          ) ch ON true
+         WHERE (p_from IS NULL OR w.month >= to_date(p_from, 'YYYY-MM'))
+           AND (p_to IS NULL OR w.month <= to_date(p_to, 'YYYY-MM'))
+    ), rep AS (
+        SELECT b.*,
+               CASE WHEN b.due_day IS NOT NULL THEN
+                   (b.month + interval '1 month' + (b.due_day - 1) * interval '1 day')::date
+               END AS due_date
+          FROM base b
+    ), fig AS (
+        SELECT r.*,
+               CASE WHEN r.events > 0 THEN r.with_user::double precision / r.events END AS s_user,
+               CASE WHEN r.events > 0 THEN r.with_action::double precision / r.events END AS s_action,
+               CASE WHEN r.events > 0 THEN r.with_outcome::double precision / r.events END AS s_outcome,
+               CASE WHEN r.events > 0 THEN r.with_src_ip::double precision / r.events END AS s_src_ip,
+               CASE WHEN r.events > 0 THEN r.with_target::double precision / r.events END AS s_target,
+               CASE WHEN r.median6 > 0 THEN r.events / r.median6 END AS v_share,
+               greatest(r.items - r.events - r.quarantined, 0) AS dups,
+               CASE WHEN r.due_date IS NULL THEN 'not_expected'
+                    WHEN r.report_at IS NOT NULL
+                         AND (r.report_at AT TIME ZONE v_tz)::date <= r.due_date THEN 'on_time'
+                    WHEN r.report_at IS NOT NULL THEN 'late'
+                    WHEN (p_now AT TIME ZONE v_tz)::date > r.due_date THEN 'missing'
+                    ELSE 'not_due'
+               END AS rstatus,
+               CASE WHEN r.due_date IS NULL THEN NULL
+                    WHEN r.report_at IS NOT NULL
+                        THEN greatest(0, (r.report_at AT TIME ZONE v_tz)::date - r.due_date)
+                    WHEN (p_now AT TIME ZONE v_tz)::date > r.due_date
+                        THEN (p_now AT TIME ZONE v_tz)::date - r.due_date
+               END AS rlate
+          FROM rep r
+    ), sc AS (
+        SELECT f.*,
+               jsonb_build_object(
+                 'volume', CASE WHEN f.median6 > 0 THEN round((100 * least(1, f.events / f.median6))::numeric, 1) END,
+                 'silence', CASE WHEN f.is_hourly THEN
+                     round((100 * greatest(0, 1 - (f.covered_hours - f.active_hours) / 72.0))::numeric, 1) END,
+                 'completeness', CASE WHEN f.events > 0 THEN
+                     round((100.0 * (f.with_user + f.with_action + f.with_outcome + f.with_src_ip
+                                     + f.with_target) / (5 * f.events))::numeric, 1) END,
+                 'clock', CASE WHEN f.events > 0 THEN
+                     round((100 * greatest(0, 1 - (f.future + f.late)::numeric / f.events)), 1) END,
+                 'sequence', CASE WHEN f.seq_events > 0 THEN
+                     round((100 * greatest(0, 1 - (f.seq_missing + f.seq_repeats + f.seq_reorders)::numeric
+                                            / (f.seq_events + f.seq_missing))), 1) END,
+                 'chain', CASE WHEN f.chain_events > 0 THEN
+                     round((100 * greatest(0, 1 - (f.breaks + f.forks)::numeric / f.chain_events)), 1) END,
+                 'rejects', CASE WHEN f.items > 0 THEN
+                     round((100 * greatest(0, 1 - (f.quarantined + f.dups)::numeric / f.items)), 1) END,
+                 'reporting', CASE f.rstatus WHEN 'on_time' THEN 100.0
+                     WHEN 'late' THEN greatest(0, 100 - 10 * f.rlate)::numeric
+                     WHEN 'missing' THEN 0.0 END
+               ) AS sub
+          FROM fig f
+    )
+    SELECT s.name, to_char(s.month, 'YYYY-MM'), s.events::bigint,
+           s.median6, s.v_share,
+           s.covered_hours, s.active_hours, s.is_hourly,
+           CASE WHEN s.is_hourly THEN s.covered_hours - s.active_hours END,
+           s.s_user, s.s_action, s.s_outcome, s.s_src_ip, s.s_target,
+           s.p50, s.p99,
+           s.future::bigint, CASE WHEN s.events > 0 THEN s.future::double precision / s.events END,
+           s.late::bigint, CASE WHEN s.events > 0 THEN s.late::double precision / s.events END,
+           s.seq_events::bigint, s.seq_gaps::bigint, s.seq_missing::bigint,
+           s.seq_repeats::bigint, s.seq_reorders::bigint,
+           s.chain_events::bigint, coalesce(s.starts, 0), coalesce(s.breaks, 0),
+           coalesce(s.forks, 0),
+           s.items::bigint, s.quarantined::bigint, s.dups::bigint,
+           CASE WHEN s.items > 0 THEN s.quarantined::double precision / s.items END,
+           CASE WHEN s.items > 0 THEN s.dups::double precision / s.items END,
+           CASE WHEN s.due_date IS NOT NULL THEN (s.due_date + 1)::timestamp AT TIME ZONE v_tz END,
+           s.report_at, s.rstatus, s.rlate,
+           s.sub,
+           (SELECT round(sum((v_w ->> k.key)::numeric * k.value::text::numeric)
+                         / nullif(sum((v_w ->> k.key)::numeric), 0), 1)::double precision
+              FROM jsonb_each(s.sub) k
+             WHERE jsonb_typeof(k.value) = 'number')
+      FROM sc s
+     ORDER BY s.name, s.month;
+END
+$$;
+
+-- The chain breaks and forks of one supplier and month, one row per event:
+--   break  its chain.prev names no stored event of the supplier (or is not
+--          64 hex digits: other says 'malformed');
+--   fork   an earlier event names the same predecessor (other: that one).
+CREATE FUNCTION bevis_quality_chain(p_supplier text, p_period text)
+RETURNS TABLE (kind text, received_at timestamptz, submission_id bigint, item_no integer,
+               source_event_id text, prev text, other text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    v_tz  text := current_setting('TimeZone');
+    v_sp  integer;
+    v_lo  timestamptz;
+    v_hi  timestamptz;
+    zero  bytea := '\x0000000000000000000000000000000000000000000000000000000000000000';
+BEGIN
+    IF p_period IS NULL OR p_period !~ '^[0-9]{4}-(0[1-9]|1[0-2])$' THEN
+        RAISE EXCEPTION 'bevis: a period is YYYY-MM, not %', coalesce(p_period, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT sp.id INTO v_sp FROM supplier sp WHERE sp.name = p_supplier;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'bevis: no supplier named %', coalesce(p_supplier, 'NULL')
+            USING ERRCODE = 'no_data_found', HINT = 'bevis supplier list shows them';
+    END IF;
+    v_lo := to_date(p_period, 'YYYY-MM')::timestamp AT TIME ZONE v_tz;
+    v_hi := (to_date(p_period, 'YYYY-MM') + interval '1 month') AT TIME ZONE v_tz;
+    RETURN QUERY
+    SELECT x.kind, x.received_at, x.submission_id, x.item_no, e.source_event_id,
+           x.prev, x.other
+      FROM (
+        SELECT 'break'::text AS kind, c.received_at, c.submission_id, c.item_no,
+               encode(c.prev, 'hex') AS prev,
+               CASE WHEN c.prev IS NULL THEN 'malformed' END AS other
+          FROM event_chain c
+         WHERE c.supplier_id = v_sp AND c.received_at >= v_lo AND c.received_at < v_hi
+           AND (c.prev IS NULL
+                OR c.prev <> zero AND NOT EXISTS (SELECT 1 FROM event_chain p
+                                                   WHERE p.supplier_id = v_sp
+                                                     AND p.sha256 = c.prev))
+        UNION ALL
+        SELECT 'fork', c.received_at, c.submission_id, c.item_no, encode(c.prev, 'hex'),
+               (SELECT o.submission_id || ':' || o.item_no || ' ' || oe.source_event_id
+                  FROM event_chain o
+                  JOIN event oe ON oe.submission_id = o.submission_id AND oe.item_no = o.item_no
+                 WHERE o.supplier_id = v_sp AND o.prev = c.prev
+                   AND (o.submission_id, o.item_no) < (c.submission_id, c.item_no)
+                 ORDER BY o.submission_id, o.item_no LIMIT 1)
+          FROM event_chain c
+         WHERE c.supplier_id = v_sp AND c.received_at >= v_lo AND c.received_at < v_hi
+           AND c.prev <> zero
+           AND EXISTS (SELECT 1 FROM event_chain o
+                        WHERE o.supplier_id = v_sp AND o.prev = c.prev
+                          AND (o.submission_id, o.item_no) < (c.submission_id, c.item_no))
+      ) x
+      JOIN event e ON e.submission_id = x.submission_id AND e.item_no = x.item_no
+     ORDER BY x.submission_id, x.item_no, x.kind;
+END
+$$;
+
+-- ---- privileges -------------------------------------------------------------------
+
+REVOKE ALL ON quality_hour, quality_lag, quality_seq_state, event_chain FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION
+    bevis_quality_add(bigint[]),
+    bevis_quality_rebuild(),
+    bevis_quality_weights(jsonb),
+    bevis_quality(text, text, text, jsonb, jsonb, timestamptz),
+    bevis_quality_chain(text, text)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION bevis_quality_add(bigint[]) TO bevis_ingest;
+-- bevisd exports the current month's figures on /metrics.
+GRANT EXECUTE ON FUNCTION
+    bevis_quality_weights(jsonb),
+    bevis_quality(text, text, text, jsonb, jsonb, timestamptz)
+    TO bevis_ingest, bevis_isam, bevis_auditor;
+GRANT EXECUTE ON FUNCTION bevis_quality_chain(text, text) TO bevis_isam, bevis_auditor;
+GRANT EXECUTE ON FUNCTION bevis_quality_rebuild() TO bevis_isam;
+
+-- The summaries of what is already stored (a DO block: a migration returns
+-- no rows).
+DO $$ BEGIN PERFORM bevis_quality_rebuild(); END $$;
