@@ -93,7 +93,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 WHEN x.a < 60 THEN floor(x.a)::integer
                 WHEN x.a < 3600 THEN 59 + floor(x.a / 60)::integer
                 WHEN x.a < 86400 THEN 118 + floor(x.a / 3600)::integer
-                ELSE 140 + least(floor(x.a / 86400)::integer, 366)
+                ELSE 141 + least(floor(x.a / 86400)::integer, 366)
            END AS b) y
 $$;
 
@@ -104,7 +104,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 WHEN b < 60 THEN b
                 WHEN b < 119 THEN (b - 59) * 60
                 WHEN b < 142 THEN (b - 118) * 3600
-                ELSE (b - 140) * 86400
+                ELSE (b - 141) * 86400
            END)::double precision
       FROM (SELECT CASE WHEN p_bucket < 0 THEN -1 - p_bucket ELSE p_bucket END AS b) x
 $$;
@@ -452,11 +452,11 @@ BEGIN
           ) a ON true
     ), win AS (
         SELECT agg.*,
-               sum(agg.active_hours) OVER six AS active_6,
-               sum(agg.covered_hours) OVER six AS covered_6
+               coalesce(sum(agg.active_hours) OVER six, 0) AS active_6,
+               coalesce(sum(agg.covered_hours) OVER six, 0) AS covered_6
           FROM agg
         WINDOW six AS (PARTITION BY agg.supplier_id ORDER BY agg.month
-                       ROWS BETWEEN 5 PRECEDING AND CURRENT ROW)
+                       ROWS BETWEEN 6 PRECEDING AND 1 PRECEDING)
     ), base AS (
         SELECT w.*,
                (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY p.events)
@@ -464,12 +464,17 @@ BEGIN
                  WHERE p.supplier_id = w.supplier_id
                    AND p.month >= w.month - interval '6 months' AND p.month < w.month
                    AND p.covered_hours > 0) AS median6,
-               w.covered_6 > 0 AND w.active_6 >= 0.9 * w.covered_6 AS is_hourly,
+               -- Sends every hour: in at least 90 % of its hours over the
+               -- 6 months before (the month itself when it has no past).
+               CASE WHEN w.covered_6 > 0 THEN w.active_6 >= 0.9 * w.covered_6
+                    ELSE w.covered_hours > 0 AND w.active_hours >= 0.9 * w.covered_hours
+               END AS is_hourly,
                lag.p50, lag.p99, ch.starts, ch.breaks, ch.forks,
                (p_due ->> w.name)::integer AS due_day,
                (SELECT min(r.received_at) FROM report r
                  WHERE r.supplier_id = w.supplier_id
-                   AND r.period = to_char(w.month, 'YYYY-MM')) AS report_at
+                   AND r.period = to_char(w.month, 'YYYY-MM')
+                   AND r.received_at <= p_now) AS report_at
           FROM win w
           LEFT JOIN LATERAL (
               SELECT min(c.v) FILTER (WHERE c.cum >= 0.5 * c.tot) AS p50,
