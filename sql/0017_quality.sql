@@ -37,6 +37,9 @@ CREATE TABLE quality_hour (
     seq_repeats    bigint NOT NULL DEFAULT 0,
     seq_reorders   bigint NOT NULL DEFAULT 0,
     chain_events   bigint NOT NULL DEFAULT 0,
+    chain_starts   bigint NOT NULL DEFAULT 0,   -- chain.prev of 64 zeros
+    chain_breaks   bigint NOT NULL DEFAULT 0,   -- a predecessor arriving later subtracts 1
+    chain_forks    bigint NOT NULL DEFAULT 0,
     PRIMARY KEY (supplier_id, hour, slot)
 );
 
@@ -59,8 +62,8 @@ CREATE TABLE quality_seq_state (
 
 -- Events that carry chain.prev: their own SHA-256 (of their raw bytes, as
 -- sent) and their predecessor's. prev is NULL when chain.prev was not 64
--- hex digits (a break). Breaks and forks are found when asked, so that an
--- event whose predecessor arrives later is not a break once it has.
+-- hex digits (a break). bevis_quality_chain() lists the breaks and forks
+-- from here; the counts are kept in quality_hour.
 CREATE TABLE event_chain (
     supplier_id    integer NOT NULL,
     submission_id  bigint NOT NULL,
@@ -168,31 +171,63 @@ BEGIN
         RETURNING 1
     ), cs AS (
         -- chained events: their own hash and their predecessor's
-        SELECT ev.supplier_id, ev.submission_id, ev.item_no, ev.received_at, ev.hour,
-               ev.raw_offset, ev.raw_length,
-               coalesce(ev.attrs -> 'chain' ->> 'prev', ev.attrs ->> 'chain.prev') AS prev_hex
-          FROM ev
-         WHERE ev.attrs IS NOT NULL
-           AND strpos(ev.attrs::text, 'chain') > 0
-           AND coalesce(json_typeof(coalesce(ev.attrs -> 'chain' -> 'prev',
-                                             ev.attrs -> 'chain.prev')), 'null') <> 'null'
+        SELECT c.supplier_id, c.submission_id, c.item_no, c.received_at, c.hour,
+               sha256(substring(s.body FROM c.raw_offset + 1 FOR c.raw_length)) AS sha,
+               CASE WHEN c.prev_hex ~ '^[0-9a-fA-F]{64}$' THEN decode(c.prev_hex, 'hex') END
+                   AS prev
+          FROM (SELECT ev.*,
+                       coalesce(ev.attrs -> 'chain' ->> 'prev', ev.attrs ->> 'chain.prev')
+                           AS prev_hex
+                  FROM ev
+                 WHERE ev.attrs IS NOT NULL
+                   AND strpos(ev.attrs::text, 'chain') > 0
+                   AND coalesce(json_typeof(coalesce(ev.attrs -> 'chain' -> 'prev',
+                                                     ev.attrs -> 'chain.prev')), 'null')
+                       <> 'null') c
+          JOIN submission s ON s.id = c.submission_id
+    ), cc AS (
+        -- start: names 64 zeros; break: names no event stored before or in
+        -- this batch; fork: an earlier event names the same predecessor
+        SELECT cs.*,
+               coalesce(cs.prev = '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea,
+                        false) AS is_start,
+               cs.prev IS NULL
+               OR (cs.prev <> '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
+                   AND NOT EXISTS (SELECT 1 FROM event_chain p
+                                    WHERE p.supplier_id = cs.supplier_id AND p.sha256 = cs.prev)
+                   AND NOT EXISTS (SELECT 1 FROM cs p
+                                    WHERE p.supplier_id = cs.supplier_id AND p.sha = cs.prev))
+                   AS is_break,
+               coalesce(cs.prev <> '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
+                   AND (EXISTS (SELECT 1 FROM event_chain o
+                                 WHERE o.supplier_id = cs.supplier_id AND o.prev = cs.prev)
+                        OR EXISTS (SELECT 1 FROM cs o
+                                    WHERE o.supplier_id = cs.supplier_id AND o.prev = cs.prev
+                                      AND (o.submission_id, o.item_no)
+                                          < (cs.submission_id, cs.item_no))), false) AS is_fork
+          FROM cs
+    ), heal AS (
+        -- an event stored before whose missing predecessor has now come:
+        -- no longer a break, in the hour it was counted
+        SELECT d.supplier_id, date_trunc('hour', d.received_at) AS hour, count(*) AS n
+          FROM cs JOIN event_chain d ON d.supplier_id = cs.supplier_id AND d.prev = cs.sha
+         GROUP BY 1, 2
     ), ch AS (
         INSERT INTO event_chain (supplier_id, submission_id, item_no, received_at, sha256, prev)
-        SELECT cs.supplier_id, cs.submission_id, cs.item_no, cs.received_at,
-               sha256(substring(s.body FROM cs.raw_offset + 1 FOR cs.raw_length)),
-               CASE WHEN cs.prev_hex ~ '^[0-9a-fA-F]{64}$' THEN decode(cs.prev_hex, 'hex') END
-          FROM cs JOIN submission s ON s.id = cs.submission_id
+        SELECT cs.supplier_id, cs.submission_id, cs.item_no, cs.received_at, cs.sha, cs.prev
+          FROM cs
         RETURNING 1
     )
     INSERT INTO quality_hour AS q (supplier_id, hour, slot, items, events, quarantined,
                                    with_user, with_action, with_outcome, with_src_ip,
                                    with_target, future, late, seq_events, seq_gaps,
-                                   seq_missing, seq_repeats, seq_reorders, chain_events)
+                                   seq_missing, seq_repeats, seq_reorders, chain_events,
+                                   chain_starts, chain_breaks, chain_forks)
     SELECT x.supplier_id, x.hour, v_slot, sum(x.items), sum(x.events), sum(x.quarantined),
            sum(x.with_user), sum(x.with_action), sum(x.with_outcome), sum(x.with_src_ip),
            sum(x.with_target), sum(x.future), sum(x.late), sum(x.seq_events),
            sum(x.seq_gaps), sum(x.seq_missing), sum(x.seq_repeats), sum(x.seq_reorders),
-           sum(x.chain_events)
+           sum(x.chain_events), sum(x.chain_starts), sum(x.chain_breaks), sum(x.chain_forks)
       FROM (
         -- what was received
         SELECT s.supplier_id, date_trunc('hour', s.received_at) AS hour,
@@ -202,7 +237,8 @@ BEGIN
                0::bigint AS with_src_ip, 0::bigint AS with_target, 0::bigint AS future,
                0::bigint AS late, 0::bigint AS seq_events, 0::bigint AS seq_gaps,
                0::bigint AS seq_missing, 0::bigint AS seq_repeats, 0::bigint AS seq_reorders,
-               0::bigint AS chain_events
+               0::bigint AS chain_events, 0::bigint AS chain_starts, 0::bigint AS chain_breaks,
+               0::bigint AS chain_forks
           FROM submission s
          WHERE s.id = ANY (p_subs) AND s.supplier_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM report r WHERE r.submission_id = s.id)
@@ -216,7 +252,7 @@ BEGIN
                count(*) FILTER (WHERE coalesce(e.target, '') <> ''),
                count(*) FILTER (WHERE e.occurred_at > s.received_at + interval '5 minutes'),
                count(*) FILTER (WHERE s.received_at > e.occurred_at + interval '24 hours'),
-               count(e.seq), 0, 0, 0, 0, 0
+               count(e.seq), 0, 0, 0, 0, 0, 0, 0, 0
           FROM submission s
           JOIN event e ON e.submission_id = s.id
          WHERE s.id = ANY (p_subs)
@@ -224,13 +260,19 @@ BEGIN
         UNION ALL
         SELECT sq.supplier_id, sq.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                count(*) FILTER (WHERE sq.gap > 0), sum(sq.gap) - sum(sq.fills),
-               sum(sq.repeat), sum(sq.reorder), 0
+               sum(sq.repeat), sum(sq.reorder), 0, 0, 0, 0
           FROM sq
          GROUP BY 1, 2
         UNION ALL
-        SELECT cs.supplier_id, cs.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*)
-          FROM cs
+        SELECT cc.supplier_id, cc.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*),
+               count(*) FILTER (WHERE cc.is_start), count(*) FILTER (WHERE cc.is_break),
+               count(*) FILTER (WHERE cc.is_fork)
+          FROM cc
          GROUP BY 1, 2
+        UNION ALL
+        SELECT heal.supplier_id, heal.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+               -heal.n, 0
+          FROM heal
       ) x
      GROUP BY x.supplier_id, x.hour
     ON CONFLICT (supplier_id, hour, slot) DO UPDATE SET
@@ -247,7 +289,10 @@ BEGIN
         seq_missing = q.seq_missing + excluded.seq_missing,
         seq_repeats = q.seq_repeats + excluded.seq_repeats,
         seq_reorders = q.seq_reorders + excluded.seq_reorders,
-        chain_events = q.chain_events + excluded.chain_events;
+        chain_events = q.chain_events + excluded.chain_events,
+        chain_starts = q.chain_starts + excluded.chain_starts,
+        chain_breaks = q.chain_breaks + excluded.chain_breaks,
+        chain_forks = q.chain_forks + excluded.chain_forks;
 
     INSERT INTO quality_lag AS l (supplier_id, hour, slot, bucket, n)
     SELECT e.supplier_id, date_trunc('hour', s.received_at), v_slot,
@@ -390,7 +435,8 @@ BEGIN
                sum(q.late) AS late, sum(q.seq_events) AS seq_events,
                sum(q.seq_gaps) AS seq_gaps, sum(q.seq_missing) AS seq_missing,
                sum(q.seq_repeats) AS seq_repeats, sum(q.seq_reorders) AS seq_reorders,
-               sum(q.chain_events) AS chain_events
+               sum(q.chain_events) AS chain_events, sum(q.chain_starts) AS chain_starts,
+               sum(q.chain_breaks) AS chain_breaks, sum(q.chain_forks) AS chain_forks
           FROM quality_hour q
           JOIN sup ON sup.id = q.supplier_id
          WHERE q.hour <= p_now
@@ -424,6 +470,9 @@ BEGIN
                coalesce(a.seq_repeats, 0) AS seq_repeats,
                coalesce(a.seq_reorders, 0) AS seq_reorders,
                coalesce(a.chain_events, 0) AS chain_events,
+               coalesce(a.chain_starts, 0) AS starts,
+               greatest(coalesce(a.chain_breaks, 0), 0) AS breaks,
+               coalesce(a.chain_forks, 0) AS forks,
                coalesce(a.active_hours, 0) AS active_hours,
                -- The hours the supplier could have sent in: from its first
                -- event to the last whole hour before p_now.
@@ -442,7 +491,8 @@ BEGIN
                      sum(h.late) AS late, sum(h.seq_events) AS seq_events,
                      sum(h.seq_gaps) AS seq_gaps, sum(h.seq_missing) AS seq_missing,
                      sum(h.seq_repeats) AS seq_repeats, sum(h.seq_reorders) AS seq_reorders,
-                     sum(h.chain_events) AS chain_events,
+                     sum(h.chain_events) AS chain_events, sum(h.chain_starts) AS chain_starts,
+                     sum(h.chain_breaks) AS chain_breaks, sum(h.chain_forks) AS chain_forks,
                      count(*) FILTER (WHERE h.events > 0
                                         AND h.hour < date_trunc('hour', p_now))::integer
                          AS active_hours
@@ -469,7 +519,7 @@ BEGIN
                CASE WHEN w.covered_6 > 0 THEN w.active_6 >= 0.9 * w.covered_6
                     ELSE w.covered_hours > 0 AND w.active_hours >= 0.9 * w.covered_hours
                END AS is_hourly,
-               lag.p50, lag.p99, ch.starts, ch.breaks, ch.forks,
+               lag.p50, lag.p99,
                (p_due ->> w.name)::integer AS due_day,
                (SELECT min(r.received_at) FROM report r
                  WHERE r.supplier_id = w.supplier_id
@@ -487,24 +537,6 @@ BEGIN
                                  AND l.hour <= p_now
                                GROUP BY 1) b) c
           ) lag ON true
-          LEFT JOIN LATERAL (
-              SELECT count(*) FILTER (WHERE c.prev = '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea) AS starts,
-                     count(*) FILTER (WHERE c.prev IS NULL
-                         OR c.prev <> '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
-                            AND NOT EXISTS (SELECT 1 FROM event_chain p
-                                             WHERE p.supplier_id = c.supplier_id
-                                               AND p.sha256 = c.prev)) AS breaks,
-                     count(*) FILTER (WHERE c.prev <> '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea
-                         AND EXISTS (SELECT 1 FROM event_chain o
-                                      WHERE o.supplier_id = c.supplier_id AND o.prev = c.prev
-                                        AND (o.submission_id, o.item_no)
-                                            < (c.submission_id, c.item_no))) AS forks
-                FROM event_chain c
-               WHERE w.chain_events > 0
-                 AND c.supplier_id = w.supplier_id
-                 AND c.received_at >= w.m_start AND c.received_at < w.m_end
-                 AND c.received_at <= p_now
-          ) ch ON true
          WHERE (p_from IS NULL OR w.month >= to_date(p_from, 'YYYY-MM'))
            AND (p_to IS NULL OR w.month <= to_date(p_to, 'YYYY-MM'))
     ), rep AS (
@@ -570,8 +602,7 @@ BEGIN
            s.late::bigint, CASE WHEN s.events > 0 THEN s.late::double precision / s.events END,
            s.seq_events::bigint, s.seq_gaps::bigint, s.seq_missing::bigint,
            s.seq_repeats::bigint, s.seq_reorders::bigint,
-           s.chain_events::bigint, coalesce(s.starts, 0), coalesce(s.breaks, 0),
-           coalesce(s.forks, 0),
+           s.chain_events::bigint, s.starts::bigint, s.breaks::bigint, s.forks::bigint,
            s.items::bigint, s.quarantined::bigint, s.dups::bigint,
            CASE WHEN s.items > 0 THEN s.quarantined::double precision / s.items END,
            CASE WHEN s.items > 0 THEN s.dups::double precision / s.items END,

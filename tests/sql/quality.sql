@@ -5,7 +5,7 @@
 -- input, and who may call what. Run by tests/integration/test_sql.py with
 -- pg_prove; rolled back.
 BEGIN;
-SELECT plan(32);
+SELECT plan(34);
 
 CREATE ROLE tap_quality_isam LOGIN IN ROLE bevis_isam;
 CREATE ROLE tap_quality_auditor LOGIN IN ROLE bevis_auditor;
@@ -98,7 +98,8 @@ RESET SESSION AUTHORIZATION;
 CREATE TEMP TABLE rebuilt AS
 SELECT supplier_id, hour, sum(events) ev, sum(items) it, sum(quarantined) qu,
        sum(with_user) wu, sum(future) fu, sum(late) la, sum(seq_gaps) sg,
-       sum(seq_missing) sm, sum(seq_repeats) sr, sum(seq_reorders) so, sum(chain_events) ce
+       sum(seq_missing) sm, sum(seq_repeats) sr, sum(seq_reorders) so, sum(chain_events) ce,
+       sum(chain_starts) cs, sum(chain_breaks) cb, sum(chain_forks) cf
   FROM quality_hour GROUP BY 1, 2;
 CREATE TEMP TABLE rebuilt_lag AS
 SELECT supplier_id, hour, bucket, sum(n) n FROM quality_lag GROUP BY 1, 2, 3;
@@ -118,7 +119,8 @@ $$;
 SELECT results_eq(
     $$SELECT supplier_id, hour, sum(events) ev, sum(items) it, sum(quarantined) qu,
              sum(with_user) wu, sum(future) fu, sum(late) la, sum(seq_gaps) sg,
-             sum(seq_missing) sm, sum(seq_repeats) sr, sum(seq_reorders) so, sum(chain_events) ce
+             sum(seq_missing) sm, sum(seq_repeats) sr, sum(seq_reorders) so, sum(chain_events) ce,
+             sum(chain_starts) cs, sum(chain_breaks) cb, sum(chain_forks) cf
         FROM quality_hour GROUP BY 1, 2 ORDER BY 1, 2$$,
     'SELECT * FROM rebuilt ORDER BY 1, 2',
     'added one submission at a time, the hours equal the rebuild');
@@ -138,6 +140,35 @@ SELECT results_eq(
     $$SELECT seq_gaps, seq_missing, seq_repeats, seq_reorders FROM bevis_quality('acme', '2026-10', '2026-10', '{}', NULL, '2026-12-02 12:00+00')$$,
     $$VALUES (2::bigint, 3::bigint, 1::bigint, 1::bigint)$$,
     'seq 1001 arriving last: 1 reordering, 3 missing');
+
+-- The missing k4 arrives after all: k5 is no longer a break.
+DO $$
+DECLARE
+    sp   integer := (SELECT id FROM supplier WHERE name = 'kedja');
+    line text := format('{"id":"k4","time":"2026-10-01T10:00:00Z","chain":{"prev":"%s"}}',
+                        (SELECT encode(sha256, 'hex') FROM event_chain
+                          WHERE submission_id = 300001 AND item_no = 2));
+BEGIN
+    INSERT INTO submission (id, supplier_id, request_id, content_type, received_at, sha256,
+                            body, item_count)
+    VALUES (300002, sp, 'chain-2', 'application/x-ndjson', '2026-10-02 09:00',
+            sha256(convert_to(line, 'UTF8')), convert_to(line, 'UTF8'), 1);
+    INSERT INTO event (submission_id, item_no, supplier_id, source_event_id, occurred_at,
+                       attrs, raw_offset, raw_length)
+    VALUES (300002, 0, sp, 'k4', '2026-10-01 12:00',
+            json_build_object('chain', (line::json) -> 'chain'), 0, octet_length(line));
+END
+$$;
+SELECT bevis_quality_add(ARRAY[300002::bigint]);
+SELECT results_eq(
+    $$SELECT chain_events, chain_breaks, chain_forks
+        FROM bevis_quality('kedja', '2026-10', '2026-10', '{}', NULL, '2026-12-02 12:00+00')$$,
+    $$VALUES (8::bigint, 0::bigint, 1::bigint)$$,
+    'k4 came late: 8 chained events, no break, still the fork');
+SELECT results_eq(
+    $$SELECT kind, source_event_id FROM bevis_quality_chain('kedja', '2026-10')$$,
+    $$VALUES ('fork', 'k8')$$,
+    'and the listing agrees');
 
 -- ---- the lag buckets --------------------------------------------------------------
 SELECT results_eq(
