@@ -82,34 +82,25 @@ CREATE INDEX event_supplier_seq_idx ON event (supplier_id, seq) WHERE seq IS NOT
 
 -- ---- the lag histogram ----------------------------------------------------------
 
--- Bucket of a lag in seconds: 1 s wide under a minute, 1 min under an
--- hour, 1 h under a day, 1 day up to a year (the last bucket holds the
--- rest). A negative lag (dated after receipt) gets the negated bucket of
--- its size, minus one, so that buckets never collide.
+-- Bucket of a lag in seconds: roughly two to each doubling, at bounds a
+-- reader would name (0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45 s, 1, 1.5,
+-- 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45 min, 1, 1.5, 2, 3, 4, 6, 8, 12,
+-- 18 h, 1, 1.5, 2, 3, 4, 5, 7, 10, 14, 21, 30, 45, 60, 90, 120, 180, 270,
+-- 365 days), so an hour of one supplier holds a few dozen buckets at most.
+-- A negative lag (dated after receipt) gets the negated bucket of its size.
 -- (No SET search_path: it would keep the planner from inlining these two,
 -- which run once per event; they call built-in functions only.)
 CREATE FUNCTION bevis_quality_lag_bucket(p_seconds double precision) RETURNS smallint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT (CASE WHEN p_seconds < 0 THEN -1 - b ELSE b END)::smallint
-      FROM (SELECT abs(p_seconds) AS a) x,
-           LATERAL (SELECT CASE
-                WHEN x.a < 60 THEN floor(x.a)::integer
-                WHEN x.a < 3600 THEN 59 + floor(x.a / 60)::integer
-                WHEN x.a < 86400 THEN 118 + floor(x.a / 3600)::integer
-                ELSE 141 + least(floor(x.a / 86400)::integer, 366)
-           END AS b) y
+    SELECT ((CASE WHEN p_seconds < 0 THEN -1 ELSE 1 END)
+            * width_bucket(abs(p_seconds), '{0,1,2,3,4,5,6,8,10,15,20,30,45,60,90,120,180,240,300,360,480,600,900,1200,1800,2700,3600,5400,7200,10800,14400,21600,28800,43200,64800,86400,129600,172800,259200,345600,432000,604800,864000,1209600,1814400,2592000,3888000,5184000,7776000,10368000,15552000,23328000,31536000}'::double precision[]))::smallint
 $$;
 
 -- The lag a bucket stands for: its bound nearest zero, in seconds.
 CREATE FUNCTION bevis_quality_lag_value(p_bucket smallint) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT (CASE WHEN p_bucket < 0 THEN -1 ELSE 1 END) * (CASE
-                WHEN b < 60 THEN b
-                WHEN b < 119 THEN (b - 59) * 60
-                WHEN b < 142 THEN (b - 118) * 3600
-                ELSE (b - 141) * 86400
-           END)::double precision
-      FROM (SELECT CASE WHEN p_bucket < 0 THEN -1 - p_bucket ELSE p_bucket END AS b) x
+    SELECT (CASE WHEN p_bucket < 0 THEN -1 ELSE 1 END)
+           * ('{0,1,2,3,4,5,6,8,10,15,20,30,45,60,90,120,180,240,300,360,480,600,900,1200,1800,2700,3600,5400,7200,10800,14400,21600,28800,43200,64800,86400,129600,172800,259200,345600,432000,604800,864000,1209600,1814400,2592000,3888000,5184000,7776000,10368000,15552000,23328000,31536000}'::double precision[])[abs(p_bucket)]
 $$;
 
 -- ---- kept up as events arrive --------------------------------------------------
@@ -427,6 +418,7 @@ BEGIN
          WHERE p_supplier IS NULL OR sp.name = p_supplier
     ), hrs AS (
         SELECT q.supplier_id, q.hour,
+               date_trunc('month', q.hour AT TIME ZONE v_tz) AS month,
                sum(q.items) AS items, sum(q.events) AS events,
                sum(q.quarantined) AS quarantined,
                sum(q.with_user) AS with_user, sum(q.with_action) AS with_action,
@@ -441,11 +433,28 @@ BEGIN
           JOIN sup ON sup.id = q.supplier_id
          WHERE q.hour <= p_now
          GROUP BY q.supplier_id, q.hour
+    ), mon AS (
+        SELECT h.supplier_id, h.month,
+               sum(h.items) AS items, sum(h.events) AS events,
+               sum(h.quarantined) AS quarantined,
+               sum(h.with_user) AS with_user, sum(h.with_action) AS with_action,
+               sum(h.with_outcome) AS with_outcome, sum(h.with_src_ip) AS with_src_ip,
+               sum(h.with_target) AS with_target, sum(h.future) AS future,
+               sum(h.late) AS late, sum(h.seq_events) AS seq_events,
+               sum(h.seq_gaps) AS seq_gaps, sum(h.seq_missing) AS seq_missing,
+               sum(h.seq_repeats) AS seq_repeats, sum(h.seq_reorders) AS seq_reorders,
+               sum(h.chain_events) AS chain_events, sum(h.chain_starts) AS chain_starts,
+               sum(h.chain_breaks) AS chain_breaks, sum(h.chain_forks) AS chain_forks,
+               count(*) FILTER (WHERE h.events > 0
+                                  AND h.hour < date_trunc('hour', p_now))::integer
+                   AS active_hours
+          FROM hrs h
+         GROUP BY h.supplier_id, h.month
     ), first AS (
-        SELECT sup.id AS supplier_id, sup.name, sup.created_at,
-               (SELECT min(h.hour) FROM hrs h WHERE h.supplier_id = sup.id AND h.events > 0)
-                   AS first_hour
+        SELECT sup.id AS supplier_id, sup.name, sup.created_at, f.first_hour
           FROM sup
+          LEFT JOIN (SELECT h.supplier_id, min(h.hour) AS first_hour FROM hrs h
+                      WHERE h.events > 0 GROUP BY h.supplier_id) f ON f.supplier_id = sup.id
     ), months AS (
         SELECT f.supplier_id, f.name, f.first_hour, m.m AS month,
                (m.m AT TIME ZONE v_tz) AS m_start,
@@ -482,24 +491,23 @@ BEGIN
                              - greatest(mo.m_start, mo.first_hour)) / 3600))::integer
                END AS covered_hours
           FROM months mo
-          LEFT JOIN LATERAL (
-              SELECT sum(h.items) AS items, sum(h.events) AS events,
-                     sum(h.quarantined) AS quarantined,
-                     sum(h.with_user) AS with_user, sum(h.with_action) AS with_action,
-                     sum(h.with_outcome) AS with_outcome, sum(h.with_src_ip) AS with_src_ip,
-                     sum(h.with_target) AS with_target, sum(h.future) AS future,
-                     sum(h.late) AS late, sum(h.seq_events) AS seq_events,
-                     sum(h.seq_gaps) AS seq_gaps, sum(h.seq_missing) AS seq_missing,
-                     sum(h.seq_repeats) AS seq_repeats, sum(h.seq_reorders) AS seq_reorders,
-                     sum(h.chain_events) AS chain_events, sum(h.chain_starts) AS chain_starts,
-                     sum(h.chain_breaks) AS chain_breaks, sum(h.chain_forks) AS chain_forks,
-                     count(*) FILTER (WHERE h.events > 0
-                                        AND h.hour < date_trunc('hour', p_now))::integer
-                         AS active_hours
-                FROM hrs h
-               WHERE h.supplier_id = mo.supplier_id
-                 AND h.hour >= mo.m_start AND h.hour < mo.m_end
-          ) a ON true
+          LEFT JOIN mon a ON a.supplier_id = mo.supplier_id AND a.month = mo.month
+    ), lagm AS (
+        -- the lag histogram of each supplier-month, and its percentiles
+        SELECT c.supplier_id, c.month,
+               min(c.v) FILTER (WHERE c.cum >= 0.5 * c.tot) AS p50,
+               min(c.v) FILTER (WHERE c.cum >= 0.99 * c.tot) AS p99
+          FROM (SELECT b.*,
+                       sum(b.n) OVER (PARTITION BY b.supplier_id, b.month ORDER BY b.v) AS cum,
+                       sum(b.n) OVER (PARTITION BY b.supplier_id, b.month) AS tot
+                  FROM (SELECT l.supplier_id,
+                               date_trunc('month', l.hour AT TIME ZONE v_tz) AS month,
+                               bevis_quality_lag_value(l.bucket) AS v, sum(l.n) AS n
+                          FROM quality_lag l
+                          JOIN sup ON sup.id = l.supplier_id
+                         WHERE l.hour <= p_now
+                         GROUP BY 1, 2, 3) b) c
+         GROUP BY c.supplier_id, c.month
     ), win AS (
         SELECT agg.*,
                coalesce(sum(agg.active_hours) OVER six, 0) AS active_6,
@@ -526,17 +534,7 @@ BEGIN
                    AND r.period = to_char(w.month, 'YYYY-MM')
                    AND r.received_at <= p_now) AS report_at
           FROM win w
-          LEFT JOIN LATERAL (
-              SELECT min(c.v) FILTER (WHERE c.cum >= 0.5 * c.tot) AS p50,
-                     min(c.v) FILTER (WHERE c.cum >= 0.99 * c.tot) AS p99
-                FROM (SELECT b.v, sum(b.n) OVER (ORDER BY b.v) AS cum, sum(b.n) OVER () AS tot
-                        FROM (SELECT bevis_quality_lag_value(l.bucket) AS v, sum(l.n) AS n
-                                FROM quality_lag l
-                               WHERE l.supplier_id = w.supplier_id
-                                 AND l.hour >= w.m_start AND l.hour < w.m_end
-                                 AND l.hour <= p_now
-                               GROUP BY 1) b) c
-          ) lag ON true
+          LEFT JOIN lagm lag ON lag.supplier_id = w.supplier_id AND lag.month = w.month
          WHERE (p_from IS NULL OR w.month >= to_date(p_from, 'YYYY-MM'))
            AND (p_to IS NULL OR w.month <= to_date(p_to, 'YYYY-MM'))
     ), rep AS (
