@@ -117,6 +117,20 @@ def test_chain_example_runs_and_links(cluster):
            "an array item is its element without the whitespace around it")
         for i in range(1, len(rows)):
             eq(rows[i][2], rows[i - 1][1], f"event {i}'s chain.prev, all the way")
+
+        # bevis never refuses an event for its chain: a wrong, malformed or
+        # mistyped chain.prev is stored like anything else in attrs.
+        odd = [{"id": "odd-1", "time": "2026-10-06T08:00:03Z", "chain": {"prev": ZEROS[:-1] + "1"}},
+               {"id": "odd-2", "time": "2026-10-06T08:00:04Z", "chain": {"prev": "not hex"}},
+               {"id": "odd-3", "time": "2026-10-06T08:00:05Z", "chain": 42},
+               {"id": "odd-4", "time": "2026-10-06T08:00:06Z", "chain.prev": None}]
+        rep = c.events(b"".join(json.dumps(e).encode() + b"\n" for e in odd))
+        eq([o["outcome"] for o in rep["outcomes"]], ["accepted"] * 4, "odd chains: " + str(rep))
+        eq(db.sql("SELECT source_event_id, attrs::text FROM event "
+                  "WHERE source_event_id LIKE 'odd-%' ORDER BY 1"),
+           [["odd-1", '{"chain":{"prev":"%s"}}' % (ZEROS[:-1] + "1")],
+            ["odd-2", '{"chain":{"prev":"not hex"}}'], ["odd-3", '{"chain":42}'],
+            ["odd-4", '{"chain.prev":null}']], "odd chains kept as sent")
         c.close()
     finally:
         eq(d.stop(), 0, "bevisd exit code")
