@@ -142,8 +142,10 @@ def test_reconcile_a_supplier_month(cluster):
                          "--period", "2026-10", "--open")
     eq(rc, 1, err)
     eq([(c[0], c[3]) for c in cells(out)[1:]],
-       [("claimed_no_evidence", f"INC-{y}-0003"), ("unreported_event", f"INC-{y}-0004 (opened)"),
-        ("unreported_event", f"INC-{y}-0005 (opened)")], "--open: the findings, and what it opened")
+       [("claimed_no_evidence", f"INC-{y}-0003"),
+        ("unreported_event", f"INC-{y}-0004 (opened)"),
+        ("unreported_event", f"INC-{y}-0005 (opened)")],
+       "--open: the findings, and what it opened")
     eq(err.splitlines()[1], f"opened 2 potential incidents: INC-{y}-0004, INC-{y}-0005",
        "--open: the incidents opened")
     eq(db.sql("SELECT i.ref, i.title, i.status, sp.name, i.opened_by, i.description, "
