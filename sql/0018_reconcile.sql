@@ -108,6 +108,15 @@ BEGIN
 END
 $$;
 
+-- The report supplier p_supplier_id itself sent for p_period: its newest
+-- version, of kind supplier when it sent both kinds; NULL when none came.
+CREATE FUNCTION bevis_reconcile_report(p_supplier_id integer, p_period text) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog, public, pg_temp AS $$
+    SELECT x.id FROM report x
+     WHERE x.supplier_id = p_supplier_id AND x.period = p_period
+     ORDER BY x.kind = 'supplier' DESC, x.version DESC LIMIT 1
+$$;
+
 -- What bevis reconcile compares: the report that supplier p_supplier itself
 -- sent for p_period (its newest version; of kind supplier when it sent
 -- both kinds), NULL when it sent none, with its present entries, and how
@@ -130,10 +139,7 @@ BEGIN
                AND ev.occurred_at >= a.period_from AND ev.occurred_at < a.period_to),
            a.period_from, a.period_to
       FROM (SELECT 1) one
-      LEFT JOIN LATERAL (
-          SELECT x.* FROM report x
-           WHERE x.supplier_id = a.supplier_id AND x.period = p_period
-           ORDER BY x.kind = 'supplier' DESC, x.version DESC LIMIT 1) r ON true;
+      LEFT JOIN report r ON r.id = bevis_reconcile_report(a.supplier_id, p_period);
 END
 $$;
 
@@ -168,13 +174,28 @@ DECLARE
     v_toks  text[];
     v_hits  text[];
     v_rest  text[];
+    v_refs  text[];
+    v_wins  tstzmultirange;
 BEGIN
     IF p_min_severity IS NULL OR p_min_severity NOT BETWEEN 0 AND 6 THEN
         RAISE EXCEPTION 'bevis: the least severity is 0 to 6, not %', p_min_severity
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     a := bevis_reconcile_args(p_supplier, p_period);
-    SELECT s.report INTO v_rep FROM bevis_reconcile_summary(p_supplier, p_period) s;
+    v_rep := bevis_reconcile_report(a.supplier_id, p_period);
+    -- What the entries cover: the events their log references name, and
+    -- (those without) the times in their windows, each gathered once so
+    -- that an event is checked against them in two steps, not entry by
+    -- entry.
+    SELECT coalesce(array_agg(DISTINCT lower(t)), '{}') INTO v_refs
+      FROM report_entry e CROSS JOIN LATERAL unnest(bevis_reconcile_refs(e.log_ref)) t
+     WHERE e.report_id = v_rep AND e.state <> 'removed';
+    SELECT coalesce(range_agg(bevis_reconcile_window(e.occurred_at, e.detected_at)),
+                    '{}'::tstzmultirange) INTO v_wins
+      FROM report_entry e
+     WHERE e.report_id = v_rep AND e.state <> 'removed'
+       AND cardinality(bevis_reconcile_refs(e.log_ref)) = 0
+       AND bevis_reconcile_window(e.occurred_at, e.detected_at) IS NOT NULL;
     -- The log references of the present entries that name an event of the
     -- supplier: first through the unique index, as written, lower- and
     -- upper-cased; only those still unmatched are compared with every event
@@ -235,10 +256,8 @@ BEGIN
            AND (ev.severity >= p_min_severity OR ev.personal_data)
     ), unreported AS (
         SELECT c.* FROM cand c
-         WHERE NOT EXISTS (SELECT 1 FROM ent n
-                            WHERE CASE WHEN cardinality(n.refs) > 0
-                                       THEN lower(btrim(c.source_event_id)) = ANY (n.refs)
-                                       ELSE c.occurred_at <@ n.win END)
+         WHERE NOT lower(btrim(c.source_event_id)) = ANY (v_refs)
+           AND NOT c.occurred_at <@ v_wins
            AND NOT EXISTS (SELECT 1 FROM incident_link_current l
                             WHERE l.target_kind = 'event'
                               AND l.event_submission_id = c.submission_id
@@ -327,7 +346,7 @@ BEGIN
     a := bevis_reconcile_args(p_supplier, p_period);
     PERFORM pg_advisory_xact_lock(hashtextextended(
         format('bevis reconcile %s', a.supplier_id), 0));
-    SELECT s.report INTO v_rep FROM bevis_reconcile_summary(p_supplier, p_period) s;
+    v_rep := bevis_reconcile_report(a.supplier_id, p_period);
     FOR f IN SELECT * FROM bevis_reconcile(p_supplier, p_period, p_min_severity) LOOP
         IF f.finding = 'unreported_event' THEN
             v_text := format('Seen in the logs of %s, not in %s for %s: event %s at %s, %s%s.',
@@ -358,7 +377,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION
     bevis_severity_name(integer), bevis_reconcile_refs(text),
     bevis_reconcile_window(timestamptz, timestamptz),
-    bevis_reconcile_args(text, text),
+    bevis_reconcile_args(text, text), bevis_reconcile_report(integer, text),
     bevis_reconcile_summary(text, text),
     bevis_reconcile(text, text, integer),
     bevis_reconcile_open(text, text, integer)
