@@ -146,7 +146,7 @@ $$;
 -- ---- the findings ------------------------------------------------------------------
 
 -- The findings of supplier p_supplier's month p_period (docs/RECONCILE.md):
---   claimed_no_evidence: a present entry of the report (bevis_reconcile_summary)
+--   claimed_no_evidence: a present entry of the report (bevis_reconcile_report)
 --     with log references none of which names an event of the supplier (any
 --     time; compared lower-cased, without surrounding blanks); or, with no
 --     log reference, whose time window (bevis_reconcile_window) holds no
