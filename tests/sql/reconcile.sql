@@ -7,7 +7,7 @@
 -- --open opens each unreported event's incident once. Run by
 -- tests/integration/test_sql.py; one transaction, rolled back.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 SET TimeZone = 'Europe/Stockholm';
 
@@ -57,7 +57,9 @@ SELECT 9500, n, (SELECT id FROM supplier WHERE name = s), id, t::timestamptz, se
     (9,  'skolplattform', 'ev-10', '2026-10-13 10:00+02', 1, false),  -- another rule's
     (10, 'annan',         'x-1',   '2026-10-15 12:00+02', 6, false),  -- not skolplattform's
     (11, 'skolplattform', 'ev-11', '2026-10-14 10:00+02', 4, false),  -- merged incident's
-    (12, 'skolplattform', 'ev-12', '2026-10-16 10:00+02', 5, false))  -- dismissed incident's
+    (12, 'skolplattform', 'ev-12', '2026-10-16 10:00+02', 5, false),  -- dismissed incident's
+    (13, 'skolplattform', 'ev-sep', '2026-09-30 10:00+02', 1, false), -- SP-7 names it
+    (14, 'skolplattform', 'fw 77', '2026-10-17 10:00+02', 5, false))  -- SP-8 names it, blank and all
     v (n, s, id, t, sev, pd);
 
 -- The reports skolplattform sent for October: its supplier report in two
@@ -85,7 +87,11 @@ SELECT lives_ok($$SELECT bevis_report_ingest(9502, 'supplier', '2026-10', 'Oktob
       "fields": {"title": "Nattlig export", "occurred_at": "2026-10-20 03:00",
                  "detected_at": "2026-10-20 03:30"}},
      {"item": 5, "line": 6, "off": 0, "len": 1, "id": "SP-6",
-      "fields": {"title": "Elev med skyddad identitet", "protected_identity": "yes"}}]', 0)$$,
+      "fields": {"title": "Elev med skyddad identitet", "protected_identity": "yes"}},
+     {"item": 6, "line": 7, "off": 0, "len": 1, "id": "SP-7",
+      "fields": {"title": "Sent i september", "log_ref": "ev-sep"}},
+     {"item": 7, "line": 8, "off": 0, "len": 1, "id": "SP-8",
+      "fields": {"title": "Brandvägg", "log_ref": " FW 77 "}}]', 0)$$,
     'version 2');
 SELECT lives_ok($$SELECT bevis_report_ingest(9503, 'servicedesk', '2026-10', 'Oktober', 'Anna',
     '[{"item": 0, "line": 1, "off": 0, "len": 1, "id": "SD-1", "fields": {"title": "X"}}]', 0)$$,
@@ -139,9 +145,9 @@ GRANT EXECUTE ON FUNCTION pg_temp.ref(text), pg_temp.entry_inc(text) TO PUBLIC;
 SET SESSION AUTHORIZATION tap_rc_auditor;
 SELECT results_eq(
     $$SELECT report, kind, version, entries, events FROM bevis_reconcile_summary('skolplattform', '2026-10')$$,
-    $$SELECT (SELECT id FROM report WHERE submission_id = 9502), 'supplier'::text, 2, 6::bigint,
-             11::bigint$$,
-    'the newest version of its supplier report, 6 present entries, 11 events in October');
+    $$SELECT (SELECT id FROM report WHERE submission_id = 9502), 'supplier'::text, 2, 8::bigint,
+             12::bigint$$,
+    'the newest version of its supplier report, 8 present entries, 12 events in October');
 SELECT results_eq(
     $$SELECT finding, to_char(at, 'YYYY-MM-DD HH24:MI'), entry_id, log_ref, event_id, severity::int,
              personal_data, incident, opened, rule, title, why
@@ -165,7 +171,8 @@ SELECT results_eq(
       ('unmentioned_rule_incident', '2026-10-12 10:00', NULL, NULL, NULL, NULL, NULL,
        pg_temp.ref('unmentioned'), false, 'hog', '(restricted to bevis_protected)',
        'opened by rule hog, events from 2026-10-12 10:00 to 2026-10-12 10:00 CEST')$$,
-    'the exact findings of October, for a reader outside bevis_protected');
+    'the exact findings of October, for a reader outside bevis_protected (SP-7 names an event '
+    'of September; SP-8 an id with a blank, which covers that event)');
 SELECT results_eq(
     $$SELECT f.report, f.entry, f.submission, f.item
         FROM bevis_reconcile('skolplattform', '2026-10') f WHERE f.entry_id = 'SP-3' OR f.event_id = 'ev-3'$$,
@@ -252,6 +259,12 @@ SELECT results_eq(
              ('claimed_no_evidence', 'SP-6', pg_temp.entry_inc('SP-6')),
              ('unmentioned_rule_incident', NULL, pg_temp.ref('unmentioned'))$$,
     'after --open the unreported events are covered');
+SELECT lives_ok($$SELECT bevis_incident_unlink((SELECT i.ref FROM incident i WHERE i.title = 'Handläggs'),
+                                               '[{"event": "skolplattform:ev-5"}]', 'Fel händelse')$$,
+                'ev-5 unlinked');
+SELECT results_eq(
+    $$SELECT event_id FROM bevis_reconcile('skolplattform', '2026-10') WHERE finding = 'unreported_event'$$,
+    $$VALUES ('ev-5')$$, 'an unlinked event is no longer covered');
 RESET SESSION AUTHORIZATION;
 
 SELECT * FROM finish();
