@@ -4,7 +4,9 @@ events and its report (REPORT, as test_reports.py sends it); bevis reconcile
 runs as real isam and auditor logins. The month: one entry with no event
 behind it, two high-severity events no entry covers, one event named by an
 entry's log reference (in another case), one in another entry's time
-window, and one low event that is no finding until --min-severity low."""
+window, and one low event that is no finding until --min-severity low. The
+claimed entry's title carries an escape sequence: escaped in the table, exact in
+--json."""
 import json
 import re
 
@@ -28,7 +30,7 @@ REPORT = {"entries": [
     {"id": "SP-1", "title": "Misslyckade inloggningar", "log_ref": "FW-1001",
      "occurred_at": "2026-10-05 10:00"},
     {"id": "SP-2", "title": "Överbelastning", "occurred_at": "2026-10-06 14:00"},
-    {"id": "SP-3", "title": "Påstått intrång", "log_ref": "fw-9999",
+    {"id": "SP-3", "title": "Påstått intrång\x1b[2J", "log_ref": "fw-9999",
      "occurred_at": "2026-10-15 09:00", "severity": "Hög"},
 ]}
 
@@ -77,7 +79,7 @@ def test_reconcile_a_supplier_month(cluster):
     eq((rc, cells(out), err), (1, [
         ["FINDING", "AT", "ABOUT", "INCIDENT", "TITLE", "WHY"],
         ["claimed_no_evidence", "2026-10-15 09:00 CEST", f"entry {rep}/{sp3} SP-3",
-         f"INC-{y}-0003", "Påstått intrång",
+         f"INC-{y}-0003", "Påstått intrång\\x1b[2J",
          "log reference fw-9999 matches no event of skolplattform"],
         ["unreported_event", "2026-10-09 12:00 CEST", f"event {sub}:{items['fw-1003']} fw-1003",
          "-", "network block failure", "severity high (4)"],
@@ -95,7 +97,7 @@ def test_reconcile_a_supplier_month(cluster):
          "entry": int(sp3), "entry_id": "SP-3", "log_ref": "fw-9999", "submission": None,
          "item": None, "event_id": None, "severity": None, "personal_data": None,
          "incident": f"INC-{y}-0003", "opened": False, "rule": None,
-         "title": "Påstått intrång",
+         "title": "Påstått intrång\x1b[2J",
          "why": "log reference fw-9999 matches no event of skolplattform"},
         {"finding": "unreported_event", "at": "2026-10-09T12:00:00+02:00", "report": None,
          "entry": None, "entry_id": None, "log_ref": None, "submission": int(sub),
