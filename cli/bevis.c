@@ -152,8 +152,8 @@ static const struct {
 	    "shows instead what changed since the version it supersedes: the entries that\n"
 	    "are new, changed or removed, and each changed field as before -> after.\n"
 	    "--json prints one object per entry (with --diff, per changed field).\n" },
-	{ "reconcile", cmd_reconcile, "reconcile --supplier S --period YYYY-MM [--open] [--min-severity NAME]\n"
-	    "            [--json|--csv]  a supplier's report against its own events",
+	{ "reconcile", cmd_reconcile, "reconcile --supplier S --period P [--open] [--min-severity NAME]\n"
+	    "          [--json|--csv]  a supplier's monthly report against its own events",
 	    "reconcile --supplier S --period YYYY-MM [--open] [--min-severity NAME] [--json|--csv]\n"
 	    "The newest version of the report supplier S itself sent for the month, against\n"
 	    "S's events of the month (in the config's timezone): entries claimed with no\n"
