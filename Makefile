@@ -72,7 +72,7 @@ CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_stats.c cli/cmd_review.c
 CLI_SRC    += cli/cmd_report.c cli/similar.c
 CLI_SRC    += cli/cmd_rule.c cli/verify_rules.c
-CLI_SRC    += cli/cmd_quality.c
+CLI_SRC    += cli/cmd_quality.c cli/cmd_reconcile.c
 MIGRATIONS = $(sort $(wildcard sql/[0-9]*.sql))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)

@@ -164,6 +164,16 @@ static const struct {
 	    "shows instead what changed since the version it supersedes: the entries that\n"
 	    "are new, changed or removed, and each changed field as before -> after.\n"
 	    "--json prints one object per entry (with --diff, per changed field).\n" },
+	{ "reconcile", cmd_reconcile, "reconcile --supplier S --period P [--open] [--min-severity NAME]\n"
+	    "          [--json|--csv]  a supplier's monthly report against its own events",
+	    "reconcile --supplier S --period YYYY-MM [--open] [--min-severity NAME] [--json|--csv]\n"
+	    "The newest version of the report supplier S itself sent for the month, against\n"
+	    "S's events of the month (in the config's timezone): entries claimed with no\n"
+	    "event behind them, events of --min-severity (default high) or more or with\n"
+	    "personal data that no entry and no incident covers, and incidents opened by\n"
+	    "rules that no entry mentions (docs/RECONCILE.md has the rules). --open opens a\n"
+	    "potential incident for each unreported event (a login in bevis_isam).\n"
+	    "Exit 0: no findings; 1: findings, or no report came; 2: an error.\n" },
 	{ "rule", cmd_rule, "rule add NAME [match] [threshold]\n"
 	    "  rule list [--all] [--json]\n"
 	    "  rule disable NAME       rules over events that open potential incidents",

@@ -95,6 +95,7 @@ PGresult *similar_query(const char *who, PGconn *conn, const char *ref);
 void similar_text(struct buf *b, const PGresult *res);
 void similar_json(struct buf *b, const PGresult *res);
 int cmd_report(struct cli *cli, int argc, char **argv);
+int cmd_reconcile(struct cli *cli, int argc, char **argv);
 
 /* "24h", "3d", "90m", "2w", "30s" as PostgreSQL interval text in out;
  * -1 if s is none of these (cmd_deadlines.c). */
