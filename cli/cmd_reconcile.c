@@ -101,7 +101,7 @@ cmd_reconcile(struct cli *cli, int argc, char **argv)
 		{ "ABOUT", 48, OUT_TEXT, 0 }, { "INCIDENT", 0, OUT_TEXT, 0 },
 		{ "TITLE", 48, OUT_TEXT, 0 }, { "WHY", 0, OUT_TEXT, 0 } };
 	const char *supplier = NULL, *period = NULL;
-	char sev[8] = "4", err[160];
+	char sev[24] = "", err[160];
 	enum out_format format = OUT_TABLE;
 	int ch, do_open = 0, rc = 2;
 	PGresult *sum = NULL, *res = NULL;
@@ -140,6 +140,20 @@ cmd_reconcile(struct cli *cli, int argc, char **argv)
 	if (optind != argc || supplier == NULL || period == NULL)
 		return cli_usage("reconcile", stderr);
 	PGconn *conn = cli_connect_zoned(cli, "reconcile");
+	if (sev[0] == '\0') {
+		/* The config's [quality] reconcile_min_severity (high). */
+		const char *name = cli->cfg.reconcile_min_severity;
+		long long v = severity_from_name(name, strlen(name));
+		if (v < 0) {
+			fprintf(stderr, "bevis reconcile: [quality] "
+			    "reconcile_min_severity: '%s' is not a severity "
+			    "(informational, low, medium, high, critical, fatal)\n",
+			    name);
+			PQfinish(conn);
+			return 2;
+		}
+		snprintf(sev, sizeof(sev), "%lld", v);
+	}
 	const char *params[3] = { supplier, period, sev };
 	/* Reading: one snapshot for the summary and the findings. --open
 	 * writes, each statement in its own: bevis_reconcile_open() reads the

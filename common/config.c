@@ -134,6 +134,8 @@ const struct config_option config_options[] = {
 	    "weight of quarantined and resent items"),
 	OPT("quality", weight_reporting, OPT_INT, 0, 1000, "10",
 	    "weight of the monthly report's punctuality"),
+	OPT("quality", reconcile_min_severity, OPT_STRING, 0, 0, "high",
+	    "bevis reconcile: the least severity of an event that must be reported"),
 	{ NULL, NULL, OPT_STRING, 0, 0, 0, NULL, NULL }
 };
 

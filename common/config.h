@@ -72,6 +72,7 @@ struct config {
 	/* [quality]: the weights of bevis quality's score (docs/QUALITY.md) */
 	long weight_volume, weight_silence, weight_completeness, weight_clock;
 	long weight_sequence, weight_chain, weight_rejects, weight_reporting;
+	char *reconcile_min_severity;	/* bevis reconcile's default --min-severity */
 };
 
 struct config_zone {

@@ -8,6 +8,7 @@ window, and one low event that is no finding until --min-severity low. The
 claimed entry's title carries an escape sequence: escaped in the table, exact in
 --json."""
 import json
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -121,6 +122,21 @@ def test_reconcile_a_supplier_month(cluster):
                          "--period", "2026-10", "--min-severity", "low", "--json")
     eq([json.loads(line)["event_id"] for line in out.splitlines()][1:],
        ["fw-1003", "fw-1005", "fw-1004"], "--min-severity low: fw-1005 too")
+    # The same from the config's [quality] reconcile_min_severity.
+    conf = os.path.join(s.keys.dir, "reconcile.conf")
+    with open(conf, "w") as f:
+        f.write("[quality]\nreconcile_min_severity = low\n")
+    rc, out, err = bevis(db, aud, "reconcile", "--supplier", "skolplattform",
+                         "--period", "2026-10", "--json", config=conf)
+    eq([json.loads(line)["event_id"] for line in out.splitlines()][1:],
+       ["fw-1003", "fw-1005", "fw-1004"], "reconcile_min_severity = low: fw-1005 too")
+    with open(conf, "w") as f:
+        f.write("[quality]\nreconcile_min_severity = huge\n")
+    rc, out, err = bevis(db, aud, "reconcile", "--supplier", "skolplattform",
+                         "--period", "2026-10", config=conf)
+    eq((rc, err), (2, "bevis reconcile: [quality] reconcile_min_severity: 'huge' is not a "
+                      "severity (informational, low, medium, high, critical, fatal)\n"),
+       "a bad reconcile_min_severity")
 
     # Errors: exit 2, nothing opened.
     for args, msg in (
