@@ -135,3 +135,17 @@ def test_chain_example_runs_and_links(cluster):
     finally:
         eq(d.stop(), 0, "bevisd exit code")
 
+
+
+def test_the_ten_line_chaining_links_as_the_sender_does(cluster):
+    """The short form in the section: each line names the SHA-256 of the
+    line before, the first names what it was given, and it hands back the
+    last line's hash to go on from."""
+    ns = {}
+    exec(extract("chain-ten-lines"), ns)
+    body, last = ns["chained_body"]([{"id": "a"}, {"id": "b"}, {"id": "c"}], ZEROS)
+    lines = body.split(b"\n")[:-1]
+    eq([json.loads(l)["chain"]["prev"] for l in lines],
+       [ZEROS, hashlib.sha256(lines[0]).hexdigest(), hashlib.sha256(lines[1]).hexdigest()],
+       "each line names the one before")
+    eq(last, hashlib.sha256(lines[2]).hexdigest(), "the hash to go on from")
