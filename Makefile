@@ -209,6 +209,7 @@ bench-parse: $(BUILD)/tests/bench_parse $(BUILD)/bench_report
 
 bench: all bench-parse
 	BUILD=$(BUILD) PGBIN=$(PGBIN) $(PYTHON) tests/bench/bench.py --cef $(BENCH_ARGS)
+	BUILD=$(BUILD) PGBIN=$(PGBIN) $(PYTHON) tests/bench/bench_quality.py $(BENCH_QUALITY_ARGS)
 
 # The report parser alone, on one core (tests/bench/bench_report.c).
 $(BUILD)/bench_report: tests/bench/bench_report.c $(DAEMON_LIB:%.c=$(BUILD)/%.o) $(COMMON_OBJ)
