@@ -679,6 +679,10 @@ $$;
 -- ---- privileges -------------------------------------------------------------------
 
 REVOKE ALL ON quality_hour, quality_lag, quality_seq_state, event_chain FROM PUBLIC;
+-- The ISAM and the auditor read every table (docs/ROLES.md); only the
+-- functions write these.
+GRANT SELECT ON quality_hour, quality_lag, quality_seq_state, event_chain
+    TO bevis_isam, bevis_auditor;
 REVOKE EXECUTE ON FUNCTION
     bevis_quality_add(bigint[]),
     bevis_quality_rebuild(),
