@@ -116,16 +116,43 @@ SET jit = off AS $$
 DECLARE
     v_slot integer := pg_backend_pid();
 BEGIN
-    -- One statement: every part reads the state as it was before it, and
-    -- the sequence state is written by its last part. The ledger lock (held
-    -- by the caller) keeps two batches from interleaving.
-    WITH ev AS (
-        SELECT e.supplier_id, e.submission_id, e.item_no, e.seq, e.attrs,
-               e.raw_offset, e.raw_length, s.received_at,
-               date_trunc('hour', s.received_at) AS hour
+    -- One statement, one pass over the batch's events (ev): every part reads
+    -- the state as it was before the statement, and the sequence state is
+    -- written by one part. The ledger lock (held by the caller) keeps two
+    -- batches from interleaving.
+    WITH ev AS MATERIALIZED (
+        SELECT e.supplier_id, e.submission_id, e.item_no, e.seq, s.received_at,
+               date_trunc('hour', s.received_at) AS hour,
+               bevis_quality_lag_bucket(extract(epoch FROM s.received_at - e.occurred_at)::double precision)
+                   AS bucket,
+               (coalesce(e.actor_user, '') <> '')::integer AS has_user,
+               (coalesce(e.action, '') <> '')::integer AS has_action,
+               (coalesce(e.outcome, '') <> '')::integer AS has_outcome,
+               (e.src_ip IS NOT NULL)::integer AS has_src_ip,
+               (coalesce(e.target, '') <> '')::integer AS has_target,
+               (e.occurred_at > s.received_at + interval '5 minutes')::integer AS is_future,
+               (s.received_at > e.occurred_at + interval '24 hours')::integer AS is_late,
+               -- only what may be a chained event keeps its attrs
+               CASE WHEN strpos(e.attrs::text, 'chain') > 0 THEN e.attrs END AS cattrs,
+               e.raw_offset, e.raw_length
           FROM submission s
           JOIN event e ON e.submission_id = s.id
          WHERE s.id = ANY (p_subs)
+    ), hb AS (
+        -- per supplier, hour and lag bucket: the lag histogram, and the
+        -- counts the hour's row sums up from it
+        SELECT ev.supplier_id, ev.hour, ev.bucket, count(*) AS n,
+               sum(ev.has_user) AS with_user, sum(ev.has_action) AS with_action,
+               sum(ev.has_outcome) AS with_outcome, sum(ev.has_src_ip) AS with_src_ip,
+               sum(ev.has_target) AS with_target, sum(ev.is_future) AS future,
+               sum(ev.is_late) AS late, count(ev.seq) AS seq_events
+          FROM ev
+         GROUP BY 1, 2, 3
+    ), lg AS (
+        INSERT INTO quality_lag AS l (supplier_id, hour, slot, bucket, n)
+        SELECT hb.supplier_id, hb.hour, v_slot, hb.bucket, hb.n FROM hb
+        ON CONFLICT (supplier_id, hour, slot, bucket) DO UPDATE SET n = l.n + excluded.n
+        RETURNING 1
     ), o AS (
         SELECT ev.supplier_id, ev.submission_id, ev.item_no, ev.seq, ev.hour,
                greatest(st.high, max(ev.seq) OVER w) AS prev_high,
@@ -134,26 +161,26 @@ BEGIN
          WHERE ev.seq IS NOT NULL
         WINDOW w AS (PARTITION BY ev.supplier_id ORDER BY ev.submission_id, ev.item_no
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ), k AS (
-        SELECT o.*,
-               coalesce(o.seq <= o.prev_high, false) AND EXISTS (
-                   SELECT 1 FROM event e2
-                    WHERE e2.supplier_id = o.supplier_id AND e2.seq = o.seq
-                      AND (e2.submission_id, e2.item_no) <> (o.submission_id, o.item_no)
-                      AND NOT (e2.submission_id = ANY (p_subs)
-                               AND (e2.submission_id, e2.item_no)
-                                   > (o.submission_id, o.item_no))) AS seen
-          FROM o
     ), sq AS (
+        -- the numbers that are not simply the next: a gap, a repeat (seen
+        -- before on another event), or a reordering (not seen, but below
+        -- the highest: it came late, and fills a gap counted before unless
+        -- it is below the lowest)
         SELECT k.supplier_id, k.hour,
                CASE WHEN k.seq > k.prev_high + 1 THEN k.seq - k.prev_high - 1 ELSE 0 END AS gap,
-               -- a number not seen yet, below the highest: it arrived late
-               (NOT k.seen AND coalesce(k.seq <= k.prev_high, false))::integer AS reorder,
-               -- and it fills a gap counted before, unless below the lowest
-               (NOT k.seen AND coalesce(k.seq < k.prev_high AND k.seq > k.prev_low, false))::integer
-                   AS fills,
+               (NOT k.seen AND k.seq <= k.prev_high)::integer AS reorder,
+               (NOT k.seen AND k.seq < k.prev_high AND k.seq > k.prev_low)::integer AS fills,
                k.seen::integer AS repeat
-          FROM k
+          FROM (SELECT o.*,
+                       o.seq <= o.prev_high AND EXISTS (
+                           SELECT 1 FROM event e2
+                            WHERE e2.supplier_id = o.supplier_id AND e2.seq = o.seq
+                              AND (e2.submission_id, e2.item_no) <> (o.submission_id, o.item_no)
+                              AND NOT (e2.submission_id = ANY (p_subs)
+                                       AND (e2.submission_id, e2.item_no)
+                                           > (o.submission_id, o.item_no))) AS seen
+                  FROM o
+                 WHERE o.seq <> o.prev_high + 1) k
     ), st AS (
         INSERT INTO quality_seq_state AS st (supplier_id, low, high)
         SELECT o.supplier_id, min(o.seq), max(o.seq) FROM o GROUP BY o.supplier_id
@@ -167,13 +194,12 @@ BEGIN
                CASE WHEN c.prev_hex ~ '^[0-9a-fA-F]{64}$' THEN decode(c.prev_hex, 'hex') END
                    AS prev
           FROM (SELECT ev.*,
-                       coalesce(ev.attrs -> 'chain' ->> 'prev', ev.attrs ->> 'chain.prev')
+                       coalesce(ev.cattrs -> 'chain' ->> 'prev', ev.cattrs ->> 'chain.prev')
                            AS prev_hex
                   FROM ev
-                 WHERE ev.attrs IS NOT NULL
-                   AND strpos(ev.attrs::text, 'chain') > 0
-                   AND coalesce(json_typeof(coalesce(ev.attrs -> 'chain' -> 'prev',
-                                                     ev.attrs -> 'chain.prev')), 'null')
+                 WHERE ev.cattrs IS NOT NULL
+                   AND coalesce(json_typeof(coalesce(ev.cattrs -> 'chain' -> 'prev',
+                                                     ev.cattrs -> 'chain.prev')), 'null')
                        <> 'null') c
           JOIN submission s ON s.id = c.submission_id
     ), cc AS (
@@ -235,18 +261,10 @@ BEGIN
            AND NOT EXISTS (SELECT 1 FROM report r WHERE r.submission_id = s.id)
         UNION ALL
         -- what was stored
-        SELECT e.supplier_id, date_trunc('hour', s.received_at), 0, count(*), 0,
-               count(*) FILTER (WHERE coalesce(e.actor_user, '') <> ''),
-               count(*) FILTER (WHERE coalesce(e.action, '') <> ''),
-               count(*) FILTER (WHERE coalesce(e.outcome, '') <> ''),
-               count(e.src_ip),
-               count(*) FILTER (WHERE coalesce(e.target, '') <> ''),
-               count(*) FILTER (WHERE e.occurred_at > s.received_at + interval '5 minutes'),
-               count(*) FILTER (WHERE s.received_at > e.occurred_at + interval '24 hours'),
-               count(e.seq), 0, 0, 0, 0, 0, 0, 0, 0
-          FROM submission s
-          JOIN event e ON e.submission_id = s.id
-         WHERE s.id = ANY (p_subs)
+        SELECT hb.supplier_id, hb.hour, 0, sum(hb.n), 0, sum(hb.with_user), sum(hb.with_action),
+               sum(hb.with_outcome), sum(hb.with_src_ip), sum(hb.with_target), sum(hb.future),
+               sum(hb.late), sum(hb.seq_events), 0, 0, 0, 0, 0, 0, 0, 0
+          FROM hb
          GROUP BY 1, 2
         UNION ALL
         SELECT sq.supplier_id, sq.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -284,16 +302,6 @@ BEGIN
         chain_starts = q.chain_starts + excluded.chain_starts,
         chain_breaks = q.chain_breaks + excluded.chain_breaks,
         chain_forks = q.chain_forks + excluded.chain_forks;
-
-    INSERT INTO quality_lag AS l (supplier_id, hour, slot, bucket, n)
-    SELECT e.supplier_id, date_trunc('hour', s.received_at), v_slot,
-           bevis_quality_lag_bucket(extract(epoch FROM s.received_at - e.occurred_at)::double precision),
-           count(*)
-      FROM submission s
-      JOIN event e ON e.submission_id = s.id
-     WHERE s.id = ANY (p_subs)
-     GROUP BY 1, 2, 4
-    ON CONFLICT (supplier_id, hour, slot, bucket) DO UPDATE SET n = l.n + excluded.n;
 END
 $$;
 
