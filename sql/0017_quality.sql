@@ -57,7 +57,8 @@ CREATE TABLE quality_lag (
 CREATE TABLE quality_seq_state (
     supplier_id  integer PRIMARY KEY,
     low          bigint NOT NULL,
-    high         bigint NOT NULL
+    high         bigint NOT NULL,
+    low_at       timestamptz NOT NULL     -- when the lowest number came
 );
 
 -- Events that carry chain.prev: their own SHA-256 (of their raw bytes, as
@@ -77,8 +78,24 @@ CREATE INDEX event_chain_sha_idx ON event_chain (supplier_id, sha256);
 CREATE INDEX event_chain_prev_idx ON event_chain (supplier_id, prev);
 CREATE INDEX event_chain_received_idx ON event_chain (supplier_id, received_at);
 
--- Finds an earlier event with the same seq number (a repeat).
-CREATE INDEX event_supplier_seq_idx ON event (supplier_id, seq) WHERE seq IS NOT NULL;
+-- Where each supplier's seq numbers left gaps: a range of numbers that had
+-- not come when a higher (or, below the lowest, a lower) one did. A number
+-- at or below the highest fills its place when it lies in a range and has
+-- not filled it before (quality_seq_fill), and is a repeat otherwise.
+-- Ranges never overlap and never change, so one index probe finds a
+-- number's range, and events in order cost nothing here.
+CREATE TABLE quality_seq_gap (
+    supplier_id  integer NOT NULL,
+    lo           bigint NOT NULL,
+    hi           bigint NOT NULL CHECK (hi >= lo),
+    opened_at    timestamptz NOT NULL,    -- receipt of the number that left it
+    PRIMARY KEY (supplier_id, lo)
+);
+CREATE TABLE quality_seq_fill (
+    supplier_id  integer NOT NULL,
+    seq          bigint NOT NULL,
+    PRIMARY KEY (supplier_id, seq)
+);
 
 -- ---- the lag histogram ----------------------------------------------------------
 
@@ -112,14 +129,111 @@ $$;
 -- order, which is their order of arrival.
 CREATE FUNCTION bevis_quality_add(p_subs bigint[]) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
-SET jit = off AS $$
+-- One plan, kept: planning the statement below costs more than running it
+-- for a batch of a few hundred events. That plan is made when the
+-- connection first calls this, maybe while event is nearly empty, when a
+-- sequential scan looks cheapest; every table here is read by its keys, so
+-- sequential scans are off. (And no JIT: see bevis_quality.)
+SET jit = off SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 DECLARE
     v_slot integer := pg_backend_pid();
 BEGIN
-    -- One statement, one pass over the batch's events (ev): every part reads
-    -- the state as it was before the statement, and the sequence state is
-    -- written by one part. The ledger lock (held by the caller) keeps two
-    -- batches from interleaving.
+    -- The seq numbers that are not simply the next one, in order of arrival,
+    -- against the state before this batch. First the gaps: a number above
+    -- the highest so far leaves the numbers in between missing; one below
+    -- the lowest, those up to the lowest.
+    WITH y AS (
+            SELECT e.supplier_id, e.seq, date_trunc('hour', s.received_at) AS hour,
+                   s.received_at, st.low_at, e.submission_id, e.item_no,
+                   greatest(st.high, max(e.seq) OVER w) AS prev_high,
+                   least(st.low, min(e.seq) OVER w) AS prev_low
+              FROM unnest(p_subs) u (id)
+              JOIN submission s ON s.id = u.id
+              CROSS JOIN LATERAL (SELECT * FROM event e WHERE e.submission_id = s.id OFFSET 0) e
+              LEFT JOIN quality_seq_state st ON st.supplier_id = e.supplier_id
+             WHERE e.seq IS NOT NULL
+            WINDOW w AS (PARTITION BY e.supplier_id ORDER BY e.submission_id, e.item_no
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ), gap AS (
+        SELECT y.supplier_id, y.hour, y.received_at, y.prev_high + 1 AS lo, y.seq - 1 AS hi
+          FROM y
+         WHERE y.seq > y.prev_high + 1
+        UNION ALL
+        SELECT y.supplier_id, y.hour, y.received_at, y.seq + 1, y.prev_low - 1 FROM y
+         WHERE y.seq + 1 < y.prev_low
+    ), gi AS (
+        INSERT INTO quality_seq_gap (supplier_id, lo, hi, opened_at)
+        SELECT gap.supplier_id, gap.lo, gap.hi, gap.received_at FROM gap
+        RETURNING 1
+    )
+    INSERT INTO quality_hour AS q (supplier_id, hour, slot, seq_gaps, seq_missing)
+    SELECT gap.supplier_id, gap.hour, v_slot, count(*), sum(gap.hi - gap.lo + 1)
+      FROM gap
+     GROUP BY gap.supplier_id, gap.hour
+    ON CONFLICT (supplier_id, hour, slot) DO UPDATE
+       SET seq_gaps = q.seq_gaps + excluded.seq_gaps,
+           seq_missing = q.seq_missing + excluded.seq_missing;
+
+    -- Then the numbers at or below the highest, against those gaps (this
+    -- batch's included: no gap made later in the batch can hold an earlier
+    -- number, since a gap starts above the highest number before it). In a
+    -- gap, and its first time: it fills its place, no longer missing. Else,
+    -- unless below the lowest: a repeat. A number that fills a gap, or
+    -- comes below the lowest, more than a minute after the number that
+    -- left the gap (or the lowest) is a reordering: closer than that,
+    -- requests in flight together and bevisd's parallel writers may have
+    -- swapped them, which is no fault of the supplier.
+    WITH r AS (
+        SELECT y.*,
+               row_number() OVER (PARTITION BY y.supplier_id, y.seq
+                                  ORDER BY y.submission_id, y.item_no) AS nth
+          FROM (SELECT e.supplier_id, e.seq, date_trunc('hour', s.received_at) AS hour,
+                   s.received_at, st.low_at, e.submission_id, e.item_no,
+                   greatest(st.high, max(e.seq) OVER w) AS prev_high,
+                   least(st.low, min(e.seq) OVER w) AS prev_low
+              FROM unnest(p_subs) u (id)
+              JOIN submission s ON s.id = u.id
+              CROSS JOIN LATERAL (SELECT * FROM event e WHERE e.submission_id = s.id OFFSET 0) e
+              LEFT JOIN quality_seq_state st ON st.supplier_id = e.supplier_id
+             WHERE e.seq IS NOT NULL
+            WINDOW w AS (PARTITION BY e.supplier_id ORDER BY e.submission_id, e.item_no
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) y
+         WHERE y.seq <= y.prev_high
+    ), rg AS (
+        SELECT r.*, g.hi, g.opened_at
+          FROM r
+          LEFT JOIN LATERAL (SELECT g.hi, g.opened_at FROM quality_seq_gap g
+                              WHERE g.supplier_id = r.supplier_id AND g.lo <= r.seq
+                              ORDER BY g.lo DESC LIMIT 1) g ON true
+    ), c AS (
+        SELECT rg.supplier_id, rg.hour, rg.seq,
+               rg.seq < rg.prev_low AS below,
+               rg.seq >= rg.prev_low AND rg.nth = 1 AND coalesce(rg.hi >= rg.seq, false)
+               AND NOT EXISTS (SELECT 1 FROM quality_seq_fill f
+                                WHERE f.supplier_id = rg.supplier_id AND f.seq = rg.seq) AS fills,
+               CASE WHEN rg.seq < rg.prev_low THEN rg.received_at > rg.low_at + interval '1 minute'
+                    ELSE rg.received_at > rg.opened_at + interval '1 minute' END AS late
+          FROM rg
+    ), fi AS (
+        INSERT INTO quality_seq_fill (supplier_id, seq)
+        SELECT c.supplier_id, c.seq FROM c WHERE c.fills
+        RETURNING 1
+    )
+    INSERT INTO quality_hour AS q (supplier_id, hour, slot, seq_reorders, seq_missing,
+                                   seq_repeats)
+    SELECT c.supplier_id, c.hour, v_slot,
+           count(*) FILTER (WHERE (c.below OR c.fills) AND coalesce(c.late, false)),
+           -count(*) FILTER (WHERE c.fills), count(*) FILTER (WHERE NOT (c.below OR c.fills))
+      FROM c
+     GROUP BY c.supplier_id, c.hour
+    ON CONFLICT (supplier_id, hour, slot) DO UPDATE
+       SET seq_reorders = q.seq_reorders + excluded.seq_reorders,
+           seq_missing = q.seq_missing + excluded.seq_missing,
+           seq_repeats = q.seq_repeats + excluded.seq_repeats;
+
+    -- Then one statement, one pass over the batch's events (ev): every part
+    -- reads the tables as they were before the statement. The ledger lock
+    -- (held by the caller) keeps two batches from interleaving.
     WITH ev AS MATERIALIZED (
         SELECT e.supplier_id, e.submission_id, e.item_no, e.seq, s.received_at,
                date_trunc('hour', s.received_at) AS hour,
@@ -135,9 +249,12 @@ BEGIN
                -- only what may be a chained event keeps its attrs
                CASE WHEN strpos(e.attrs::text, 'chain') > 0 THEN e.attrs END AS cattrs,
                e.raw_offset, e.raw_length
-          FROM submission s
-          JOIN event e ON e.submission_id = s.id
-         WHERE s.id = ANY (p_subs)
+          -- LATERAL with OFFSET 0 (kept from being pulled up into a join):
+          -- each submission's events by the primary key. A plain join let
+          -- the planner scan the whole event table for each batch.
+          FROM unnest(p_subs) u (id)
+          JOIN submission s ON s.id = u.id
+          CROSS JOIN LATERAL (SELECT * FROM event e WHERE e.submission_id = s.id OFFSET 0) e
     ), hb AS (
         -- per supplier, hour and lag bucket: the lag histogram, and the
         -- counts the hour's row sums up from it
@@ -153,39 +270,15 @@ BEGIN
         SELECT hb.supplier_id, hb.hour, v_slot, hb.bucket, hb.n FROM hb
         ON CONFLICT (supplier_id, hour, slot, bucket) DO UPDATE SET n = l.n + excluded.n
         RETURNING 1
-    ), o AS (
-        SELECT ev.supplier_id, ev.submission_id, ev.item_no, ev.seq, ev.hour,
-               greatest(st.high, max(ev.seq) OVER w) AS prev_high,
-               least(st.low, min(ev.seq) OVER w) AS prev_low
-          FROM ev LEFT JOIN quality_seq_state st ON st.supplier_id = ev.supplier_id
-         WHERE ev.seq IS NOT NULL
-        WINDOW w AS (PARTITION BY ev.supplier_id ORDER BY ev.submission_id, ev.item_no
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-    ), sq AS (
-        -- the numbers that are not simply the next: a gap, a repeat (seen
-        -- before on another event), or a reordering (not seen, but below
-        -- the highest: it came late, and fills a gap counted before unless
-        -- it is below the lowest)
-        SELECT k.supplier_id, k.hour,
-               CASE WHEN k.seq > k.prev_high + 1 THEN k.seq - k.prev_high - 1 ELSE 0 END AS gap,
-               (NOT k.seen AND k.seq <= k.prev_high)::integer AS reorder,
-               (NOT k.seen AND k.seq < k.prev_high AND k.seq > k.prev_low)::integer AS fills,
-               k.seen::integer AS repeat
-          FROM (SELECT o.*,
-                       o.seq <= o.prev_high AND EXISTS (
-                           SELECT 1 FROM event e2
-                            WHERE e2.supplier_id = o.supplier_id AND e2.seq = o.seq
-                              AND (e2.submission_id, e2.item_no) <> (o.submission_id, o.item_no)
-                              AND NOT (e2.submission_id = ANY (p_subs)
-                                       AND (e2.submission_id, e2.item_no)
-                                           > (o.submission_id, o.item_no))) AS seen
-                  FROM o
-                 WHERE o.seq <> o.prev_high + 1) k
     ), st AS (
-        INSERT INTO quality_seq_state AS st (supplier_id, low, high)
-        SELECT o.supplier_id, min(o.seq), max(o.seq) FROM o GROUP BY o.supplier_id
+        INSERT INTO quality_seq_state AS st (supplier_id, low, high, low_at)
+        SELECT ev.supplier_id, min(ev.seq), max(ev.seq),
+               (array_agg(ev.received_at ORDER BY ev.seq))[1]
+          FROM ev
+         WHERE ev.seq IS NOT NULL GROUP BY ev.supplier_id
         ON CONFLICT (supplier_id) DO UPDATE
-           SET low = least(st.low, excluded.low), high = greatest(st.high, excluded.high)
+           SET low = least(st.low, excluded.low), high = greatest(st.high, excluded.high),
+               low_at = CASE WHEN excluded.low < st.low THEN excluded.low_at ELSE st.low_at END
         RETURNING 1
     ), cs AS (
         -- chained events: their own hash and their predecessor's
@@ -256,8 +349,9 @@ BEGIN
                0::bigint AS seq_missing, 0::bigint AS seq_repeats, 0::bigint AS seq_reorders,
                0::bigint AS chain_events, 0::bigint AS chain_starts, 0::bigint AS chain_breaks,
                0::bigint AS chain_forks
-          FROM submission s
-         WHERE s.id = ANY (p_subs) AND s.supplier_id IS NOT NULL
+          FROM unnest(p_subs) u (id)
+          JOIN submission s ON s.id = u.id
+         WHERE s.supplier_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM report r WHERE r.submission_id = s.id)
         UNION ALL
         -- what was stored
@@ -265,12 +359,6 @@ BEGIN
                sum(hb.with_outcome), sum(hb.with_src_ip), sum(hb.with_target), sum(hb.future),
                sum(hb.late), sum(hb.seq_events), 0, 0, 0, 0, 0, 0, 0, 0
           FROM hb
-         GROUP BY 1, 2
-        UNION ALL
-        SELECT sq.supplier_id, sq.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-               count(*) FILTER (WHERE sq.gap > 0), sum(sq.gap) - sum(sq.fills),
-               sum(sq.repeat), sum(sq.reorder), 0, 0, 0, 0
-          FROM sq
          GROUP BY 1, 2
         UNION ALL
         SELECT cc.supplier_id, cc.hour, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, count(*),
@@ -312,10 +400,13 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp 
 DECLARE
     v_subs bigint[];
 BEGIN
-    LOCK TABLE quality_hour, quality_lag, quality_seq_state, event_chain IN EXCLUSIVE MODE;
+    LOCK TABLE quality_hour, quality_lag, quality_seq_state, quality_seq_gap,
+        quality_seq_fill, event_chain IN EXCLUSIVE MODE;
     DELETE FROM quality_hour;
     DELETE FROM quality_lag;
     DELETE FROM quality_seq_state;
+    DELETE FROM quality_seq_gap;
+    DELETE FROM quality_seq_fill;
     DELETE FROM event_chain;
     SELECT array_agg(id ORDER BY id) INTO v_subs FROM submission;
     IF v_subs IS NOT NULL THEN
@@ -686,11 +777,12 @@ $$;
 
 -- ---- privileges -------------------------------------------------------------------
 
-REVOKE ALL ON quality_hour, quality_lag, quality_seq_state, event_chain FROM PUBLIC;
+REVOKE ALL ON quality_hour, quality_lag, quality_seq_state, quality_seq_gap, quality_seq_fill,
+    event_chain FROM PUBLIC;
 -- The ISAM and the auditor read every table (docs/ROLES.md); only the
 -- functions write these.
-GRANT SELECT ON quality_hour, quality_lag, quality_seq_state, event_chain
-    TO bevis_isam, bevis_auditor;
+GRANT SELECT ON quality_hour, quality_lag, quality_seq_state, quality_seq_gap, quality_seq_fill,
+    event_chain TO bevis_isam, bevis_auditor;
 REVOKE EXECUTE ON FUNCTION
     bevis_quality_add(bigint[]),
     bevis_quality_rebuild(),

@@ -5,7 +5,7 @@
 -- input, and who may call what. Run by tests/integration/test_sql.py with
 -- pg_prove; rolled back.
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 
 CREATE ROLE tap_quality_isam LOGIN IN ROLE bevis_isam;
 CREATE ROLE tap_quality_auditor LOGIN IN ROLE bevis_auditor;
@@ -106,6 +106,8 @@ SELECT supplier_id, hour, bucket, sum(n) n FROM quality_lag GROUP BY 1, 2, 3;
 DELETE FROM quality_hour;
 DELETE FROM quality_lag;
 DELETE FROM quality_seq_state;
+DELETE FROM quality_seq_gap;
+DELETE FROM quality_seq_fill;
 DELETE FROM event_chain;
 -- One submission at a time, as bevisd's batches add them.
 DO $$
@@ -140,6 +142,37 @@ SELECT results_eq(
     $$SELECT seq_gaps, seq_missing, seq_repeats, seq_reorders FROM bevis_quality('acme', '2026-10', '2026-10', '{}', NULL, '2026-12-02 12:00+00')$$,
     $$VALUES (2::bigint, 3::bigint, 1::bigint, 1::bigint)$$,
     'seq 1001 arriving last: 1 reordering, 3 missing');
+
+-- Below the lowest number: a reordering, and the numbers up to the lowest
+-- are missing until they come; one of them twice is a repeat. A number that
+-- fills its gap within a minute is no reordering (requests in flight).
+INSERT INTO supplier (name, created_at) VALUES ('lagom', '2026-10-01');
+INSERT INTO submission (id, supplier_id, request_id, content_type, received_at, sha256, body, item_count)
+SELECT 500000 + n, (SELECT id FROM supplier WHERE name = 'lagom'), 'l' || n,
+       'application/x-ndjson',
+       timestamptz '2026-10-03 10:00' + (ARRAY[0, 0, 180, 240, 240, 300, 300.5])[n] * interval '1 minute',
+       sha256(int8send(n)), '\x04', 1
+  FROM generate_series(1, 7) n;
+INSERT INTO event (submission_id, item_no, supplier_id, source_event_id, occurred_at, seq, raw_offset, raw_length)
+SELECT 500000 + n, 0, (SELECT id FROM supplier WHERE name = 'lagom'), 'l' || n,
+       '2026-10-03 10:00', (ARRAY[10, 11, 5, 7, 7, 13, 12])[n], 0, 1
+  FROM generate_series(1, 7) n;
+SELECT bevis_quality_add(ARRAY[500001, 500002::bigint]);
+SELECT bevis_quality_add(ARRAY[500003::bigint]);
+SELECT bevis_quality_add(ARRAY[500004, 500005::bigint]);
+SELECT bevis_quality_add(ARRAY[500006::bigint]);
+SELECT bevis_quality_add(ARRAY[500007::bigint]);
+SELECT results_eq(
+    $$SELECT seq_events, seq_gaps, seq_missing, seq_repeats, seq_reorders FROM bevis_quality('lagom', '2026-10', '2026-10', '{}', NULL, '2026-12-02 12:00+00')$$,
+    $$VALUES (7::bigint, 2::bigint, 3::bigint, 1::bigint, 2::bigint)$$,
+    '10, 11, 5 (3 h later), 7, 7, 13, 12 (30 s after 13): 6-9 missing once 5 came, 7 filled, then repeated; 12 filled at once');
+SELECT results_eq(
+    $$SELECT n FROM quality_seq_gap g, generate_series(g.lo, g.hi) n
+       WHERE g.supplier_id = (SELECT id FROM supplier WHERE name = 'lagom')
+         AND NOT EXISTS (SELECT 1 FROM quality_seq_fill f WHERE f.supplier_id = g.supplier_id AND f.seq = n)
+       ORDER BY n$$,
+    $$VALUES (6::bigint), (8::bigint), (9::bigint)$$,
+    'the numbers still missing: 6, 8 and 9');
 
 -- The missing k4 arrives after all: k5 is no longer a break.
 DO $$
