@@ -61,7 +61,7 @@ DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.
              daemon/parse_csv.c daemon/parse_report_json.c daemon/report_entries.c \
              daemon/report_store.c \
              daemon/whoami.c daemon/status.c \
-             daemon/rules.c
+             daemon/rules.c daemon/quality.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
