@@ -82,7 +82,7 @@ UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_pa
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
              torture_ledger torture_output torture_zmsg torture_keys torture_report \
              torture_parse_cef torture_parse_syslog torture_pnr \
-             torture_parse_jsonmap
+             torture_parse_jsonmap torture_quality
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_ledger fuzz_report fuzz_cef fuzz_syslog \
              fuzz_pnr fuzz_content_type fuzz_jsonmap
