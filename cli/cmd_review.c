@@ -644,7 +644,7 @@ render_quality_svg(struct review *r, struct buf *b, int first, int last)
 		buf_puts(b, "\"/>\n");
 	}
 	for (int m = 1; m <= 12; m++) {
-		char code[8], val[16];
+		char code[16], val[16];
 		double x = QSVG_LEFT + pw * (m - 0.5) / 12.0;
 		snprintf(code, sizeof(code), "%02d", m);
 		const char *mname = stats_group_label("month", code, r->lang);
