@@ -31,12 +31,30 @@
 #include "log.h"
 #include "xmalloc.h"
 
+static atomic_uint_fast64_t refresh_errors;
+
 struct quality {
 	pthread_t thread;
 	const struct config *cfg;
 	atomic_int stop;
 	struct buf due, weights;	/* $1 and $2 of quality_sql */
+	int failing;			/* logged once until a success */
 };
+
+/* A failure is a warning the first time, then debug until a reading
+ * succeeds again: a database away for an hour logs one line, not 60. */
+static void
+failed(struct quality *q, const char *what, const char *why)
+{
+	int n = (int)strcspn(why, "\n");	/* libpq's end in a newline */
+
+	if (q->failing)
+		log_debug("quality: %s: %.*s", what, n, why);
+	else
+		log_warnx("quality: %s: %.*s", what, n, why);
+	q->failing = 1;
+	atomic_fetch_add(&refresh_errors, 1);
+}
 
 /* The last refresh, for the loop. */
 static struct {
@@ -44,7 +62,6 @@ static struct {
 	struct buf text;		/* rendered gauges; empty: none yet */
 	int64_t refreshed;		/* unix seconds of the last success */
 } cache = { PTHREAD_MUTEX_INITIALIZER, BUF_INIT, 0 };
-static atomic_uint_fast64_t refresh_errors;
 
 /* This month of every supplier (c), beside the month before (p), whose
  * report falls due during this one. Months are those of the session's
@@ -222,12 +239,14 @@ refresh(struct quality *q, PGconn *conn)
 	struct buf b = BUF_INIT;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != C_NCOLS) {
-		log_warnx("quality: cannot refresh the /metrics gauges: %s",
+		failed(q, "cannot refresh the /metrics gauges",
 		    PQresultErrorMessage(res));
-		atomic_fetch_add(&refresh_errors, 1);
 		PQclear(res);
 		return -1;
 	}
+	if (q->failing)
+		log_info("quality: the /metrics gauges are read again");
+	q->failing = 0;
 	render(&b, res);
 	PQclear(res);
 	pthread_mutex_lock(&cache.mu);
@@ -247,15 +266,14 @@ quality_connect(struct quality *q)
 	PGresult *res;
 
 	if (PQstatus(conn) != CONNECTION_OK) {
+		failed(q, "cannot connect", PQerrorMessage(conn));
 		PQfinish(conn);
 		return NULL;
 	}
 	res = PQexecParams(conn, "SELECT set_config('TimeZone', $1, false)", 1,
 	    NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_warnx("quality: timezone '%s': %s", q->cfg->timezone,
-		    PQresultErrorMessage(res));
-		atomic_fetch_add(&refresh_errors, 1);
+		failed(q, "[client] timezone", PQresultErrorMessage(res));
 		PQclear(res);
 		PQfinish(conn);
 		return NULL;
@@ -281,8 +299,9 @@ quality_main(void *arg)
 	PGconn *conn = NULL;
 
 	while (!atomic_load(&q->stop)) {
+		/* Nothing to hurry for: the next try is the next reading. */
 		if (conn == NULL && (conn = quality_connect(q)) == NULL) {
-			nap(q, 1000);
+			nap(q, 1000 * (int64_t)q->cfg->quality_refresh);
 			continue;
 		}
 		if (refresh(q, conn) < 0 && PQstatus(conn) != CONNECTION_OK) {

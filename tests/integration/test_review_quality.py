@@ -13,8 +13,8 @@ import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 
-from bevistest import (PGBIN, ROOT, Daemon, check, eq, free_port, metrics,
-                       ndjson, run_bevis, wait_for)
+from bevistest import (PGBIN, ROOT, Client, Daemon, check, eq, event, free_port,
+                       metrics, ndjson, own_cluster, run_bevis, wait_for)
 from test_curve import Keys, curve_client
 from test_roles import conninfo_as, db_as, login
 
@@ -231,3 +231,34 @@ def test_metrics_export_this_months_quality_per_supplier(cluster):
         eq(m["bevis_quality_refresh_errors_total"], 0, "no failed refresh")
     finally:
         eq(d.stop(), 0, "bevisd exit code")
+
+
+def test_metrics_keep_the_last_quality_while_the_database_is_away(cluster):
+    """A reading that fails keeps the last figures, counts, and logs one
+    warning; once the database is back the gauges are read again."""
+    with own_cluster() as own:  # this test stops PostgreSQL
+        db = own.new_database()
+        port = free_port()
+        d = Daemon(db, http_listen=f"127.0.0.1:{port}", quality_refresh=1)
+        try:
+            eq(Client(d.endpoint).events(ndjson([event(i) for i in range(4)]))["status"],
+               "ok", "events stored")
+            key = 'bevis_quality_events{supplier="demo"}'
+            wait_for(lambda: metrics(port).get(key) == 4, 20, "4 events on /metrics")
+            own.pg_stop()
+            m = wait_for(lambda: (lambda x: x if x.get("bevis_quality_refresh_errors_total", 0)
+                                  >= 2 else None)(metrics(port)), 30, "failed readings")
+            eq(m[key], 4, "the last figures stay while the database is away")
+            eq(d.logtext(since_start=True).count("quality: "), 1,
+               "one warning for the outage: " + d.logtext(since_start=True))
+            own.pg_start()
+            wait_for(lambda: "quality: the /metrics gauges are read again"
+                     in d.logtext(since_start=True), 30, "a reading after the outage")
+            before = metrics(port)["bevis_quality_refresh_errors_total"]
+            eq(Client(d.endpoint).events(ndjson([event(i) for i in range(4, 6)]),
+                                         timeout=30)["status"], "ok", "events after")
+            wait_for(lambda: metrics(port).get(key) == 6, 20, "6 events on /metrics")
+            eq(metrics(port)["bevis_quality_refresh_errors_total"], before,
+               "no failed reading once the database is back")
+        finally:
+            eq(d.stop(), 0, "bevisd exit code")
