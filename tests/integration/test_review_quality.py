@@ -146,6 +146,41 @@ def test_review_has_each_suppliers_quality_beside_its_measures(cluster):
        "Log quality per month 2026, acme", "the English chart's title")
 
 
+def test_review_a_month_without_a_score_is_a_gap_not_a_zero(cluster):
+    """sen is registered in January 2026 and sends its first 2 events on 10
+    March: January and February have a row but nothing to score ("–", no
+    point); March scores 100; from April on, nothing came against a median
+    of 2, a score of 0, drawn as one."""
+    db, auditor, conf = setup(cluster)
+    db.sql("""
+        INSERT INTO supplier (name, created_at) VALUES ('sen', '2026-01-01 00:00+01');
+        INSERT INTO submission (id, supplier_id, request_id, content_type, received_at,
+                                sha256, body, item_count)
+        SELECT 400001, id, 'sen-1', 'application/x-ndjson', '2026-03-10 12:00+01',
+               sha256('\\x03'::bytea), '\\x03'::bytea, 2 FROM supplier WHERE name = 'sen';
+        INSERT INTO event (submission_id, item_no, supplier_id, source_event_id, occurred_at,
+                           severity, category, action, outcome, actor_user, src_ip, target,
+                           message, raw_offset, raw_length)
+        SELECT 400001, i, sp.id, 'sen-' || i, '2026-03-10 11:59:30+01', 2, 'authentication',
+               'login', 'success', 'u', '192.0.2.1', 'elevportal', 'ok', 0, 1
+          FROM supplier sp, generate_series(0, 1) i WHERE sp.name = 'sen';
+        SELECT bevis_quality_rebuild();""")
+    rc, out, err, d = review(db, auditor, conf, "--year", "2026", "--lang", "en")
+    eq(rc, 0, "review: " + err)
+    md = read(os.path.join(d, "quality-2026.md"))
+    for want in ["\n| January | – | 0 | – | – | 0 / 0 | – | – | – | – |\n"
+                 "| February | – | 0 | – | – | 0 / 0 | – | – | – | – |\n"
+                 "| March | 100.0 | 2 | – | 100.0 % (actor.user) | 0 / 0 | – | – | 0.00 % | – |\n"
+                 "| April | 0.0 | 0 | – | – | 0 / 0 | – | – | – | – |\n"]:
+        check(want in md, f"want {want!r} in:\n{md}")
+    got, lines, _title = points(os.path.join(d, "quality-2026-sen.svg"))
+    check(1 not in got and 2 not in got, f"no points for January and February: {got}")
+    eq(got[3], (100.0, *xy(3, 100.0)), "March")
+    eq(got[4], (0.0, *xy(4, 0.0)), "April: nothing came, a real 0")
+    eq(len(lines), 1, f"one line, from March: {lines}")
+    check(lines[0].startswith("%.1f,%.1f %.1f,%.1f" % (*xy(3, 100.0), *xy(4, 0.0))), lines)
+
+
 def test_review_refuses_to_overwrite_a_suppliers_chart(cluster):
     db, auditor, conf = setup(cluster)
     target = os.path.join(tempfile.mkdtemp(prefix="bevis-review-"), "out")
