@@ -61,7 +61,7 @@ DAEMON_LIB = daemon/receive.c daemon/request.c daemon/parse.c daemon/parse_json.
              daemon/parse_csv.c daemon/parse_report_json.c daemon/report_entries.c \
              daemon/report_store.c \
              daemon/whoami.c daemon/status.c \
-             daemon/rules.c
+             daemon/rules.c daemon/quality.c
 DAEMON_SRC = daemon/bevisd.c $(DAEMON_LIB)
 CLI_SRC    = cli/bevis.c cli/cli.c cli/cmd_migrate.c cli/cmd_send.c \
              cli/cmd_events.c cli/cmd_redact.c cli/cmd_keys.c cli/cmd_ledger.c \
@@ -82,7 +82,7 @@ UNIT_TESTS = torture_json torture_config torture_split torture_merkle torture_pa
              torture_numarg torture_checkpoint torture_spool torture_pgcopy \
              torture_ledger torture_output torture_zmsg torture_keys torture_report \
              torture_parse_cef torture_parse_syslog torture_pnr \
-             torture_parse_jsonmap
+             torture_parse_jsonmap torture_quality
 UNIT_BINS  = $(UNIT_TESTS:%=$(BUILD)/tests/%)
 FUZZERS    = fuzz_json fuzz_split fuzz_spool fuzz_ledger fuzz_report fuzz_cef fuzz_syslog \
              fuzz_pnr fuzz_content_type fuzz_jsonmap

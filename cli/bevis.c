@@ -145,12 +145,15 @@ static const struct {
 	    "--supplier and --period, also the sub-scores; --chain lists each chain break\n"
 	    "and fork. Months are in the config's timezone (docs/QUALITY.md).\n" },
 	{ "review", cmd_review, "review --year Y [--lang sv|en] --out DIR\n"
-	    "                          the incident section of the management review",
+	    "                          the management review: incidents, suppliers' log quality",
 	    "review --year Y [--lang sv|en] --out DIR\n"
 	    "Writes into DIR (made if missing) incidents-Y.md (the tables, Swedish unless\n"
 	    "--lang en), incidents-Y-per-month.svg (a chart of Y against the year before),\n"
-	    "incidents-Y.csv and incidents-Y-per-month.csv (the figures). Refuses to\n"
-	    "overwrite, and writes nothing when anything fails (docs/STATS.md).\n" },
+	    "incidents-Y.csv and incidents-Y-per-month.csv (the figures); then\n"
+	    "quality-Y.md (each supplier's months: the log-quality score beside its\n"
+	    "measures), quality-Y-SUPPLIER.svg (its score per month) and quality-Y.csv\n"
+	    "(every column of bevis quality --csv). Refuses to overwrite, and writes\n"
+	    "nothing when anything fails (docs/STATS.md).\n" },
 	{ "reports", cmd_reports, "reports [--source S] [--period P] [--json|--csv]\n"
 	    "                          list the monthly reports and their versions",
 	    "reports [--source S] [--period YYYY-MM] [--json|--csv]\n"

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config_source.h"
 #include "output.h"
+#include "quality.h"
 
 /* A lag in seconds, as the histogram resolves it: 30s, 5m, 2h, 3d. */
 #define QUALITY_LAG(x) \
@@ -61,7 +62,7 @@ static const struct out_col quality_table_cols[] = {
 	{ "DUP%", 0, OUT_TEXT, 0 }, { "REPORT", 0, OUT_TEXT, 0 },
 };
 
-/* Every column of bevis_quality(), as it gives them. */
+/* Every column of bevis_quality(), as it gives them (quality.h). */
 static const char quality_all_sql[] =
     "SELECT q.supplier, q.period, q.score, q.scores, q.events, q.volume_median, "
     "       q.volume_share, q.covered_hours, q.active_hours, q.hourly, q.silent_hours, "
@@ -74,7 +75,7 @@ static const char quality_all_sql[] =
     "       q.report_days_late "
     QUALITY_ROWS "ORDER BY q.supplier, q.period";
 
-static const struct out_col quality_all_cols[] = {
+const struct out_col quality_all_cols[] = {
 	{ "supplier", 0, OUT_TEXT, 1 }, { "period", 0, OUT_TEXT, 1 },
 	{ "score", 0, OUT_NUMBER, 1 }, { "scores", 0, OUT_RAWJSON, 1 },
 	{ "events", 0, OUT_NUMBER, 1 }, { "volume_median", 0, OUT_NUMBER, 1 },
@@ -98,6 +99,18 @@ static const struct out_col quality_all_cols[] = {
 	{ "report_due_at", 0, OUT_TEXT, 1 }, { "report_received_at", 0, OUT_TEXT, 1 },
 	{ "report_status", 0, OUT_TEXT, 1 }, { "report_days_late", 0, OUT_NUMBER, 1 },
 };
+const size_t quality_all_ncols = sizeof(quality_all_cols) /
+    sizeof(quality_all_cols[0]);
+
+void
+quality_all_query(struct buf *sql, int json)
+{
+	buf_printf(sql, quality_all_sql,
+	    json ? CLI_JSON_TIME("q.report_due_at") :
+	    CLI_LOCAL_TIME("q.report_due_at"),
+	    json ? CLI_JSON_TIME("q.report_received_at") :
+	    CLI_LOCAL_TIME("q.report_received_at"));
+}
 
 /* One supplier and month: each part of the score with its weight. */
 static const char quality_parts_sql[] =
@@ -242,12 +255,7 @@ cmd_quality(struct cli *cli, int argc, char **argv)
 		res = cli_exec_params("quality", conn, quality_table_sql, 5,
 		    params, PGRES_TUPLES_OK);
 	} else {
-		int json = format == OUT_JSON;
-		buf_printf(&sql, quality_all_sql,
-		    json ? CLI_JSON_TIME("q.report_due_at") :
-		    CLI_LOCAL_TIME("q.report_due_at"),
-		    json ? CLI_JSON_TIME("q.report_received_at") :
-		    CLI_LOCAL_TIME("q.report_received_at"));
+		quality_all_query(&sql, format == OUT_JSON);
 		res = cli_exec_params("quality", conn, buf_cstr(&sql), 5,
 		    params, PGRES_TUPLES_OK);
 	}
@@ -258,7 +266,7 @@ cmd_quality(struct cli *cli, int argc, char **argv)
 	int n = print_rows(res, format, format == OUT_TABLE ?
 	    quality_table_cols : quality_all_cols, format == OUT_TABLE ?
 	    sizeof(quality_table_cols) / sizeof(quality_table_cols[0]) :
-	    sizeof(quality_all_cols) / sizeof(quality_all_cols[0]));
+	    quality_all_ncols);
 	PQclear(res);
 	if (format != OUT_TABLE)
 		goto out;

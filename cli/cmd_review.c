@@ -2,12 +2,16 @@
  * management review (Ledningens genomgång), in Swedish by default or in
  * English: a Markdown page with the funnel and the tables by month,
  * category, cause and supplier; an SVG chart of incidents per month, this
- * year against the last; and the figures as CSV. The figures come from
- * sql/0010_stats.sql (stats.h); nothing is written until all of them are
- * read and every file is rendered, and a failure part-way removes what
- * was written. */
+ * year against the last; and the figures as CSV. Then the suppliers' log
+ * quality (issue 16): a Markdown page with a section per supplier, its
+ * months' scores beside their measures and an SVG chart of the score per
+ * month, and every column as CSV. The figures come from sql/0010_stats.sql
+ * (stats.h) and bevis_quality() (sql/0017_quality.sql); nothing is written
+ * until all of them are read and every file is rendered, and a failure
+ * part-way removes what was written. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +20,15 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "config_source.h"
 #include "files.h"
 #include "output.h"
+#include "quality.h"
 #include "stats.h"
+#include "xmalloc.h"
 
 #define MODE_REVIEW_FILE	0644
 #define MODE_REVIEW_DIR		0755
-#define NFILES 4
 
 /* The SVG's geometry, in user units. */
 #define SVG_W		760
@@ -33,15 +39,50 @@
 #define SVG_BOTTOM	56
 #define SVG_BAR		18
 
+/* The quality charts: one per supplier, score 0-100 by month. */
+#define QSVG_W		760
+#define QSVG_H		300
+#define QSVG_LEFT	56
+#define QSVG_RIGHT	32
+#define QSVG_TOP	56
+#define QSVG_BOTTOM	44
+
+/* One file of the review: its name in --out and what it will hold. */
+struct review_file {
+	char name[96];
+	struct buf data;
+};
+
 struct review {
 	int year;
 	enum stats_lang lang;
 	const char *dir;
 	const char *tz;
+	const char *due, *weights;	/* bevis_quality's p_due, p_weights */
 	PGresult *funnel, *month, *category, *cause, *supplier;
-	char names[NFILES][64];
-	struct buf files[NFILES];
+	PGresult *quality, *quality_all;	/* bevis_quality(), two forms */
+	struct review_file *files;
+	size_t nfiles;
 };
+
+/* Adds a file named by fmt to the review and returns its buffer. */
+static struct buf *
+review_file(struct review *r, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+static struct buf *
+review_file(struct review *r, const char *fmt, ...)
+{
+	va_list ap;
+	struct review_file *f;
+
+	r->files = xrealloc(r->files, (r->nfiles + 1) * sizeof(*r->files));
+	f = &r->files[r->nfiles++];
+	memset(f, 0, sizeof(*f));
+	va_start(ap, fmt);
+	vsnprintf(f->name, sizeof(f->name), fmt, ap);
+	va_end(ap);
+	return &f->data;
+}
 
 static const char *
 tr(const struct review *r, const char *en, const char *sv)
@@ -172,7 +213,7 @@ render_markdown(struct review *r, struct buf *b)
 	    "Incidenter per månad"), tr(r,
 	    "Confirmed incidents per month, this year and the last",
 	    "Bekräftade incidenter per månad, i år och förra året"),
-	    r->names[1]);
+	    r->files[1].name);
 	md_groups(r, b, r->month, "month", tr(r, "Month", "Månad"));
 	md_groups(r, b, r->category, "category", tr(r, "Category (CERT-SE)",
 	    "Kategori (CERT-SE)"));
@@ -309,6 +350,387 @@ render_svg(struct review *r, struct buf *b)
 	    SVG_W - SVG_RIGHT, SVG_TOP + ph);
 }
 
+/* ---- the suppliers' log quality (issue 16) ---------------------------- */
+
+/* One row per supplier and month of the year, formatted for people. The
+ * lowest of the five A.8.15 field shares stands for completeness, with
+ * its field (the first in this order on a tie). */
+static const char review_quality_sql[] =
+    "SELECT q.supplier, substr(q.period, 6, 2), to_char(q.score, 'FM990.0'), "
+    "       q.events, q.silent_hours, "
+    "       to_char(100 * lo.v, 'FM990.0') || ' % (' || lo.f || ')', "
+    "       q.future_events || ' / ' || q.late_events, "
+    "       CASE WHEN q.seq_events > 0 THEN q.seq_missing END, "
+    "       CASE WHEN q.chain_events > 0 "
+    "            THEN q.chain_breaks || ' / ' || q.chain_forks END, "
+    "       to_char(100 * q.quarantine_share, 'FM990.00') || ' %', "
+    "       q.report_status, q.report_days_late, "
+    "       q.period = to_char(now(), 'YYYY-MM') "
+    "  FROM bevis_quality(NULL, $1, $2, $3::jsonb, $4::jsonb) q "
+    "  LEFT JOIN LATERAL ("
+    "       SELECT f.f, f.v FROM (VALUES ('actor.user', q.share_actor_user, 1), "
+    "              ('action', q.share_action, 2), ('outcome', q.share_outcome, 3), "
+    "              ('src.ip', q.share_src_ip, 4), ('target', q.share_target, 5)) "
+    "              f (f, v, n) "
+    "        WHERE f.v IS NOT NULL ORDER BY f.v, f.n LIMIT 1) lo ON true "
+    " ORDER BY q.supplier, q.period";
+
+enum { Q_SUPPLIER, Q_MONTH, Q_SCORE, Q_EVENTS, Q_SILENT, Q_COMPLETE,
+	Q_CLOCK, Q_SEQ, Q_CHAIN, Q_QUAR, Q_RSTATUS, Q_RLATE, Q_CURRENT };
+
+/* The month is not over yet: its figures will still change. */
+static int
+in_progress(const struct review *r, int row)
+{
+	return strcmp(PQgetvalue(r->quality, row, Q_CURRENT), "t") == 0;
+}
+
+/* A supplier name is [a-z0-9][a-z0-9._-]* (sql/0001): safe in a file
+ * name. Anything else is refused rather than written as a path. */
+static int
+name_is_safe(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')) ||
+	    strlen(s) > 63)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") ==
+	    strlen(s);
+}
+
+static void
+quality_chart_title(struct buf *b, const struct review *r, const char *sup)
+{
+	buf_printf(b, "%s %d, %s", tr(r, "Log quality per month",
+	    "Loggkvalitet per månad"), r->year, sup);
+}
+
+/* The report's punctuality, in words. */
+static void
+md_report(struct buf *b, const struct review *r, int row)
+{
+	const char *st = PQgetvalue(r->quality, row, Q_RSTATUS);
+	const char *days = PQgetvalue(r->quality, row, Q_RLATE);
+	int one = strcmp(days, "1") == 0;
+
+	if (strcmp(st, "on_time") == 0)
+		buf_puts(b, tr(r, "on time", "i tid"));
+	else if (strcmp(st, "late") == 0)
+		buf_printf(b, "%s %s", days, r->lang == STATS_SV ?
+		    (one ? "dag sen" : "dagar sen") :
+		    (one ? "day late" : "days late"));
+	else if (strcmp(st, "missing") == 0)
+		buf_printf(b, "%s, %s %s", tr(r, "missing", "saknas"), days,
+		    r->lang == STATS_SV ? (one ? "dag" : "dagar") :
+		    (one ? "day" : "days"));
+	else if (strcmp(st, "not_due") == 0)
+		buf_puts(b, tr(r, "not due", "ej förfallen"));
+	else
+		buf_puts(b, "–");
+}
+
+/* A cell of r->quality: "–" for NULL; in Swedish a decimal comma where a
+ * point stands between digits (not in "actor.user"); escaped. */
+static void
+md_qcell(struct buf *b, const struct review *r, int row, int col)
+{
+	struct buf t = BUF_INIT;
+	const char *v = PQgetvalue(r->quality, row, col);
+
+	if (PQgetisnull(r->quality, row, col)) {
+		buf_puts(b, "–");
+		return;
+	}
+	for (size_t i = 0; v[i]; i++)
+		buf_putc(&t, v[i] == '.' && r->lang == STATS_SV && i > 0 &&
+		    v[i - 1] >= '0' && v[i - 1] <= '9' && v[i + 1] >= '0' &&
+		    v[i + 1] <= '9' ? ',' : v[i]);
+	md_escape(b, buf_cstr(&t));
+	buf_free(&t);
+}
+
+static void
+md_quality_row(struct buf *b, const struct review *r, int row)
+{
+	static const int cols[] = { Q_EVENTS, Q_SILENT, Q_COMPLETE, Q_CLOCK,
+		Q_SEQ, Q_CHAIN, Q_QUAR };
+	PGresult *q = r->quality;
+
+	buf_puts(b, "| ");
+	md_escape(b, stats_group_label("month", PQgetvalue(q, row, Q_MONTH),
+	    r->lang));
+	if (in_progress(r, row))
+		buf_printf(b, " (%s)", tr(r, "in progress", "pågår"));
+	buf_puts(b, " | ");
+	md_qcell(b, r, row, Q_SCORE);
+	for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
+		buf_puts(b, " | ");
+		md_qcell(b, r, row, cols[c]);
+	}
+	buf_puts(b, " | ");
+	md_report(b, r, row);
+	buf_puts(b, " |\n");
+}
+
+static void
+render_quality_markdown(struct review *r, struct buf *b)
+{
+	PGresult *q = r->quality;
+	int n = PQntuples(q);
+
+	buf_printf(b, "# %s %d\n\n", tr(r, "Suppliers' log quality",
+	    "Leverantörernas loggkvalitet"), r->year);
+	if (r->lang == STATS_SV)
+		buf_puts(b, "Varje leverantörs loggar, månad för månad: poängen "
+		    "(0–100) och måtten den bygger på. Poängen är ett viktat "
+		    "medelvärde av delbetygen för volym, tystnad, "
+		    "fullständighet, klocka, sekvens, kedja, avvisningar och "
+		    "rapportering, av dem som gäller för månaden; den ska "
+		    "alltid läsas tillsammans med måtten bredvid.\n");
+	else
+		buf_puts(b, "Each supplier's logs, month by month: the score "
+		    "(0–100) and the measures it is made of. The score is a "
+		    "weighted mean of the sub-scores for volume, silence, "
+		    "completeness, clock, sequence, chain, rejects and "
+		    "reporting, of those that apply to the month; always read "
+		    "it with the measures beside it.\n");
+	if (n == 0)
+		buf_printf(b, "\n%s %d.\n", tr(r, "No supplier sent logs in",
+		    "Ingen leverantör skickade loggar under"), r->year);
+	for (int i = 0; i < n; i++) {
+		const char *sup = PQgetvalue(q, i, Q_SUPPLIER);
+		if (i > 0 && strcmp(sup, PQgetvalue(q, i - 1, Q_SUPPLIER)) == 0) {
+			md_quality_row(b, r, i);
+			continue;
+		}
+		if (i > 0) {
+			struct buf t = BUF_INIT;
+			const char *prev = PQgetvalue(q, i - 1, Q_SUPPLIER);
+			quality_chart_title(&t, r, prev);
+			buf_puts(b, "\n![");
+			md_escape(b, buf_cstr(&t));
+			buf_printf(b, "](quality-%d-%s.svg)\n", r->year, prev);
+			buf_free(&t);
+		}
+		buf_puts(b, "\n## ");
+		md_escape(b, sup);
+		buf_printf(b, "\n\n| %s | %s | %s | %s | %s | %s | %s | %s | %s "
+		    "| %s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+		    tr(r, "Month", "Månad"), tr(r, "Score", "Poäng"),
+		    tr(r, "Events", "Händelser"),
+		    tr(r, "Silent hours", "Tysta timmar"),
+		    tr(r, "Completeness (lowest field)",
+		    "Fullständighet (lägsta fält)"),
+		    tr(r, "Future / late", "I framtiden / sena"),
+		    tr(r, "Seq missing", "Saknade (seq)"),
+		    tr(r, "Chain breaks / forks", "Kedjebrott / grenar"),
+		    tr(r, "Quarantined", "Karantän"), tr(r, "Report", "Rapport"));
+		md_quality_row(b, r, i);
+	}
+	if (n > 0) {
+		struct buf t = BUF_INIT;
+		const char *last = PQgetvalue(q, n - 1, Q_SUPPLIER);
+		quality_chart_title(&t, r, last);
+		buf_puts(b, "\n![");
+		md_escape(b, buf_cstr(&t));
+		buf_printf(b, "](quality-%d-%s.svg)\n", r->year, last);
+		buf_free(&t);
+	}
+	buf_printf(b, "\n## %s\n\n", tr(r, "What is measured", "Vad som mäts"));
+	if (r->lang == STATS_SV)
+		buf_puts(b, "En månad är en kalendermånad i tidszonen ");
+	else
+		buf_puts(b, "A month is a calendar month in the time zone ");
+	md_escape(b, r->tz);
+	if (r->lang == STATS_SV)
+		buf_puts(b, ", räknad på när bevis tog emot händelserna; en "
+		    "månad som pågår (en ofylld punkt i diagrammet) kan ännu "
+		    "ändras. "
+		    "*Tysta timmar*: hela timmar utan en enda händelse, för en "
+		    "leverantör som annars skickar varje timme (– annars). "
+		    "*Fullständighet*: den lägsta andelen händelser som har ett "
+		    "av fälten actor.user, action, outcome, src.ip och target "
+		    "(ISO/IEC 27001:2022 A.8.15), och vilket fält det är. "
+		    "*I framtiden / sena*: händelser daterade mer än 5 minuter "
+		    "efter mottagandet, och mottagna mer än 24 timmar efter att "
+		    "de inträffade. *Saknade (seq)*: nummer som hoppats över i "
+		    "leverantörens seq (– utan seq). *Kedjebrott / grenar*: "
+		    "händelser vars chain.prev inte pekar på någon lagrad "
+		    "händelse, och två händelser med samma föregångare (– utan "
+		    "kedja). *Karantän*: andelen poster som inte kunde läsas. "
+		    "*Rapport*: när månadens rapport kom i förhållande till "
+		    "förfallodagen (report\\_due\\_day). Varje mått och "
+		    "delbetyg, med vikterna, finns i quality-");
+	else
+		buf_puts(b, ", by when bevis received the events; a month "
+		    "in progress (a hollow point in the chart) may still "
+		    "change. *Silent "
+		    "hours*: whole hours without a single event, for a supplier "
+		    "that otherwise sends every hour (– otherwise). "
+		    "*Completeness*: the lowest share of events that carry one "
+		    "of the fields actor.user, action, outcome, src.ip and "
+		    "target (ISO/IEC 27001:2022 A.8.15), and which field it is. "
+		    "*Future / late*: events dated more than 5 minutes after "
+		    "receipt, and received more than 24 hours after they "
+		    "occurred. *Seq missing*: numbers skipped in the supplier's "
+		    "seq (– without seq). *Chain breaks / forks*: events whose "
+		    "chain.prev names no stored event, and two events naming the "
+		    "same predecessor (– without a chain). *Quarantined*: the "
+		    "share of items that could not be read. *Report*: when the "
+		    "month's report came against its due day "
+		    "(report\\_due\\_day). Every measure and sub-score, with the "
+		    "weights, is in quality-");
+	buf_printf(b, "%d.csv %s\n", r->year, tr(r, "(bevis quality --csv; "
+	    "docs/STATS.md).", "(bevis quality --csv; docs/STATS.md)."));
+}
+
+/* The score per month of one supplier (rows first..last of r->quality):
+ * a point per month with a score, joined by a line; a month without one
+ * (not yet, or nothing to score) is a gap, never a zero. */
+static void
+render_quality_svg(struct review *r, struct buf *b, int first, int last)
+{
+	const int pw = QSVG_W - QSVG_LEFT - QSVG_RIGHT;
+	const int ph = QSVG_H - QSVG_TOP - QSVG_BOTTOM;
+	PGresult *q = r->quality;
+	const char *sup = PQgetvalue(q, first, Q_SUPPLIER);
+	double score[13];
+	int has[13] = { 0 }, now[13] = { 0 };
+	struct buf title = BUF_INIT;
+
+	for (int i = first; i <= last; i++) {
+		int m = atoi(PQgetvalue(q, i, Q_MONTH));
+		if (m >= 1 && m <= 12 && !PQgetisnull(q, i, Q_SCORE)) {
+			score[m] = atof(PQgetvalue(q, i, Q_SCORE));
+			has[m] = 1;
+			now[m] = in_progress(r, i);
+		}
+	}
+	quality_chart_title(&title, r, sup);
+	buf_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+	    "aria-labelledby=\"chart-title\" font-family=\"sans-serif\" "
+	    "font-size=\"12\">\n<title id=\"chart-title\">", QSVG_W, QSVG_H,
+	    QSVG_W, QSVG_H);
+	xml_escape(b, buf_cstr(&title));
+	buf_printf(b, "</title>\n<rect width=\"%d\" height=\"%d\" "
+	    "fill=\"#ffffff\"/>\n<text x=\"%d\" y=\"28\" font-size=\"16\" "
+	    "font-weight=\"bold\">", QSVG_W, QSVG_H, QSVG_LEFT);
+	xml_escape(b, buf_cstr(&title));
+	buf_printf(b, "</text>\n<text x=\"%d\" y=\"%d\" font-size=\"11\">%s"
+	    "</text>\n", QSVG_LEFT - 40, QSVG_TOP - 12,
+	    tr(r, "Score", "Poäng"));
+	buf_free(&title);
+	for (int v = 0; v <= 100; v += 20) {
+		double y = QSVG_TOP + ph * (100.0 - v) / 100.0;
+		buf_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
+		    "stroke=\"#dddddd\"/><text x=\"%d\" y=\"%.1f\" "
+		    "text-anchor=\"end\">%d</text>\n", QSVG_LEFT, y,
+		    QSVG_W - QSVG_RIGHT, y, QSVG_LEFT - 8, y + 4, v);
+	}
+	/* The line: one polyline per run of consecutive months. */
+	for (int m = 1; m <= 12; m++) {
+		if (!has[m] || (m > 1 && has[m - 1]))
+			continue;
+		int end = m;
+		while (end < 12 && has[end + 1])
+			end++;
+		buf_puts(b, "<polyline class=\"line\" fill=\"none\" "
+		    "stroke=\"#08519c\" stroke-width=\"2\" points=\"");
+		for (int k = m; k <= end; k++)
+			buf_printf(b, "%s%.1f,%.1f", k > m ? " " : "",
+			    QSVG_LEFT + pw * (k - 0.5) / 12.0,
+			    QSVG_TOP + ph * (100.0 - score[k]) / 100.0);
+		buf_puts(b, "\"/>\n");
+	}
+	for (int m = 1; m <= 12; m++) {
+		char code[16], val[16];
+		double x = QSVG_LEFT + pw * (m - 0.5) / 12.0;
+		snprintf(code, sizeof(code), "%02d", m);
+		const char *mname = stats_group_label("month", code, r->lang);
+		if (has[m]) {
+			double y = QSVG_TOP + ph * (100.0 - score[m]) / 100.0;
+			snprintf(val, sizeof(val), "%.1f", score[m]);
+			if (r->lang == STATS_SV)
+				*strchr(val, '.') = ',';
+			buf_printf(b, "<circle class=\"point\" data-supplier=\"");
+			xml_escape(b, sup);
+			buf_printf(b, "\" data-month=\"%d\" data-score=\"%.1f\" "
+			    "cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" "
+			    "stroke=\"#08519c\"><title>", m, score[m], x, y,
+			    now[m] ? "#ffffff" : "#08519c");
+			xml_escape(b, mname);
+			if (now[m])
+				buf_printf(b, " (%s)", tr(r, "in progress",
+				    "pågår"));
+			buf_printf(b, " %d: %s</title></circle>\n<text x=\"%.1f\" "
+			    "y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">"
+			    "%s</text>\n", r->year, val, x, y - 8, val);
+		}
+		char abbr[8];
+		snprintf(abbr, sizeof(abbr), "%.3s", mname);
+		buf_printf(b, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">",
+		    x, QSVG_TOP + ph + 18);
+		xml_escape(b, abbr);
+		buf_puts(b, "</text>\n");
+	}
+	buf_printf(b, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+	    "stroke=\"#333333\"/>\n</svg>\n", QSVG_LEFT, QSVG_TOP + ph,
+	    QSVG_W - QSVG_RIGHT, QSVG_TOP + ph);
+}
+
+/* quality-Y.md, quality-Y.csv (through output.c, as bevis quality --csv)
+ * and quality-Y-SUPPLIER.svg for each supplier with a row in the year. */
+static int
+render_quality(struct review *r)
+{
+	PGresult *q = r->quality;
+	char *data = NULL;
+	size_t len = 0;
+	FILE *f;
+	struct out o;
+	const char **cells = xcalloc(quality_all_ncols, sizeof(*cells));
+
+	render_quality_markdown(r, review_file(r, "quality-%d.md", r->year));
+	if ((f = open_memstream(&data, &len)) == NULL) {
+		fprintf(stderr, "bevis review: %s\n", strerror(errno));
+		free(cells);
+		return -1;
+	}
+	out_init(&o, f, OUT_CSV, quality_all_cols, quality_all_ncols);
+	for (int i = 0; i < PQntuples(r->quality_all); i++) {
+		for (size_t c = 0; c < quality_all_ncols; c++)
+			cells[c] = PQgetisnull(r->quality_all, i, (int)c) ? NULL :
+			    PQgetvalue(r->quality_all, i, (int)c);
+		out_row(&o, cells);
+	}
+	out_finish(&o);
+	free(cells);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "bevis review: %s\n", strerror(errno));
+		free(data);
+		return -1;
+	}
+	buf_append(review_file(r, "quality-%d.csv", r->year), data, len);
+	free(data);
+	for (int i = 0, n = PQntuples(q); i < n; ) {
+		const char *sup = PQgetvalue(q, i, Q_SUPPLIER);
+		int last = i;
+		while (last + 1 < n && strcmp(PQgetvalue(q, last + 1,
+		    Q_SUPPLIER), sup) == 0)
+			last++;
+		if (!name_is_safe(sup)) {
+			fprintf(stderr, "bevis review: a supplier's name is not "
+			    "fit for a file name\n");
+			return -1;
+		}
+		render_quality_svg(r, review_file(r, "quality-%d-%s.svg",
+		    r->year, sup), i, last);
+		i = last + 1;
+	}
+	return 0;
+}
+
 /* Renders through output.c's CSV into b. */
 static int
 render_csv(struct review *r, struct buf *b, PGresult *res, const char *by)
@@ -350,6 +772,21 @@ review_fetch(struct review *r, PGconn *conn)
 	    (r->supplier = stats_by(conn, "review", r->year,
 	    "supplier")) == NULL)
 		return -1;
+	/* The suppliers' log quality, in the same snapshot. */
+	char from[16], to[16];
+	struct buf sql = BUF_INIT;
+	snprintf(from, sizeof(from), "%04d-01", r->year);
+	snprintf(to, sizeof(to), "%04d-12", r->year);
+	const char *params[5] = { NULL, from, to, r->due, r->weights };
+	if ((r->quality = cli_exec_params("review", conn, review_quality_sql,
+	    4, params + 1, PGRES_TUPLES_OK)) == NULL)
+		return -1;
+	quality_all_query(&sql, 0);
+	r->quality_all = cli_exec_params("review", conn, buf_cstr(&sql), 5,
+	    params, PGRES_TUPLES_OK);
+	buf_free(&sql);
+	if (r->quality_all == NULL)
+		return -1;
 	return cli_exec("review", conn, "COMMIT", PGRES_COMMAND_OK);
 }
 
@@ -374,8 +811,8 @@ review_prepare_dir(struct review *r, int *made)
 		    r->dir);
 		return -1;
 	}
-	for (int i = 0; i < NFILES; i++) {
-		snprintf(path, sizeof(path), "%s/%s", r->dir, r->names[i]);
+	for (size_t i = 0; i < r->nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->dir, r->files[i].name);
 		if (lstat(path, &st) == 0) {
 			fprintf(stderr, "bevis review: %s exists already: give "
 			    "another --out directory or move it away\n", path);
@@ -393,7 +830,8 @@ static int
 review_write(struct review *r)
 {
 	char path[4200], err[4400];
-	int made, i;
+	int made;
+	size_t i;
 
 	if (strlen(r->dir) > 4000) {
 		fprintf(stderr, "bevis review: --out: the name is too long\n");
@@ -401,18 +839,19 @@ review_write(struct review *r)
 	}
 	if (review_prepare_dir(r, &made) < 0)
 		return -1;
-	for (i = 0; i < NFILES; i++) {
-		snprintf(path, sizeof(path), "%s/%s", r->dir, r->names[i]);
-		if (file_write_new(path, r->files[i].data, r->files[i].len,
+	for (i = 0; i < r->nfiles; i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->dir, r->files[i].name);
+		if (file_write_new(path, r->files[i].data.data,
+		    r->files[i].data.len,
 		    MODE_REVIEW_FILE, err, sizeof(err)) < 0) {
 			fprintf(stderr, "bevis review: %s\n", err);
 			break;
 		}
 	}
-	if (i == NFILES)
+	if (i == r->nfiles)
 		return 0;
 	while (i-- > 0) {
-		snprintf(path, sizeof(path), "%s/%s", r->dir, r->names[i]);
+		snprintf(path, sizeof(path), "%s/%s", r->dir, r->files[i].name);
 		unlink(path);
 	}
 	if (made)
@@ -430,6 +869,7 @@ cmd_review(struct cli *cli, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 } };
 	struct review r;
+	struct buf due = BUF_INIT, weights = BUF_INIT;
 	int ch, rc = 1;
 
 	memset(&r, 0, sizeof(r));
@@ -464,30 +904,33 @@ cmd_review(struct cli *cli, int argc, char **argv)
 		    r.year == 0 ? "--year" : "--out");
 		return cli_usage("review", stderr);
 	}
-	snprintf(r.names[0], sizeof(r.names[0]), "incidents-%d.md", r.year);
-	snprintf(r.names[1], sizeof(r.names[1]), "incidents-%d-per-month.svg",
-	    r.year);
-	snprintf(r.names[2], sizeof(r.names[2]), "incidents-%d.csv", r.year);
-	snprintf(r.names[3], sizeof(r.names[3]), "incidents-%d-per-month.csv",
-	    r.year);
+	/* The incident files first: the Markdown names the chart. */
+	review_file(&r, "incidents-%d.md", r.year);
+	review_file(&r, "incidents-%d-per-month.svg", r.year);
+	review_file(&r, "incidents-%d.csv", r.year);
+	review_file(&r, "incidents-%d-per-month.csv", r.year);
 	PGconn *conn = cli_connect_zoned(cli, "review");
 	r.tz = cli->cfg.timezone;	/* loaded by cli_connect_zoned */
+	config_source_due_json(&cli->cfg, &due);
+	config_quality_weights_json(&cli->cfg, &weights);
+	r.due = buf_cstr(&due);
+	r.weights = buf_cstr(&weights);
 	if (review_fetch(&r, conn) < 0)
 		goto out;
-	render_markdown(&r, &r.files[0]);
-	render_svg(&r, &r.files[1]);
-	if (render_csv(&r, &r.files[2], r.funnel, NULL) < 0 ||
-	    render_csv(&r, &r.files[3], r.month, "month") < 0 ||
-	    review_write(&r) < 0)
+	render_markdown(&r, &r.files[0].data);
+	render_svg(&r, &r.files[1].data);
+	if (render_csv(&r, &r.files[2].data, r.funnel, NULL) < 0 ||
+	    render_csv(&r, &r.files[3].data, r.month, "month") < 0 ||
+	    render_quality(&r) < 0 || review_write(&r) < 0)
 		goto out;
 	struct buf b = BUF_INIT;
 	buf_printf(&b, "%d: ", r.year);
 	stats_headline(&b, r.funnel, 2, r.lang);
 	buf_puts(&b, "\n");
-	for (int i = 0; i < NFILES; i++) {
+	for (size_t i = 0; i < r.nfiles; i++) {
 		buf_puts(&b, "wrote ");
 		out_escape_text(&b, r.dir, strlen(r.dir));
-		buf_printf(&b, "/%s\n", r.names[i]);
+		buf_printf(&b, "/%s\n", r.files[i].name);
 	}
 	fwrite(b.data, 1, b.len, stdout);
 	buf_free(&b);
@@ -498,8 +941,13 @@ out:
 	PQclear(r.category);
 	PQclear(r.cause);
 	PQclear(r.supplier);
-	for (int i = 0; i < NFILES; i++)
-		buf_free(&r.files[i]);
+	PQclear(r.quality);
+	PQclear(r.quality_all);
+	for (size_t i = 0; i < r.nfiles; i++)
+		buf_free(&r.files[i].data);
+	free(r.files);
+	buf_free(&due);
+	buf_free(&weights);
 	PQfinish(conn);
 	return rc;
 }

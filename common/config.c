@@ -64,6 +64,9 @@ const struct config_option config_options[] = {
 	    "messages ZeroMQ queues per connection before it stops reading it"),
 	OPT("bevisd", http_listen, OPT_STRING, 0, 0, "",
 	    "loopback HOST:PORT serving /metrics and /healthz; empty: off"),
+	OPT("bevisd", quality_refresh, OPT_INT, 0, 86400, "60",
+	    "seconds between refreshes of the bevis_quality_* gauges of "
+	    "/metrics; 0: no such gauges"),
 	OPT("bevisd", handshake_timeout, OPT_INT, 1, 60, "5",
 	    "seconds a connection may take to authenticate before it is closed"),
 	OPT("bevisd", heartbeat_interval, OPT_INT, 0, 3600, "10",

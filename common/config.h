@@ -30,6 +30,7 @@ struct config {
 	long supplier_inflight_bytes;	/* per supplier, before "busy" */
 	long rcvhwm;			/* messages queued per connection */
 	char *http_listen;		/* loopback HOST:PORT for /metrics */
+	long quality_refresh;		/* s between bevis_quality_* refreshes; 0: none */
 	/* connections: bounds before and after authentication */
 	long handshake_timeout;		/* seconds a handshake may take */
 	long heartbeat_interval;	/* seconds between ZMTP PINGs; 0: off */

@@ -27,6 +27,7 @@
 #include "jsonmap.h"
 #include "keyfile.h"
 #include "ledger_listen.h"
+#include "quality.h"
 #include "rules.h"
 #include "log.h"
 #include "metrics.h"
@@ -518,6 +519,9 @@ main(int argc, char **argv)
 	struct ledger_listen *listener = sp ? ledger_listen_start(&cfg, pool) :
 	    NULL;
 	struct rules *rules = rules_start(&cfg);
+	/* The quality gauges are for /metrics only. */
+	struct quality *quality = cfg.http_listen[0] && cfg.quality_refresh > 0 ?
+	    quality_start(&cfg) : NULL;
 	receiver_start(receiver, base, pool, auth);
 	if (pull)
 		pull_start(pull, base, pool, auth);
@@ -535,6 +539,7 @@ main(int argc, char **argv)
 	metrics_http_stop();
 	ledger_listen_stop(listener);
 	rules_stop(rules);
+	quality_stop(quality);
 	writer_pool_stop(pool);
 	receiver_flush(receiver);
 	if (ev_wd)

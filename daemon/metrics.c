@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "pull.h"
+#include "quality.h"
 #include "receive.h"
 #include "rules.h"
 #include "spool.h"
@@ -135,6 +136,7 @@ render(struct buf *b, struct receiver *rc)
 	    atomic_load(&metrics.db_ok));
 	render_spool(b, src.spool);
 	rules_metrics(b);
+	quality_metrics(b);
 	receiver_metrics(rc, b);
 	pull_metrics(b);
 }
