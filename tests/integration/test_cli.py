@@ -145,7 +145,7 @@ def test_every_command_answers_help(cluster):
                 names.append(name)
     eq(names, ["migrate", "send", "ping", "events", "redact", "keygen", "supplier",
                "incident", "incidents", "show", "triage", "link", "unlink", "merge",
-               "unmerge", "deadlines", "stats", "review", "reports", "report", "reconcile",
+               "unmerge", "deadlines", "stats", "quality", "review", "reports", "report", "reconcile",
                "rule", "checkpoint", "verify", "proof", "export", "verify-bundle", "evidence"],
        "commands")
     env = {"PGHOST": "/nonexistent", "BEVIS_CONFIG": "/nonexistent"}

@@ -119,7 +119,7 @@ test_option_table(void **state)
 		if (o->type == OPT_INT || o->type == OPT_SIZE)
 			assert_true(o->min <= o->max);
 	}
-	assert_int_equal(n, 53);
+	assert_int_equal(n, 54);
 }
 
 static void
