@@ -1,5 +1,6 @@
 """The examples in docs/PROTOCOL.md and the README's walk-through run as
 written, against a real bevisd."""
+import json
 import os
 import re
 import subprocess
@@ -93,6 +94,13 @@ def test_readme_walkthrough(cluster):
         check(lines[0].startswith("OCCURRED (UTC)"), lines[0])
         check("evt-0005" in lines[5] and "critical" in lines[5], lines[5])
         eq(out.stderr, "5 events\n", "count line")
+        # The supplier's log quality this month, as the README's line says.
+        out = bevis("quality", "--supplier", "demo", "--json")
+        eq(out.returncode, 0, "quality: " + out.stderr)
+        rows = [json.loads(ln) for ln in out.stdout.splitlines()]
+        eq([(r["events"], r["late_events"], r["items"], r["quarantined"]) for r in rows][-1],
+           (5, 5, 6, 1), "bevis quality --supplier demo: this month")
+        check(rows[-1]["score"] is not None, "a score")
         out = bevis("send", sample)
         check("0 accepted, 5 duplicate, 1 quarantined" in out.stdout, out.stdout)
         # The servicedesk's month, as the README sends it (its key, the
