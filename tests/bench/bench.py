@@ -257,8 +257,9 @@ def main():
             cluster.stop()
             subprocess.run(["rm", "-rf", keydir])
             t_cef = bench_cef(args, cef, n) if args.cef else None
-            t_rules, t_lag, rule_incidents, rule_matches = rules_phase(
-                SUPPLIERS, nd, n, args.writers, args.window, args.rules)
+            t_rules, t_lag, rule_incidents, rule_matches, rule_cpu = rules_phase(
+                SUPPLIERS, nd, n, args.writers, args.window, args.rules,
+                cpu=(postgres_cpu, proc_cpu))
             cluster = bevistest.Cluster()
             db = cluster.new_database(SUPPLIERS)
             ids = {r[1]: int(r[0]) for r in db.sql("SELECT id, name FROM supplier")}
@@ -303,6 +304,10 @@ def main():
                   f"({t_rules:.2f} s); ratio bevis/copy {r_rules / r_copy:.2f} against "
                   f"{r_bevis / r_copy:.2f} without rules ({100 * (r_rules / r_bevis - 1):+.1f} %); "
                   + lag)
+            print(f"bench run {run + 1}: with {len(RULES)} rules, CPU ms per 1,000 events from the "
+                  f"send to the catch-up: bevisd {rule_cpu[0] / (n / 1e6):.1f}, postgres "
+                  f"{rule_cpu[1] / (n / 1e6):.1f} (without rules: bevisd "
+                  f"{cpu_bevisd / (n / 1e6):.1f}, postgres {cpu_pg / (n / 1e6):.1f})")
             k = n / 1000
             cpu = {"bevis send": cpu_send, "bevisd": cpu_bevisd, "postgres (bevis)": cpu_pg,
                    "psql": cpu_psql, "postgres (\\copy)": cpu_pg_copy}

@@ -34,12 +34,14 @@ def caught_up(db):
                     "'submission' AND idx > (SELECT leaf_idx FROM rule_position))") == "t"
 
 
-def rules_phase(suppliers, nd, n, writers, window, evaluator="on"):
+def rules_phase(suppliers, nd, n, writers, window, evaluator="on", cpu=None):
     """Sends nd (n events) to a bevisd with the 5 rules enabled; returns
     (seconds to the last acknowledgement, seconds from then until the
     evaluator has caught up, incidents opened, rule matches). With
     evaluator "off" (bevisd's rules = off) nothing evaluates, so it does
-    not wait: the lag is None."""
+    not wait: the lag is None. With cpu, a pair of functions (the cluster's
+    CPU seconds, a process's CPU seconds), it also returns the CPU seconds
+    of bevisd and of PostgreSQL from the send to the catch-up."""
     cluster = bevistest.Cluster()
     keydir = tempfile.mkdtemp(prefix="bevis-bench-key-")
     try:
@@ -54,6 +56,8 @@ def rules_phase(suppliers, nd, n, writers, window, evaluator="on"):
                    ledger_key=os.path.join(keydir, "ledger.key"))
         try:
             db.sql("CHECKPOINT")
+            if cpu:
+                pg0, d0 = cpu[0](cluster), cpu[1](d.proc.pid)
             t0 = time.monotonic()
             out = subprocess.run([BEVIS, "send", "--quiet", "--endpoint", d.endpoint,
                                   "--window", str(window), "--chunk-items", "1000",
@@ -67,6 +71,8 @@ def rules_phase(suppliers, nd, n, writers, window, evaluator="on"):
                 time.sleep(0.01)
             if evaluator == "on":
                 t_lag = time.monotonic() - t1
+            if cpu:
+                used = (cpu[1](d.proc.pid) - d0, cpu[0](cluster) - pg0)
         finally:
             d.stop()
         got = db.count("event")
@@ -74,6 +80,8 @@ def rules_phase(suppliers, nd, n, writers, window, evaluator="on"):
         incidents = db.count("incident")
         matches = int(db.value("SELECT count(*) FROM rule_hit")) + db.count(
             "rule_incident", "grp IS NULL")
+        if cpu:
+            return t_send, t_lag, incidents, matches, used
         return t_send, t_lag, incidents, matches
     finally:
         cluster.stop()
