@@ -244,7 +244,10 @@ def main():
             cpu_bevisd = proc_cpu(d.proc.pid) - d0
             rss = peak_rss_kib(d.proc.pid)
             d.stop()
-            # The writers' backends have ended with bevisd's connections.
+            # The writers' backends have ended with bevisd's connections;
+            # a backend that has exited but is not yet reaped would be
+            # counted neither live nor in the postmaster's children.
+            time.sleep(0.5)
             cpu_pg = postgres_cpu(cluster) - pg0
             assert out.returncode == 0, f"bevis send failed: {out.stdout} {out.stderr}"
             got = db.count("event")
@@ -279,6 +282,7 @@ def main():
                                           f"\\copy event ({cols}) FROM '{tsv}'"])
             t_copy = time.monotonic() - t0
             assert out.returncode == 0, f"psql \\copy failed: {out.stderr}"
+            time.sleep(0.5)  # psql's backend reaped (see above)
             cpu_pg_copy = postgres_cpu(cluster) - pg0
             got = db.count("event")
             assert got == n, f"baseline stored {got} rows"
