@@ -292,6 +292,9 @@ def test_an_evaluator_without_rules_sleeps_until_one_is_added(cluster):
     d = Daemon(db, http_listen=f"127.0.0.1:{port}")
     try:
         c = Client(d.endpoint)
+        # Its first step (the ledger is empty) may come after bevisd is ready.
+        wait_for(lambda: "\nbevis_rules_active 0\n" in metrics_text(port), 10,
+                 "the evaluator's first step")
         t0 = time.monotonic()
         for k in range(5):
             eq(c.events(ndjson([failed_login(k * 10 + i, f"u{k}", 1) for i in range(10)]))
