@@ -46,6 +46,26 @@ rule_change(struct cli *cli, const char *who, const char *call, int n,
 	return 0;
 }
 
+/* bevisd reads the same file: with rules = off there, that bevisd does not
+ * evaluate what was just stored. Said on stderr; the rule is stored all
+ * the same (another bevisd may evaluate it, or this one after a restart
+ * with rules = on). */
+static void
+warn_rules_off(struct cli *cli, const char *who)
+{
+	struct buf path = BUF_INIT;
+
+	if (cli->config_path == NULL || cli->cfg.rules)
+		return;
+	out_escape_text(&path, cli->config_path, strlen(cli->config_path));
+	buf_putc(&path, '\0');
+	fprintf(stderr, "bevis %s: warning: %s says rules = off: the bevisd "
+	    "that reads it evaluates no rules; a bevisd with rules = on will "
+	    "apply this one to the events committed from now on\n", who,
+	    (const char *)path.data);
+	buf_free(&path);
+}
+
 static int
 rule_add(struct cli *cli, int argc, char **argv)
 {
@@ -101,9 +121,13 @@ rule_add(struct cli *cli, int argc, char **argv)
 	}
 	const char *params[2] = { argv[optind],
 		json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN) };
+	/* Before the change: a bad file stops it, as in every command. */
+	cli_load_config(cli);
 	rc = rule_change(cli, "rule add", "bevis_rule_add($1, $2::jsonb)", 2,
 	    params);
 	json_object_put(spec);
+	if (rc == 0)
+		warn_rules_off(cli, "rule add");
 	return rc;
 }
 

@@ -275,19 +275,24 @@ funnel_count(PGresult *res, const char *figure, int col)
 void
 stats_headline(struct buf *b, PGresult *res, int col, enum stats_lang lang)
 {
+	long a = funnel_count(res, "potential", col);
 	long c = funnel_count(res, "confirmed", col);
 	long p = funnel_count(res, "personal_data", col);
 	long n = funnel_count(res, "notified", col);
 
+	/* The review's own phrase for the confirmed ones stays whole. */
 	if (lang == STATS_SV)
-		buf_printf(b, "%ld %s, varav %ld %s, %ld %s till IMY", c, c == 1 ? "incident" : "incidenter", p,
+		buf_printf(b, "%ld %s; %ld %s, varav %ld %s, %ld %s till IMY", a,
+		    a == 1 ? "potentiell incident" : "potentiella incidenter",
+		    c, c == 1 ? "incident" : "incidenter", p,
 		    p == 1 ? "personuppgiftsincident" :
 		    "personuppgiftsincidenter", n,
 		    n == 1 ? "anmäld" : "anmälda");
 	else
-		buf_printf(b, "%ld %s, %ld %s, %ld notified to IMY", c, c == 1 ? "incident" : "incidents", p,
-		    p == 1 ? "personal-data incident" :
-		    "personal-data incidents", n);
+		buf_printf(b, "%ld %s, %ld confirmed, %ld %s, %ld notified to IMY",
+		    a, a == 1 ? "potential incident" : "potential incidents", c,
+		    p, p == 1 ? "personal-data breach" :
+		    "personal-data breaches", n);
 }
 
 /* --year Y: a whole number 1971-9999, the range bevis_stats takes. */

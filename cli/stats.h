@@ -45,10 +45,13 @@ void stats_render_by(FILE *f, enum out_format format, PGresult *res,
  * error ("bevis WHO: --year: ..."). */
 int stats_parse_year(const char *who, const char *s, int *out);
 
-/* The headline: "11 incidents, 9 personal-data incidents, 7 notified to
- * IMY" (Swedish: "11 incidenter, varav 9 personuppgiftsincidenter, 7
- * anmälda till IMY"), from a funnel result, for the year (col 2) or the
- * year before (col 3). Appends to b. */
+/* The headline: "14 potential incidents, 11 confirmed, 9 personal-data
+ * breaches, 7 notified to IMY" (Swedish: "14 potentiella incidenter; 11
+ * incidenter, varav 9 personuppgiftsincidenter, 7 anmälda till IMY"), from
+ * a funnel result, for the year (col 2) or the year before (col 3). The
+ * potential count comes first: a year whose incidents are still being
+ * assessed has no confirmed one, and "0 incidents" alone would hide them.
+ * Appends to b. */
 void stats_headline(struct buf *b, PGresult *res, int col,
     enum stats_lang lang);
 

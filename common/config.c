@@ -46,6 +46,8 @@ const struct config_option config_options[] = {
 	    "file with the Ed25519 key that signs tree heads (bevis keygen --ledger)"),
 	OPT("bevisd", checkpoint_interval, OPT_INT, 1, 86400, "1",
 	    "seconds between signed tree heads while there are new leaves"),
+	OPT("bevisd", rules, OPT_BOOL, 0, 1, "on",
+	    "run the rules evaluator (docs/RULES.md); off: another bevisd does, or none"),
 	OPT("bevisd", curve_secret_key, OPT_STRING, 0, 0, "",
 	    "the server's CURVE secret key file (bevis keygen --curve)"),
 	OPT("bevisd", allow_plaintext, OPT_BOOL, 0, 1, "no",

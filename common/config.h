@@ -20,6 +20,7 @@ struct config {
 	int log_level;
 	char *ledger_key;		/* signer key for tree heads; "" = none */
 	long checkpoint_interval;	/* seconds between signed tree heads */
+	int rules;			/* run the rules evaluator */
 	/* authentication and limits */
 	char *curve_secret_key;		/* the server's CURVE secret key file */
 	int allow_plaintext;		/* no CURVE: loopback or ipc only */

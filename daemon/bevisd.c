@@ -518,7 +518,12 @@ main(int argc, char **argv)
 	pool = writer_pool_start(&cfg, sp, spool);
 	struct ledger_listen *listener = sp ? ledger_listen_start(&cfg, pool) :
 	    NULL;
-	struct rules *rules = rules_start(&cfg);
+	struct rules *rules = NULL;
+	if (cfg.rules)
+		rules = rules_start(&cfg);
+	else
+		log_info("rules: off (rules = off in the configuration): this "
+		    "bevisd evaluates no rules");
 	/* The quality gauges are for /metrics only. */
 	struct quality *quality = cfg.http_listen[0] && cfg.quality_refresh > 0 ?
 	    quality_start(&cfg) : NULL;

@@ -1,9 +1,13 @@
 /* rules.c - the rules evaluator (rules.h). Blocking libpq on a thread, as
- * the ledger listener does: each bevis_rules_evaluate() call is one
- * statement in autocommit, so one transaction; the position it stores
- * commits with the incidents it opens, or neither does. Every ledger
- * append NOTIFYs bevis_ledger (sql/0008), so the thread LISTENs there and
- * sleeps until something was committed, waking at least once a second. */
+ * the ledger listener does: each bevis_rules_step() call is one statement
+ * in autocommit, so one transaction; the position it stores commits with
+ * the incidents it opens, or neither does. Every ledger append NOTIFYs
+ * bevis_ledger (sql/0008), so while a rule is enabled the thread LISTENs
+ * there and sleeps until something was committed, waking at least once a
+ * second. While no rule is enabled it does no work per batch: it stops
+ * listening to bevis_ledger and sleeps on bevis_rules, which a rule change
+ * NOTIFYs (sql/0019), taking a step every RULES_IDLE_MS that moves the
+ * position to the end of the ledger without reading an event. */
 #include "rules.h"
 
 #include <errno.h>
@@ -26,6 +30,8 @@
 #define RULES_BATCH_LEAVES	16
 #define RULES_BATCH_EVENTS	2000
 #define RULES_LAG_EVERY_MS	1000
+/* No rule enabled: how often the position follows the ledger. */
+#define RULES_IDLE_MS		5000
 
 struct rules {
 	pthread_t thread;
@@ -38,7 +44,9 @@ static struct {
 	atomic_int_fast64_t lag_events, lag_ms, position;
 	atomic_uint_fast64_t events, matches, opened, joined, batches, errors;
 	atomic_int known;	/* the lag has been measured once */
-} st;
+	atomic_int running;	/* the thread was started (rules = on) */
+	atomic_int active;	/* enabled rules at the last step; -1: unknown */
+} st = { .active = -1 };
 
 static PGconn *
 rules_connect(const struct config *cfg)
@@ -50,9 +58,9 @@ rules_connect(const struct config *cfg)
 		PQfinish(conn);
 		return NULL;
 	}
-	res = PQexec(conn, "LISTEN bevis_ledger");
+	res = PQexec(conn, "LISTEN bevis_rules; LISTEN bevis_ledger");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_warnx("rules: LISTEN bevis_ledger: %s",
+		log_warnx("rules: LISTEN: %s",
 		    PQresultErrorMessage(res));
 		PQclear(res);
 		PQfinish(conn);
@@ -62,11 +70,37 @@ rules_connect(const struct config *cfg)
 	return conn;
 }
 
-/* One transaction: evaluates up to max leaves. Returns the number of
- * leaves evaluated, -1 on an error (logged), or -2 when another evaluator
- * holds the position. */
+/* Listens to every ledger append (on), or not (off). */
 static int
-evaluate(PGconn *conn, int max)
+listen_ledger(PGconn *conn, int on)
+{
+	PGresult *res = PQexec(conn, on ? "LISTEN bevis_ledger" :
+	    "UNLISTEN bevis_ledger");
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		log_warnx("rules: %sLISTEN bevis_ledger: %s", on ? "" : "UN",
+		    PQresultErrorMessage(res));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+/* Nothing committed is left to evaluate, as far as the last step saw. */
+static void
+lag_zero(void)
+{
+	atomic_store(&st.lag_events, 0);
+	atomic_store(&st.lag_ms, 0);
+	atomic_store(&st.known, 1);
+}
+
+/* One transaction: evaluates up to max leaves (sql/0019: with no rule
+ * enabled it only moves the position to the end of the ledger). Returns
+ * the number of leaves passed, -1 on an error (logged), or -2 when
+ * another evaluator holds the position; *rules is the number of enabled
+ * rules. */
+static int
+evaluate(PGconn *conn, int max, int *rules)
 {
 	char n[16], e[16];
 	const char *params[2] = { n, e };
@@ -77,7 +111,7 @@ evaluate(PGconn *conn, int max)
 	snprintf(e, sizeof(e), "%d", max == RULES_BATCH_LEAVES ?
 	    RULES_BATCH_EVENTS : 1);
 	res = PQexecParams(conn, "SELECT leaves, events, matches, opened, "
-	    "joined, leaf_idx FROM bevis_rules_evaluate($1::integer, "
+	    "joined, leaf_idx, rules FROM bevis_rules_step($1::integer, "
 	    "$2::integer)", 2, NULL,
 	    params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
@@ -93,6 +127,8 @@ evaluate(PGconn *conn, int max)
 		return -2;
 	}
 	leaves = atoi(PQgetvalue(res, 0, 0));
+	*rules = atoi(PQgetvalue(res, 0, 6));
+	atomic_store(&st.active, *rules);
 	atomic_fetch_add(&st.events, (uint64_t)atoll(PQgetvalue(res, 0, 1)));
 	atomic_fetch_add(&st.matches, (uint64_t)atoll(PQgetvalue(res, 0, 2)));
 	atomic_fetch_add(&st.opened, (uint64_t)atoll(PQgetvalue(res, 0, 3)));
@@ -130,40 +166,52 @@ measure_lag(PGconn *conn)
 	return 0;
 }
 
-/* Waits on conn for a notification, a stop, or a second. Returns -1 when
- * the connection broke. */
+/* Waits on conn up to ms for a notification (one that came with the last
+ * result counts too) or a stop. Returns 1 when notified, 0 when not, -1
+ * when the connection broke. */
 static int
-wait_notify(struct rules *r, PGconn *conn)
+wait_notify(struct rules *r, PGconn *conn, int ms)
 {
-	struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
-	PGnotify *n;
+	int64_t until = clock_mono_ms() + ms;
+	int heard = 0;
 
-	if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
-		return -1;
-	if (atomic_load(&r->stop))
-		return 0;
-	if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) &&
-	    !PQconsumeInput(conn))
-		return -1;
-	while ((n = PQnotifies(conn)) != NULL)
-		PQfreemem(n);
-	return 0;
+	for (;;) {
+		PGnotify *n;
+
+		while ((n = PQnotifies(conn)) != NULL) {
+			heard = 1;
+			PQfreemem(n);
+		}
+		int64_t left = until - clock_mono_ms();
+		if (heard || left <= 0 || atomic_load(&r->stop))
+			return heard;
+		/* In slices of a second, so that a stop is seen. */
+		struct pollfd pfd = { .fd = PQsocket(conn), .events = POLLIN };
+		int rc = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		if (rc < 0 && errno != EINTR)
+			return -1;
+		if (rc > 0 && !PQconsumeInput(conn))
+			return -1;
+	}
 }
 
 /* Evaluates until caught up, then sleeps until the ledger grows. A batch
  * that fails (a statement timeout on a huge submission, say) is retried
- * one leaf at a time before the batch grows back. */
+ * one leaf at a time before the batch grows back. With no rule enabled it
+ * sleeps until a rule changes, and every RULES_IDLE_MS lets the position
+ * follow the ledger. The lag is read at most every RULES_LAG_EVERY_MS
+ * while there is a backlog, never per batch. */
 static void
 rules_loop(struct rules *r, PGconn *conn)
 {
-	int max = RULES_BATCH_LEAVES;
+	int max = RULES_BATCH_LEAVES, listening = 1, rules = 0;
 	int64_t measured = 0;
 
 	while (!atomic_load(&r->stop)) {
-		int n = evaluate(conn, max);
+		int n = evaluate(conn, max, &rules);
 
 		if (n == -2) {
-			if (wait_notify(r, conn) < 0)
+			if (wait_notify(r, conn, 1000) < 0)
 				return;
 			continue;
 		}
@@ -175,19 +223,44 @@ rules_loop(struct rules *r, PGconn *conn)
 				usleep(100000);
 			continue;
 		}
+		if (rules == 0) {
+			lag_zero();
+			if (listening) {
+				if (listen_ledger(conn, 0) < 0)
+					return;
+				listening = 0;
+				log_info("rules: no rule is enabled; the evaluator "
+				    "sleeps until one is");
+			}
+			if (wait_notify(r, conn, RULES_IDLE_MS) < 0)
+				return;
+			continue;
+		}
+		if (!listening) {
+			/* Before the next step, so that no commit after it
+			 * goes unheard. */
+			if (listen_ledger(conn, 1) < 0)
+				return;
+			listening = 1;
+			log_info("rules: %d rule(s) enabled; evaluating", rules);
+			continue;
+		}
 		if (max < RULES_BATCH_LEAVES && n == max)
 			max *= 2;
-		int caught_up = n < max;
+		if (n == 0) {
+			/* Caught up with everything its snapshot saw. */
+			lag_zero();
+			if (wait_notify(r, conn, 1000) < 0)
+				return;
+			continue;
+		}
 		int64_t now = clock_mono_ms();
-		if (caught_up || now - measured >= RULES_LAG_EVERY_MS) {
+		if (now - measured >= RULES_LAG_EVERY_MS) {
 			if (measure_lag(conn) < 0 &&
 			    PQstatus(conn) != CONNECTION_OK)
 				return;
 			measured = now;
 		}
-		if (caught_up && atomic_load(&st.lag_events) == 0 &&
-		    wait_notify(r, conn) < 0)
-			return;
 	}
 }
 
@@ -222,6 +295,7 @@ rules_start(const struct config *cfg)
 	struct rules *r = xcalloc(1, sizeof(*r));
 
 	r->cfg = cfg;
+	atomic_store(&st.running, 1);
 	if ((errno = pthread_create(&r->thread, NULL, rules_main, r)) != 0)
 		fatal("pthread_create");
 	return r;
@@ -240,6 +314,19 @@ rules_stop(struct rules *r)
 void
 rules_metrics(struct buf *b)
 {
+	int active = atomic_load(&st.active);
+
+	buf_printf(b, "# HELP bevis_rules_enabled Whether this bevisd runs the "
+	    "rules evaluator (the config's rules = on).\n"
+	    "# TYPE bevis_rules_enabled gauge\nbevis_rules_enabled %d\n",
+	    atomic_load(&st.running));
+	if (!atomic_load(&st.running))
+		return;
+	if (active >= 0)
+		buf_printf(b, "# HELP bevis_rules_active Rules enabled at the "
+		    "evaluator's last step (0: it sleeps until a rule is "
+		    "enabled).\n# TYPE bevis_rules_active gauge\n"
+		    "bevis_rules_active %d\n", active);
 	if (atomic_load(&st.known))
 		buf_printf(b, "# HELP bevis_rules_lag_events Committed events "
 		    "the rules have not evaluated yet.\n"

@@ -19,7 +19,9 @@ With --cef (make bench passes it), each run also sends the same events as
 CEF lines (application/cef, one supplier over CURVE, since CEF lines name no
 supplier) and prints that ratio beside the JSON one, against the same
 \copy.
-Usage: bench.py [--events N] [--writers N] [--runs N] [--cef]"""
+With --rules off, every bevisd runs without its rules evaluator (the
+config's rules = off): the rules phase then only sends, and prints no lag.
+Usage: bench.py [--events N] [--writers N] [--runs N] [--cef] [--rules on|off]"""
 import argparse
 import json
 import os
@@ -173,7 +175,7 @@ def bench_cef(args, path, n):
     pub = open(os.path.join(keydir, "lev.pub")).read().strip()
     db.sql(f"SELECT bevis_supplier_add('lev', '{pub}')")
     # info: a CURVE server answers no plaintext PING; its log says ready.
-    d = Daemon(db, writers=args.writers, log_level="info",
+    d = Daemon(db, writers=args.writers, log_level="info", rules=args.rules,
                curve_secret_key=os.path.join(keydir, "server.key"))
     db.sql("CHECKPOINT")
     t0 = time.monotonic()
@@ -198,6 +200,8 @@ def main():
     ap.add_argument("--writers", type=int, default=2)
     ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rules", choices=("on", "off"), default="on",
+                    help="bevisd's rules option (off: no rules evaluator)")
     ap.add_argument("--cef", action="store_true",
                     help="also send the events as CEF lines over CURVE")
     args = ap.parse_args()
@@ -228,7 +232,7 @@ def main():
             keydir = tempfile.mkdtemp(prefix="bevis-bench-key-")
             subprocess.run([BEVIS, "keygen", "--ledger", keydir, "--name", "bench"],
                            check=True, capture_output=True)
-            d = Daemon(db, writers=args.writers, log_level="warning",
+            d = Daemon(db, writers=args.writers, log_level="warning", rules=args.rules,
                        ledger_key=os.path.join(keydir, "ledger.key"))
             db.sql("CHECKPOINT")
             pg0, d0 = postgres_cpu(cluster), proc_cpu(d.proc.pid)
@@ -240,7 +244,10 @@ def main():
             cpu_bevisd = proc_cpu(d.proc.pid) - d0
             rss = peak_rss_kib(d.proc.pid)
             d.stop()
-            # The writers' backends have ended with bevisd's connections.
+            # The writers' backends have ended with bevisd's connections;
+            # a backend that has exited but is not yet reaped would be
+            # counted neither live nor in the postmaster's children.
+            time.sleep(0.5)
             cpu_pg = postgres_cpu(cluster) - pg0
             assert out.returncode == 0, f"bevis send failed: {out.stdout} {out.stderr}"
             got = db.count("event")
@@ -253,8 +260,9 @@ def main():
             cluster.stop()
             subprocess.run(["rm", "-rf", keydir])
             t_cef = bench_cef(args, cef, n) if args.cef else None
-            t_rules, t_lag, rule_incidents, rule_matches = rules_phase(
-                SUPPLIERS, nd, n, args.writers, args.window)
+            t_rules, t_lag, rule_incidents, rule_matches, rule_cpu = rules_phase(
+                SUPPLIERS, nd, n, args.writers, args.window, args.rules,
+                cpu=(postgres_cpu, proc_cpu))
             cluster = bevistest.Cluster()
             db = cluster.new_database(SUPPLIERS)
             ids = {r[1]: int(r[0]) for r in db.sql("SELECT id, name FROM supplier")}
@@ -274,6 +282,7 @@ def main():
                                           f"\\copy event ({cols}) FROM '{tsv}'"])
             t_copy = time.monotonic() - t0
             assert out.returncode == 0, f"psql \\copy failed: {out.stderr}"
+            time.sleep(0.5)  # psql's backend reaped (see above)
             cpu_pg_copy = postgres_cpu(cluster) - pg0
             got = db.count("event")
             assert got == n, f"baseline stored {got} rows"
@@ -292,11 +301,17 @@ def main():
                       f"(JSON {r_bevis / r_copy:.2f})")
             r_rules = n / t_rules
             rule_ratios.append(r_rules / r_copy)
+            lag = (f"rules lag back to 0 {t_lag:.2f} s after the last acknowledgement; "
+                   f"{rule_matches} matches, {rule_incidents} incidents opened"
+                   if t_lag is not None else "rules = off: nothing evaluated, no lag measured")
             print(f"bench run {run + 1}: with {len(RULES)} rules: bevis {r_rules:,.0f} events/s "
                   f"({t_rules:.2f} s); ratio bevis/copy {r_rules / r_copy:.2f} against "
                   f"{r_bevis / r_copy:.2f} without rules ({100 * (r_rules / r_bevis - 1):+.1f} %); "
-                  f"rules lag back to 0 {t_lag:.2f} s after the last acknowledgement; "
-                  f"{rule_matches} matches, {rule_incidents} incidents opened")
+                  + lag)
+            print(f"bench run {run + 1}: with {len(RULES)} rules, CPU ms per 1,000 events from the "
+                  f"send to the catch-up: bevisd {rule_cpu[0] / (n / 1e6):.1f}, postgres "
+                  f"{rule_cpu[1] / (n / 1e6):.1f} (without rules: bevisd "
+                  f"{cpu_bevisd / (n / 1e6):.1f}, postgres {cpu_pg / (n / 1e6):.1f})")
             k = n / 1000
             cpu = {"bevis send": cpu_send, "bevisd": cpu_bevisd, "postgres (bevis)": cpu_pg,
                    "psql": cpu_psql, "postgres (\\copy)": cpu_pg_copy}

@@ -136,6 +136,7 @@ main(int argc, char **argv)
 	run("cef", event_parse_cef, &cef, 0, seconds);
 	run("syslog rfc5424", event_parse_syslog, &s5424, 0, seconds);
 	run("syslog rfc3164", event_parse_syslog, &s3164, 0, seconds);
+	run("json + identity numbers", event_parse_json, &json, 1, seconds);
 	run("cef + identity numbers", event_parse_cef, &cef, 1, seconds);
 	/* The scanner alone over message text (one line in 50 holds one). */
 	{

@@ -233,3 +233,97 @@ def test_sigkill_during_evaluation_opens_each_incident_once(cluster):
        "each event linked exactly once")
     eq(db.count("decision", "kind = 'rule_match'"), n, "rule_match decisions")
     eq(db.value("SELECT events FROM rule_position"), str(n), "events evaluated once")
+
+
+def metrics_text(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read().decode()
+
+
+def position(db):
+    return int(db.value("SELECT leaf_idx FROM rule_position"))
+
+
+def test_rules_off_no_evaluator_and_a_warning(cluster):
+    """rules = off: no evaluator thread, /metrics says so, the position never
+    moves, and bevis rule add (reading the same config) stores the rule and
+    warns."""
+    db = cluster.new_database()
+    isam = login(db, "bevis_isam")
+    port = free_port()
+    d = Daemon(db, rules="off", http_listen=f"127.0.0.1:{port}")
+    try:
+        c = Client(d.endpoint)
+        eq(c.events(ndjson([failed_login(i, "eve", 1) for i in range(5)]))["accepted"], 5,
+           "sent")
+        text = metrics_text(port)
+        check("\nbevis_rules_enabled 0\n" in text, text)
+        check("bevis_rules_position" not in text and "bevis_rules_lag" not in text, text)
+        check("rules: off (rules = off in the configuration): this bevisd evaluates no rules"
+              in d.logtext(), d.logtext())
+        rc, out, err = bevis(db, isam, "rule", "add", "failures", "--outcome", "failure",
+                             config=d.conf)
+        eq((rc, out, err),
+           (0, f"rule failures: version 1 (enabled) by {isam}; ledger leaf 1\n",
+            f"bevis rule add: warning: {d.conf} says rules = off: the bevisd that reads it "
+            "evaluates no rules; a bevisd with rules = on will apply this one to the events "
+            "committed from now on\n"), "rule add with rules = off")
+        # Without a config that says off there is no warning.
+        rc, out, err = bevis(db, isam, "rule", "add", "exports", "--action", "export")
+        eq((rc, err), (0, ""), "rule add without that config")
+        eq(c.events(ndjson([failed_login(10 + i, "eve", 2) for i in range(3)]))["accepted"], 3,
+           "sent after the rule")
+        time.sleep(1.5)
+        eq((position(db), db.count("incident")), (-1, 0), "nothing evaluated")
+        c.close()
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")
+
+
+def test_an_evaluator_without_rules_sleeps_until_one_is_added(cluster):
+    """rules = on and no rule enabled: the evaluator does nothing per batch
+    (the position stays put across commits and follows the ledger at the
+    next idle step, within 5 s); a rule added wakes it at once (NOTIFY
+    bevis_rules), and it applies to the events committed after the rule,
+    not to those before; disabling the last rule puts it to sleep again."""
+    db = cluster.new_database()
+    isam = login(db, "bevis_isam")
+    port = free_port()
+    d = Daemon(db, http_listen=f"127.0.0.1:{port}")
+    try:
+        c = Client(d.endpoint)
+        # Its first step (the ledger is empty) may come after bevisd is ready.
+        wait_for(lambda: "\nbevis_rules_active 0\n" in metrics_text(port), 10,
+                 "the evaluator's first step")
+        t0 = time.monotonic()
+        for k in range(5):
+            eq(c.events(ndjson([failed_login(k * 10 + i, f"u{k}", 1) for i in range(10)]))
+               ["accepted"], 10, "sent with no rule")
+        if time.monotonic() - t0 < 3:
+            # Five commits, no step: the evaluator sleeps on bevis_rules.
+            eq(metric(port, "bevis_rules_position"), -1, "asleep across commits")
+        wait_for(lambda: position(db) == 4, 10, "the idle step to pass the 5 leaves")
+        eq((metric(port, "bevis_rules_enabled"), metric(port, "bevis_rules_active"),
+            metric(port, "bevis_rules_lag_events"), metric(port, "bevis_rules_events_total")),
+           (1, 0, 0, 0), "/metrics while asleep")
+        eq(db.value("SELECT events FROM rule_position"), "0", "no event evaluated")
+        check("rules: no rule is enabled; the evaluator sleeps until one is" in d.logtext(),
+              d.logtext())
+        t1 = time.monotonic()
+        ok(db, isam, "rule", "add", "failures", "--outcome", "failure")
+        wait_for(lambda: metric(port, "bevis_rules_active") == 1, 3, "a wake-up by the rule")
+        print(f"  rules: awake {time.monotonic() - t1:.2f} s after rule add")
+        eq(c.events(ndjson([failed_login(100 + i, "late", 2) for i in range(2)]))["accepted"],
+           2, "sent after the rule")
+        wait_for(lambda: caught_up(db) and db.count("incident") == 2, 10, "two incidents")
+        eq(sorted(r[0] for r in db.sql(
+            "SELECT e.source_event_id FROM incident_link_current l JOIN event e ON "
+            "e.submission_id = l.event_submission_id AND e.item_no = l.event_item_no")),
+           ["login-0000100", "login-0000101"], "only the events after the rule")
+        eq(db.value("SELECT events FROM rule_position"), "2", "events evaluated")
+        check("rules: 1 rule(s) enabled; evaluating" in d.logtext(), d.logtext())
+        ok(db, isam, "rule", "disable", "failures")
+        wait_for(lambda: metric(port, "bevis_rules_active") == 0, 3, "asleep again")
+        c.close()
+    finally:
+        eq(d.stop(), 0, "bevisd exit code")

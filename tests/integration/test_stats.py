@@ -39,7 +39,7 @@ def ok(db, user, *args):
 
 
 STATS_2025 = """\
-2025: 11 incidents, 9 personal-data incidents, 7 notified to IMY (2024: 8 incidents, 5 personal-data incidents, 3 notified to IMY)
+2025: 14 potential incidents, 11 confirmed, 9 personal-data breaches, 7 notified to IMY (2024: 9 potential incidents, 8 confirmed, 5 personal-data breaches, 3 notified to IMY)
 
 FIGURE                                   2025  2024
 potential incidents                      14    9
@@ -83,8 +83,9 @@ def test_stats_prints_the_figures_beside_the_year_before(cluster):
        [("potential", 9, 1), ("confirmed", 8, 1), ("personal_data", 5, 0),
         ("notified", 3, 0)], "2024 beside 2023")
     out = ok(db, auditor, "stats", "--year", "2031")
-    check(out.startswith("2031: 0 incidents, 0 personal-data incidents, 0 notified to IMY "
-                         "(2030: 0 incidents, 0 personal-data incidents, 0 notified to IMY)\n"),
+    check(out.startswith("2031: 0 potential incidents, 0 confirmed, 0 personal-data breaches, "
+                         "0 notified to IMY (2030: 0 potential incidents, 0 confirmed, "
+                         "0 personal-data breaches, 0 notified to IMY)\n"),
           out)
     check("confirmed incidents                      0     0\n" in out, out)
     check("median hours, awareness to notification  -     -\n" in out, out)
@@ -98,6 +99,26 @@ def test_stats_prints_the_figures_beside_the_year_before(cluster):
     eq(rows[5], {"figure": "notified_72h_pct", "label": "share notified within 72 hours (%)",
                  "year": 2031, "value": None, "previous_year": 2030, "previous": None},
        "no share without notifications")
+
+
+def test_stats_headline_counts_potential_incidents(cluster):
+    """The case that was reported: a year whose incidents are all still
+    potential (new, from a monthly report) headed "0 incidents" above a
+    table with 21 potential ones. The headline names both."""
+    db, isam, auditor = setup(cluster)
+    for i in range(21):
+        ok(db, isam, "incident", "new", "--title", f"Rapportpost {i}", "--detected-at",
+           f"2021-03-{1 + i:02d} 10:00")
+    out = ok(db, auditor, "stats", "--year", "2021")
+    check(out.startswith("2021: 21 potential incidents, 0 confirmed, 0 personal-data "
+                         "breaches, 0 notified to IMY (2020: 0 potential incidents, "
+                         "0 confirmed, 0 personal-data breaches, 0 notified to IMY)\n\n"), out)
+    check("potential incidents                      21    0\n" in out, out)
+    check("still being assessed                     21    0\n" in out, out)
+    ok(db, isam, "incident", "new", "--title", "Ensam", "--detected-at", "2022-01-02 10:00")
+    out = ok(db, auditor, "stats", "--year", "2022")
+    check(out.startswith("2022: 1 potential incident, 0 confirmed, 0 personal-data "
+                         "breaches, 0 notified to IMY (2021: 21 potential incidents, "), out)
 
 
 def test_stats_by_group(cluster):
@@ -189,17 +210,18 @@ def test_review_in_swedish_and_english(cluster):
     db, _isam, auditor = setup(cluster)
     rc, out, err, d = review(db, auditor, "--year", "2025")
     eq(rc, 0, "review: " + err)
-    eq(out, "2025: 11 incidenter, varav 9 personuppgiftsincidenter, 7 anmälda till IMY\n"
+    eq(out, "2025: 14 potentiella incidenter; 11 incidenter, varav 9 "
+       "personuppgiftsincidenter, 7 anmälda till IMY\n"
        + "".join(f"wrote {d}/{n}\n" for n in NAMES), "review's output")
     eq(sorted(os.listdir(d)), sorted(NAMES), "the files written")
 
     # Markdown, Swedish by default: the figures at a glance, then the tables.
     md = read(os.path.join(d, "incidents-2025.md"))
     check(md.startswith("# Informationssäkerhetsincidenter 2025\n\n"
-                        "**2025: 11 incidenter, varav 9 personuppgiftsincidenter, "
-                        "7 anmälda till IMY.**\n\n"
-                        "2024 (året innan): 8 incidenter, varav 5 personuppgiftsincidenter, "
-                        "3 anmälda till IMY.\n"), md)
+                        "**2025: 14 potentiella incidenter; 11 incidenter, varav 9 "
+                        "personuppgiftsincidenter, 7 anmälda till IMY.**\n\n"
+                        "2024 (året innan): 9 potentiella incidenter; 8 incidenter, varav 5 "
+                        "personuppgiftsincidenter, 3 anmälda till IMY.\n"), md)
     for line in ["| Mått | 2025 | 2024 |",
                  "| Potentiella incidenter | 14 | 9 |",
                  "| Bekräftade incidenter | 11 | 8 |",
@@ -252,14 +274,14 @@ def test_review_in_swedish_and_english(cluster):
     # --lang en.
     rc, out, err, d = review(db, auditor, "--year", "2025", "--lang", "en")
     eq(rc, 0, "review --lang en: " + err)
-    check(out.startswith("2025: 11 incidents, 9 personal-data incidents, 7 notified to IMY\n"),
-          out)
+    check(out.startswith("2025: 14 potential incidents, 11 confirmed, 9 personal-data "
+                         "breaches, 7 notified to IMY\n"), out)
     md = read(os.path.join(d, "incidents-2025.md"))
     check(md.startswith("# Information security incidents 2025\n\n"
-                        "**2025: 11 incidents, 9 personal-data incidents, "
-                        "7 notified to IMY.**\n\n"
-                        "2024 (the year before): 8 incidents, 5 personal-data incidents, "
-                        "3 notified to IMY.\n"), md)
+                        "**2025: 14 potential incidents, 11 confirmed, 9 personal-data "
+                        "breaches, 7 notified to IMY.**\n\n"
+                        "2024 (the year before): 9 potential incidents, 8 confirmed, "
+                        "5 personal-data breaches, 3 notified to IMY.\n"), md)
     for line in ["| confirmed incidents | 11 | 8 |",
                  "| share notified within 72 hours (%) | 85.7 % | 66.7 % |",
                  "| January | 1 | 0 | 1 | 0 | 1 | 0 |",
@@ -276,8 +298,8 @@ def test_review_of_a_year_without_data_prints_zeros(cluster):
     auditor = login(db, "bevis_auditor")
     rc, out, err, d = review(db, auditor, "--year", "2019")
     eq(rc, 0, "review of an empty year: " + err)
-    check(out.startswith("2019: 0 incidenter, varav 0 personuppgiftsincidenter, "
-                         "0 anmälda till IMY\n"), out)
+    check(out.startswith("2019: 0 potentiella incidenter; 0 incidenter, varav 0 "
+                         "personuppgiftsincidenter, 0 anmälda till IMY\n"), out)
     md = read(os.path.join(d, "incidents-2019.md"))
     check("| Bekräftade incidenter | 0 | 0 |\n" in md, md)
     check("| andel anmälda inom 72 timmar (%) | – | – |\n" in md, md)
@@ -354,5 +376,6 @@ def test_the_configured_timezone_decides_the_year(cluster):
                     "2025", "--lang", "en", "--out", d)
     eq(out.returncode, 0, out.stderr)
     md = read(os.path.join(d, "incidents-2025.md"))
-    check("**2025: 10 incidents, 8 personal-data incidents, 6 notified to IMY.**" in md, md)
+    check("**2025: 13 potential incidents, 10 confirmed, 8 personal-data breaches, "
+          "6 notified to IMY.**" in md, md)
     check("in the time zone UTC." in md, md)

@@ -94,6 +94,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.max_message_size, DEFAULT_MAX_MESSAGE);
 	assert_int_equal(cfg.max_inflight_bytes, 256L << 20);
 	assert_int_equal(cfg.log_level, LOG_LVL_INFO);
+	assert_int_equal(cfg.rules, 1);
 	config_free(&cfg);
 	assert_null(cfg.endpoint);
 	assert_null(cfg.db);
@@ -119,7 +120,7 @@ test_option_table(void **state)
 		if (o->type == OPT_INT || o->type == OPT_SIZE)
 			assert_true(o->min <= o->max);
 	}
-	assert_int_equal(n, 54);
+	assert_int_equal(n, 55);
 }
 
 static void
@@ -167,6 +168,13 @@ test_good_file(void **state)
 	/* A section of no interest with nothing in it is fine. */
 	load_ok("[other]\n[bevisd]\nwriters = 1\n", &cfg);
 	assert_int_equal(cfg.writers, 1);
+	config_free(&cfg);
+	/* rules: on or off (and the other boolean spellings). */
+	load_ok("[bevisd]\nrules = off\n", &cfg);
+	assert_int_equal(cfg.rules, 0);
+	config_free(&cfg);
+	load_ok("[bevisd]\nrules = on\n", &cfg);
+	assert_int_equal(cfg.rules, 1);
 	config_free(&cfg);
 }
 

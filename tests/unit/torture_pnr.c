@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -158,6 +159,56 @@ test_event(void **state)
 	buf_free(&scratch);
 }
 
+/* The digit count that lets a field with fewer than ten digits go
+ * unscanned (eight bytes at a time): a number at every alignment and at
+ * either end of a field is still found and masked; bytes 0xb0-0xb9 (0x30-0x39
+ * with the high bit) and UTF-8 are not digits; nine digits are never a
+ * number, and such a field is copied as it is. */
+static void
+test_few_digits(void **state)
+{
+	char text[80], want[80];
+
+	(void)state;
+	for (size_t pad = 0; pad <= 17; pad++) {
+		for (size_t tail = 0; tail <= 9; tail++) {
+			struct buf out = BUF_INIT;
+
+			/* pad bytes and a blank before, a blank and tail after */
+			snprintf(text, sizeof(text), "%.*s%s811218-9876%s%.*s",
+			    (int)pad, "elev\xc3\xa4r_x_elev\xc3\xa4r_x_",
+			    pad ? " " : "", tail ? " " : "", (int)tail, "hej_hej_h");
+			snprintf(want, sizeof(want), "%.*s%s811218-XXXX%s%.*s",
+			    (int)pad, "elev\xc3\xa4r_x_elev\xc3\xa4r_x_",
+			    pad ? " " : "", tail ? " " : "", (int)tail, "hej_hej_h");
+			assert_int_equal(pnr_count(text, strlen(text)), 1);
+			assert_int_equal(pnr_mask(text, strlen(text), &out), 1);
+			assert_int_equal(out.len, strlen(want));
+			assert_memory_equal(out.data, want, out.len);
+			buf_free(&out);
+		}
+	}
+	/* 0xb8 0xb1 ... look like "811218" to a test that ignores the top bit. */
+	static const char high[] = "\xb8\xb1\xb1\xb2\xb1\xb8-\xb9\xb8\xb7\xb6 x";
+	assert_int_equal(pnr_count(high, strlen(high)), 0);
+	/* Nine digits: not scanned, copied unchanged, in text and in JSON. */
+	static const char nine[] = "sko-000000123 user4321@skola.example.se";
+	struct buf out = BUF_INIT;
+	assert_int_equal(pnr_mask(nine, strlen(nine), &out), 0);
+	assert_int_equal(out.len, strlen(nine));
+	assert_memory_equal(out.data, nine, out.len);
+	buf_reset(&out);
+	static const char json[] = "{\"tenant\":\"kommun-1\",\"ua\":\"Mozilla/5.0\"}";
+	assert_int_equal(pnr_mask_json(json, strlen(json), &out), 0);
+	assert_int_equal(out.len, strlen(json));
+	assert_memory_equal(out.data, json, out.len);
+	assert_int_equal(pnr_mask_json(json, strlen(json), NULL), 0);
+	buf_free(&out);
+	/* Ten digits as a JSON number at the end of attrs. */
+	static const char num[] = "{\"pnr\":8112189876}";
+	assert_int_equal(pnr_mask_json(num, strlen(num), NULL), 1);
+}
+
 int
 main(void)
 {
@@ -165,6 +216,7 @@ main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_event),
+		cmocka_unit_test(test_few_digits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
