@@ -204,8 +204,10 @@ db_connect(const struct config *cfg, const char *app)
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(conn) != CONNECTION_OK)
 		return conn;
+	/* jit = off: bevisd's statements are short, and on PostgreSQL's
+	 * guesses JIT compiled some of them (the rules lag) for 0.6 s. */
 	snprintf(sql, sizeof(sql), "SET lock_timeout = %ld; "
-	    "SET statement_timeout = %ld", cfg->db_lock_timeout,
+	    "SET statement_timeout = %ld; SET jit = off", cfg->db_lock_timeout,
 	    cfg->db_statement_timeout);
 	res = PQexec(conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
