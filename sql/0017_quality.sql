@@ -122,6 +122,29 @@ $$;
 
 -- ---- kept up as events arrive --------------------------------------------------
 
+-- The batch's events that carry seq, in order of arrival, each with the
+-- highest and lowest number of its supplier before it (the state before the
+-- batch, then the batch's own). For bevis_quality_add; an SQL function with
+-- no SET, so the planner inlines it.
+CREATE FUNCTION bevis_quality_seq_rows(p_subs bigint[])
+RETURNS TABLE (supplier_id integer, seq bigint, hour timestamptz, received_at timestamptz,
+               low_at timestamptz, submission_id bigint, item_no integer,
+               prev_high bigint, prev_low bigint)
+LANGUAGE sql STABLE AS $$
+            SELECT e.supplier_id, e.seq, date_trunc('hour', s.received_at) AS hour,
+                   s.received_at, st.low_at, e.submission_id, e.item_no,
+                   greatest(st.high, max(e.seq) OVER w) AS prev_high,
+                   least(st.low, min(e.seq) OVER w) AS prev_low
+              FROM unnest(p_subs) u (id)
+              JOIN submission s ON s.id = u.id
+              CROSS JOIN LATERAL (SELECT * FROM event e WHERE e.submission_id = s.id OFFSET 0) e
+              LEFT JOIN quality_seq_state st ON st.supplier_id = e.supplier_id
+             WHERE e.seq IS NOT NULL
+            WINDOW w AS (PARTITION BY e.supplier_id ORDER BY e.submission_id, e.item_no
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+$$;
+
+
 -- Adds the submissions p_subs (event requests; reports are skipped) to the
 -- summaries. The caller adds each submission once, in the order they were
 -- committed: bevisd after each batch's ledger leaves, the rebuild in id
@@ -137,23 +160,14 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 SET jit = off SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 DECLARE
     v_slot integer := pg_backend_pid();
+    v_late bigint;
 BEGIN
     -- The seq numbers that are not simply the next one, in order of arrival,
     -- against the state before this batch. First the gaps: a number above
     -- the highest so far leaves the numbers in between missing; one below
     -- the lowest, those up to the lowest.
     WITH y AS (
-            SELECT e.supplier_id, e.seq, date_trunc('hour', s.received_at) AS hour,
-                   s.received_at, st.low_at, e.submission_id, e.item_no,
-                   greatest(st.high, max(e.seq) OVER w) AS prev_high,
-                   least(st.low, min(e.seq) OVER w) AS prev_low
-              FROM unnest(p_subs) u (id)
-              JOIN submission s ON s.id = u.id
-              CROSS JOIN LATERAL (SELECT * FROM event e WHERE e.submission_id = s.id OFFSET 0) e
-              LEFT JOIN quality_seq_state st ON st.supplier_id = e.supplier_id
-             WHERE e.seq IS NOT NULL
-            WINDOW w AS (PARTITION BY e.supplier_id ORDER BY e.submission_id, e.item_no
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        SELECT * FROM bevis_quality_seq_rows(p_subs)
     ), gap AS (
         SELECT y.supplier_id, y.hour, y.received_at, y.prev_high + 1 AS lo, y.seq - 1 AS hi
           FROM y
@@ -165,14 +179,17 @@ BEGIN
         INSERT INTO quality_seq_gap (supplier_id, lo, hi, opened_at)
         SELECT gap.supplier_id, gap.lo, gap.hi, gap.received_at FROM gap
         RETURNING 1
+    ), gh AS (
+        INSERT INTO quality_hour AS q (supplier_id, hour, slot, seq_gaps, seq_missing)
+        SELECT gap.supplier_id, gap.hour, v_slot, count(*), sum(gap.hi - gap.lo + 1)
+          FROM gap
+         GROUP BY gap.supplier_id, gap.hour
+        ON CONFLICT (supplier_id, hour, slot) DO UPDATE
+           SET seq_gaps = q.seq_gaps + excluded.seq_gaps,
+               seq_missing = q.seq_missing + excluded.seq_missing
+        RETURNING 1
     )
-    INSERT INTO quality_hour AS q (supplier_id, hour, slot, seq_gaps, seq_missing)
-    SELECT gap.supplier_id, gap.hour, v_slot, count(*), sum(gap.hi - gap.lo + 1)
-      FROM gap
-     GROUP BY gap.supplier_id, gap.hour
-    ON CONFLICT (supplier_id, hour, slot) DO UPDATE
-       SET seq_gaps = q.seq_gaps + excluded.seq_gaps,
-           seq_missing = q.seq_missing + excluded.seq_missing;
+    SELECT count(*) INTO v_late FROM y WHERE y.seq <= y.prev_high;
 
     -- Then the numbers at or below the highest, against those gaps (this
     -- batch's included: no gap made later in the batch can hold an earlier
@@ -183,21 +200,12 @@ BEGIN
     -- left the gap (or the lowest) is a reordering: closer than that,
     -- requests in flight together and bevisd's parallel writers may have
     -- swapped them, which is no fault of the supplier.
+    IF v_late > 0 THEN
     WITH r AS (
         SELECT y.*,
                row_number() OVER (PARTITION BY y.supplier_id, y.seq
                                   ORDER BY y.submission_id, y.item_no) AS nth
-          FROM (SELECT e.supplier_id, e.seq, date_trunc('hour', s.received_at) AS hour,
-                   s.received_at, st.low_at, e.submission_id, e.item_no,
-                   greatest(st.high, max(e.seq) OVER w) AS prev_high,
-                   least(st.low, min(e.seq) OVER w) AS prev_low
-              FROM unnest(p_subs) u (id)
-              JOIN submission s ON s.id = u.id
-              CROSS JOIN LATERAL (SELECT * FROM event e WHERE e.submission_id = s.id OFFSET 0) e
-              LEFT JOIN quality_seq_state st ON st.supplier_id = e.supplier_id
-             WHERE e.seq IS NOT NULL
-            WINDOW w AS (PARTITION BY e.supplier_id ORDER BY e.submission_id, e.item_no
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) y
+          FROM bevis_quality_seq_rows(p_subs) y
          WHERE y.seq <= y.prev_high
     ), rg AS (
         SELECT r.*, g.hi, g.opened_at
@@ -230,6 +238,7 @@ BEGIN
        SET seq_reorders = q.seq_reorders + excluded.seq_reorders,
            seq_missing = q.seq_missing + excluded.seq_missing,
            seq_repeats = q.seq_repeats + excluded.seq_repeats;
+    END IF;
 
     -- Then one statement, one pass over the batch's events (ev): every part
     -- reads the tables as they were before the statement. The ledger lock
@@ -784,6 +793,7 @@ REVOKE ALL ON quality_hour, quality_lag, quality_seq_state, quality_seq_gap, qua
 GRANT SELECT ON quality_hour, quality_lag, quality_seq_state, quality_seq_gap, quality_seq_fill,
     event_chain TO bevis_isam, bevis_auditor;
 REVOKE EXECUTE ON FUNCTION
+    bevis_quality_seq_rows(bigint[]),
     bevis_quality_add(bigint[]),
     bevis_quality_rebuild(),
     bevis_quality_weights(jsonb),
