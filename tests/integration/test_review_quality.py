@@ -73,7 +73,7 @@ def test_review_has_each_suppliers_quality_beside_its_measures(cluster):
     names = ["incidents-2026.md", "incidents-2026-per-month.svg", "incidents-2026.csv",
              "incidents-2026-per-month.csv", "quality-2026.md", "quality-2026.csv",
              "quality-2026-acme.svg", "quality-2026-kedja.svg"]
-    eq(out, "2026: 0 incidenter, varav 0 personuppgiftsincidenter, 0 anmälda till IMY\n"
+    eq(out, "2026: 0 potentiella incidenter; 0 incidenter, varav 0 personuppgiftsincidenter, 0 anmälda till IMY\n"
        + "".join(f"wrote {d}/{n}\n" for n in names), "review's output")
     eq(sorted(os.listdir(d)), sorted(names), "the files written")
 
