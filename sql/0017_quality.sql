@@ -171,10 +171,10 @@ BEGIN
     ), gap AS (
         SELECT y.supplier_id, y.hour, y.received_at, y.prev_high + 1 AS lo, y.seq - 1 AS hi
           FROM y
-         WHERE y.seq > y.prev_high + 1
+         WHERE y.seq - 1 > y.prev_high     -- (not prev_high + 1: seq may be 2^63 - 1)
         UNION ALL
         SELECT y.supplier_id, y.hour, y.received_at, y.seq + 1, y.prev_low - 1 FROM y
-         WHERE y.seq + 1 < y.prev_low
+         WHERE y.seq < y.prev_low - 1
     ), gi AS (
         INSERT INTO quality_seq_gap (supplier_id, lo, hi, opened_at)
         SELECT gap.supplier_id, gap.lo, gap.hi, gap.received_at FROM gap

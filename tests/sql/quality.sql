@@ -5,7 +5,7 @@
 -- input, and who may call what. Run by tests/integration/test_sql.py with
 -- pg_prove; rolled back.
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 CREATE ROLE tap_quality_isam LOGIN IN ROLE bevis_isam;
 CREATE ROLE tap_quality_auditor LOGIN IN ROLE bevis_auditor;
@@ -173,6 +173,23 @@ SELECT results_eq(
        ORDER BY n$$,
     $$VALUES (6::bigint), (8::bigint), (9::bigint)$$,
     'the numbers still missing: 6, 8 and 9');
+
+-- The largest seq a supplier may send (PROTOCOL.md) must not overflow.
+INSERT INTO supplier (name, created_at) VALUES ('stor', '2026-10-01');
+INSERT INTO submission (id, supplier_id, request_id, content_type, received_at, sha256, body, item_count)
+SELECT 600000 + n, (SELECT id FROM supplier WHERE name = 'stor'), 's' || n,
+       'application/x-ndjson', '2026-10-04 10:00', sha256(int8send(600000 + n)), '\x05', 1
+  FROM generate_series(1, 3) n;
+INSERT INTO event (submission_id, item_no, supplier_id, source_event_id, occurred_at, seq, raw_offset, raw_length)
+SELECT 600000 + n, 0, (SELECT id FROM supplier WHERE name = 'stor'), 's' || n, '2026-10-04 10:00',
+       (ARRAY[9223372036854775806, 9223372036854775807, 0])[n], 0, 1
+  FROM generate_series(1, 3) n;
+SELECT lives_ok('SELECT bevis_quality_add(ARRAY[600001, 600002, 600003::bigint])',
+    'seq 2^63 - 2, 2^63 - 1 and then 0: no overflow');
+SELECT results_eq(
+    $$SELECT seq_gaps, seq_missing FROM bevis_quality('stor', '2026-10', '2026-10', '{}', NULL, '2026-12-02 12:00+00')$$,
+    $$VALUES (1::bigint, 9223372036854775805::bigint)$$,
+    '0 below the lowest leaves 1 .. 2^63 - 3 missing');
 
 -- The missing k4 arrives after all: k5 is no longer a break.
 DO $$
