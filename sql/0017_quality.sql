@@ -361,7 +361,11 @@ BEGIN
           FROM unnest(p_subs) u (id)
           JOIN submission s ON s.id = u.id
          WHERE s.supplier_id IS NOT NULL
+           -- not a report: stored (a report row), or a resent CSV one that
+           -- was a duplicate and stored only its submission (CSV is only
+           -- ever a report; a duplicate JSON report still counts here)
            AND NOT EXISTS (SELECT 1 FROM report r WHERE r.submission_id = s.id)
+           AND s.content_type <> 'text/csv'
         UNION ALL
         -- what was stored
         SELECT hb.supplier_id, hb.hour, 0, sum(hb.n), 0, sum(hb.with_user), sum(hb.with_action),
