@@ -173,3 +173,15 @@ cli_ledger_pubkey(struct cli *cli, const char *opt)
 	    (size_t)(slash ? slash + 1 - guess : 0), "ledger.pub");
 	return guess;
 }
+
+int
+cli_month_ok(const char *s)
+{
+	if (strlen(s) != 7 || s[4] != '-')
+		return 0;
+	for (int i = 0; i < 7; i++)
+		if (i != 4 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	int month = (s[5] - '0') * 10 + (s[6] - '0');
+	return month >= 1 && month <= 12;
+}

@@ -49,6 +49,9 @@ const char *cli_ledger_pubkey(struct cli *cli, const char *opt);
  * that times print in it and a time without an offset is read in it. Exits
  * 2 on a zone PostgreSQL does not know. (cmd_incident.c) */
 PGconn *cli_connect_zoned(struct cli *cli, const char *who);
+/* 1 if s is a month "YYYY-MM" (01-12): --period of reports, quality,
+ * reconcile. */
+int cli_month_ok(const char *s);
 /* cli_pg_error, and for a permission error the role it takes. */
 void cli_incident_error(const char *who, PGconn *conn, const PGresult *res);
 /* "2d 3h left" or "overdue by 45m" for a deadline seconds from now. */

@@ -143,13 +143,6 @@ static const struct out_col quality_chain_cols[] = {
 	{ "prev", 0, OUT_TEXT, 1 }, { "other", 0, OUT_TEXT, 1 },
 };
 
-static int
-period_ok(const char *s)
-{
-	return strlen(s) == 7 && s[4] == '-' &&
-	    strspn(s, "0123456789") == 4 && strspn(s + 5, "0123456789") == 2 &&
-	    ((s[5] == '0' && s[6] >= '1') || (s[5] == '1' && s[6] <= '2'));
-}
 
 static int
 print_rows(PGresult *res, enum out_format format, const struct out_col *cols,
@@ -211,7 +204,7 @@ cmd_quality(struct cli *cli, int argc, char **argv)
 		from = to = period;
 	const char *const months[2] = { from, to };
 	for (int i = 0; i < 2; i++) {
-		if (months[i] && !period_ok(months[i])) {
+		if (months[i] && !cli_month_ok(months[i])) {
 			fprintf(stderr, "bevis quality: '%s' is not a month "
 			    "(YYYY-MM)\n", months[i]);
 			return 2;

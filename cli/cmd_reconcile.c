@@ -38,18 +38,6 @@ cell(const PGresult *res, int r, int c)
 	return PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
 }
 
-/* "YYYY-MM", a month 01-12. */
-static int
-month_ok(const char *s)
-{
-	if (strlen(s) != 7 || s[4] != '-')
-		return 0;
-	for (int i = 0; i < 7; i++)
-		if (i != 4 && (s[i] < '0' || s[i] > '9'))
-			return 0;
-	int month = (s[5] - '0') * 10 + (s[6] - '0');
-	return month >= 1 && month <= 12;
-}
 
 /* One finding as a table row: what it is about, and its incident. */
 static void
@@ -112,7 +100,7 @@ cmd_reconcile(struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 's': supplier = optarg; break;
 		case 'p':
-			if (!month_ok(optarg)) {
+			if (!cli_month_ok(optarg)) {
 				fprintf(stderr, "bevis reconcile: --period: '%s' is "
 				    "not a month like 2026-10\n", optarg);
 				return 2;

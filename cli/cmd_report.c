@@ -29,18 +29,6 @@ enum { R_ID, R_SOURCE, R_KIND, R_PERIOD, R_VERSION, R_SUPERSEDED_BY,
 	R_RECEIVED, R_NEW, R_CHANGED, R_UNCHANGED, R_REMOVED, R_QUARANTINED,
 	R_TITLE, R_AUTHOR, R_SUBMISSION, R_SUPERSEDES, R_NCOLS };
 
-/* "YYYY-MM", a month 01-12. */
-static int
-period_ok(const char *s)
-{
-	if (strlen(s) != 7 || s[4] != '-')
-		return 0;
-	for (int i = 0; i < 7; i++)
-		if (i != 4 && (s[i] < '0' || s[i] > '9'))
-			return 0;
-	int month = (s[5] - '0') * 10 + (s[6] - '0');
-	return month >= 1 && month <= 12;
-}
 
 static const char *
 cell(const PGresult *res, int r, int c)
@@ -86,7 +74,7 @@ cmd_reports(struct cli *cli, int argc, char **argv)
 		switch (ch) {
 		case 's': params[0] = optarg; break;
 		case 'p':
-			if (!period_ok(optarg)) {
+			if (!cli_month_ok(optarg)) {
 				fprintf(stderr, "bevis reports: --period: '%s' is "
 				    "not a month like 2026-10\n", optarg);
 				return 2;
